@@ -1,0 +1,4 @@
+//! The BIF (Billing Invoice File) format: InvoiceCloud's pipe-delimited
+//! invoice file, as Daffron sends it (`interface.md` §1.1).
+
+pub mod layout;

@@ -1,0 +1,1200 @@
+//! The per-biller configuration file (`interface.md` §2).
+//!
+//! InvoiceCloud keeps a biller's integration choices as *advanced settings*
+//! numbered by id (8 = RTDR endpoint, 119 = remote PDF version, ...). The
+//! TOML file keeps them under the same ids with the values as IC stores them,
+//! so an implementer can copy them from the biller's setup screen. This module
+//! turns them into typed values once, at load time: a value of the wrong form
+//! is an error that names the setting id, the value and what was expected.
+//!
+//! Secrets are never kept inline in committed files: a secret is written as
+//! `{ env = "NAME" }` and read from the environment when a command needs it.
+//! [`Secret`] never prints its value, in `Debug` or `Display`.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// The default configuration file name, looked up in the current folder.
+pub const DEFAULT_CONFIG_FILE: &str = "daffron-bridge.toml";
+
+/// The default state file name, beside the configuration file.
+pub const DEFAULT_STATE_FILE: &str = "daffron-bridge.sqlite";
+
+/// The configuration built into the binary: the Lowell Light & Power demo
+/// biller reading `samples/outbound` and talking to a local sandbox. Used when
+/// no `--config` is given and no `daffron-bridge.toml` exists, so that a fresh
+/// checkout can run the whole job without setup.
+pub const EMBEDDED_DEFAULT: &str = include_str!("../samples/daffron-bridge.toml");
+
+/// A configuration problem. Every variant says where and what was expected.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read configuration {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("configuration {origin} is not valid TOML: {message}")]
+    Syntax { origin: String, message: String },
+
+    #[error("configuration {origin}: [{section}] {key} = {value}: expected {expected}")]
+    BadValue {
+        origin: String,
+        section: &'static str,
+        key: String,
+        value: String,
+        expected: &'static str,
+    },
+
+    #[error(
+        "configuration {origin}: advanced setting {id} ({name}) = {value:?}: expected {expected}"
+    )]
+    BadSetting {
+        origin: String,
+        id: u32,
+        name: &'static str,
+        value: String,
+        expected: String,
+    },
+
+    #[error(
+        "configuration {origin}: `{command}` needs advanced setting {id} ({name}); add it under [advanced_settings]"
+    )]
+    MissingSetting {
+        origin: String,
+        command: &'static str,
+        id: u32,
+        name: &'static str,
+    },
+
+    #[error("configuration {origin}: `{command}` needs the [{section}] section")]
+    MissingSection {
+        origin: String,
+        command: &'static str,
+        section: &'static str,
+    },
+
+    #[error(
+        "the secret for {what} is read from environment variable {var}, which is not set; export it before running"
+    )]
+    MissingEnv { what: String, var: String },
+}
+
+type CResult<T> = std::result::Result<T, ConfigError>;
+
+/// A secret value: a password or a web-service key.
+///
+/// It is either inline (allowed for tests and demos, warned about) or read
+/// from an environment variable when first needed. Printing a `Secret` never
+/// shows its value.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Secret {
+    Inline(String),
+    Env(String),
+}
+
+impl Secret {
+    /// The secret's value. `what` names it in the error when the environment
+    /// variable is missing ("advanced setting 10").
+    pub fn expose(&self, what: &str) -> CResult<String> {
+        match self {
+            Secret::Inline(v) => Ok(v.clone()),
+            Secret::Env(var) => std::env::var(var).map_err(|_| ConfigError::MissingEnv {
+                what: what.to_string(),
+                var: var.clone(),
+            }),
+        }
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Secret::Inline(_) => f.write_str("Secret(inline, redacted)"),
+            Secret::Env(var) => write!(f, "Secret(env {var})"),
+        }
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Secret::Inline(_) => f.write_str("<redacted>"),
+            Secret::Env(var) => write!(f, "${var}"),
+        }
+    }
+}
+
+/// Optional features a biller may have switched on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Feature {
+    /// Scheduled-payment comments through WriteAccountHistoryComments
+    /// (seed: INT-11451, Lowell Light & Power BID 2661 only).
+    ScheduledPayments,
+    /// Custom10 groups autopay payments into one call (seed: EBPP-8383,
+    /// United Cooperative BID 3337).
+    AutopayGrouping,
+}
+
+impl Feature {
+    fn parse(s: &str) -> Option<Feature> {
+        match s {
+            "scheduled_payments" => Some(Feature::ScheduledPayments),
+            "autopay_grouping" => Some(Feature::AutopayGrouping),
+            _ => None,
+        }
+    }
+}
+
+/// `[biller]`: who the files and payments belong to.
+#[derive(Debug, Clone)]
+pub struct Biller {
+    pub bid: u32,
+    pub name: String,
+    /// The FH BillerGuid of every file must equal this.
+    pub guid: uuid::Uuid,
+    /// Where `logTime` offsets come from (seed: "current date/time" with offset).
+    pub timezone: chrono_tz::Tz,
+    pub features: Vec<Feature>,
+}
+
+impl Biller {
+    pub fn has(&self, feature: Feature) -> bool {
+        self.features.contains(&feature)
+    }
+}
+
+/// Setting 35, "Service Version" (D1): how amounts are written to Daffron.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ServiceVersion {
+    /// Shortest form: `232.1`.
+    #[default]
+    V1,
+    /// Exactly two decimals: `232.10` ("ServiceVersion2").
+    V2,
+}
+
+/// Setting 119, "Remote PDF Service Version": which query parameters the
+/// remote PDF link carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub enum PdfVersion {
+    /// ACCT, SUB.
+    #[default]
+    V1 = 1,
+    /// ACCT, SUB, BCTR.
+    V2 = 2,
+    /// ACCT, SUB, BCTR, LDMO.
+    V3 = 3,
+    /// ACCT, SUB, BCTR, LDMO, PRINT_FORM=TRUE.
+    V4 = 4,
+}
+
+impl PdfVersion {
+    pub fn number(self) -> u8 {
+        self as u8
+    }
+}
+
+/// Settings 64 and 65: `paymentSourceID(CODE)|...`, e.g. `0(WEB)|2(CSRWEB)|8(POS)`.
+/// Maps InvoiceCloud's channel id to Daffron's paymentMode (D3).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PaymentModeMap(pub BTreeMap<u32, String>);
+
+impl PaymentModeMap {
+    /// Parses the IC form. Empty entries (a trailing `|`) are ignored.
+    pub fn parse(value: &str) -> Result<Self, String> {
+        let mut map = BTreeMap::new();
+        for part in value.split('|').map(str::trim).filter(|p| !p.is_empty()) {
+            let (id, rest) = part
+                .split_once('(')
+                .ok_or_else(|| format!("`{part}` is not of the form N(CODE)"))?;
+            let code = rest
+                .strip_suffix(')')
+                .ok_or_else(|| format!("`{part}` is not of the form N(CODE)"))?
+                .trim();
+            let id: u32 = id.trim().parse().map_err(|_| {
+                format!(
+                    "`{part}`: payment source id `{}` is not a number",
+                    id.trim()
+                )
+            })?;
+            if code.is_empty() || !code.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                return Err(format!("`{part}`: code must be letters and digits"));
+            }
+            if map.insert(id, code.to_string()).is_some() {
+                return Err(format!("payment source id {id} is listed twice"));
+            }
+        }
+        Ok(PaymentModeMap(map))
+    }
+
+    pub fn get(&self, payment_source_id: u32) -> Option<&str> {
+        self.0.get(&payment_source_id).map(String::as_str)
+    }
+}
+
+/// `PdfConfig.BCTRModifier` of setting 131.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BctrModifier {
+    /// BCTR is the whole Custom10.
+    #[default]
+    Whole,
+    /// BCTR is the part of Custom10 after the dash (INT-5475).
+    ValueAfterDash,
+}
+
+/// Setting 131, the JSON configuration. Only the keys this integration reads
+/// are typed; others are kept by IC for other features and ignored here.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct JsonConfig {
+    pub bctr_modifier: BctrModifier,
+    /// `Daffron.DataPumpConfigs.SkipDonationTypes` (D11, INT-8007).
+    pub skip_donation_types: bool,
+    /// `Daffron.DataPumpConfigs.UsePaymentGuidAsTransactionId` (D4, ITG-3305).
+    pub use_payment_guid_as_transaction_id: bool,
+}
+
+impl JsonConfig {
+    pub fn parse(value: &str) -> Result<Self, String> {
+        let v: serde_json::Value =
+            serde_json::from_str(value).map_err(|e| format!("not valid JSON: {e}"))?;
+        if !v.is_object() {
+            return Err("a JSON object".into());
+        }
+        let mut out = JsonConfig::default();
+        if let Some(m) = v.pointer("/PdfConfig/BCTRModifier") {
+            out.bctr_modifier = match m.as_str() {
+                Some("ValueAfterDash") => BctrModifier::ValueAfterDash,
+                Some("") | Some("None") | Some("Whole") => BctrModifier::Whole,
+                _ => {
+                    return Err(format!(
+                        "PdfConfig.BCTRModifier = {m}: expected \"ValueAfterDash\""
+                    ));
+                }
+            };
+        }
+        let flag = |ptr: &str| -> Result<bool, String> {
+            match v.pointer(ptr) {
+                None => Ok(false),
+                Some(serde_json::Value::Bool(b)) => Ok(*b),
+                Some(other) => Err(format!(
+                    "{} = {other}: expected true or false",
+                    &ptr[1..].replace('/', ".")
+                )),
+            }
+        };
+        out.skip_donation_types = flag("/Daffron/DataPumpConfigs/SkipDonationTypes")?;
+        out.use_payment_guid_as_transaction_id =
+            flag("/Daffron/DataPumpConfigs/UsePaymentGuidAsTransactionId")?;
+        Ok(out)
+    }
+}
+
+/// One MultiSpeak endpoint: URL, user and password settings of a group.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    pub url: String,
+    pub user: Option<String>,
+    pub password: Option<Secret>,
+    /// The setting id of the password, for error messages.
+    pub password_setting: u32,
+}
+
+/// The IC advanced settings this integration reads, typed.
+#[derive(Debug, Clone, Default)]
+pub struct AdvancedSettings {
+    /// 3: SSO customer login URL.
+    pub sso_url: Option<String>,
+    /// 6: customer portal, suppress change e-mail.
+    pub suppress_change_email: bool,
+    /// 8, 9, 10: RTDR (GetPayableItemsList).
+    pub rtdr: Option<Endpoint>,
+    /// 11, 12, 13: data pump payments (CommitPaymentTransaction).
+    pub payments: Option<Endpoint>,
+    /// 14, 15, 16: data pump paperless (ModifyCBDataForCustomer).
+    pub paperless: Option<Endpoint>,
+    /// 17, 18, 19: data pump autopay (WriteAccountHistoryComments). Scheduled
+    /// payment comments use the same operation and so the same endpoint.
+    pub autopay: Option<Endpoint>,
+    /// 20: remote PDF base URL.
+    pub remote_pdf_url: Option<String>,
+    /// 32: customer profile, block ACH/CC read-only.
+    pub block_readonly: bool,
+    /// 35: service version (D1).
+    pub service_version: ServiceVersion,
+    /// 64: card paymentMode by payment source id.
+    pub cc_modes: PaymentModeMap,
+    /// 65: bank paymentMode by payment source id.
+    pub ach_modes: PaymentModeMap,
+    /// 119: remote PDF service version.
+    pub pdf_version: PdfVersion,
+    /// 131: JSON configuration; `None` where the setting does not exist.
+    pub json: Option<JsonConfig>,
+}
+
+/// `[sftp]`: where Daffron drops BIF files.
+#[derive(Debug, Clone)]
+pub struct SftpConfig {
+    pub host: String,
+    pub port: u16,
+    pub user: String,
+    pub key_file: Option<PathBuf>,
+    pub password: Option<Secret>,
+    pub known_hosts: PathBuf,
+    pub remote_dir: String,
+    pub archive_dir: String,
+    pub failed_dir: String,
+    pub settle_seconds: u64,
+    pub timeout_seconds: u64,
+}
+
+/// `[dropbox]`: a local folder used instead of SFTP (demos, dry runs).
+#[derive(Debug, Clone)]
+pub struct DropboxConfig {
+    pub dir: PathBuf,
+    pub archive_dir: PathBuf,
+    pub failed_dir: PathBuf,
+    pub settle_seconds: u64,
+    /// Copy taken files to the archive instead of moving them, so a demo can
+    /// read the checked-in samples in place. A file already taken (same name
+    /// and sha256) is still never taken twice.
+    pub keep_originals: bool,
+}
+
+/// `[invoicecloud]`: the UploadInvoiceFile endpoint.
+#[derive(Debug, Clone)]
+pub struct InvoiceCloudConfig {
+    pub upload_url: String,
+    pub web_service_key: Secret,
+}
+
+/// `[paths]`, all absolute after loading.
+#[derive(Debug, Clone)]
+pub struct Paths {
+    pub inbox: PathBuf,
+    pub exports: PathBuf,
+    pub reports: PathBuf,
+    /// Files that failed validation, each with its error report beside it.
+    pub quarantine: PathBuf,
+    /// A per-biller BIF layout file replacing the embedded one.
+    pub layout: Option<PathBuf>,
+}
+
+/// `[pump]`: how the data pump talks to Daffron.
+#[derive(Debug, Clone)]
+pub struct PumpConfig {
+    pub batch_size: usize,
+    pub max_attempts: u32,
+    /// D3: paymentMode for a payment source with no entry in 64/65.
+    pub default_payment_mode: String,
+    pub app_name: String,
+    pub app_version: String,
+    pub company: String,
+    /// Per-request HTTP timeout.
+    pub timeout_seconds: u64,
+    /// First retry delay; later ones double, with full jitter.
+    pub backoff_seconds: u64,
+}
+
+/// `[sandbox]`: run the local stand-in in-process and point every endpoint
+/// at it. Only the embedded demo configuration sets this.
+#[derive(Debug, Clone, Default)]
+pub struct SandboxConfig {
+    pub embedded: bool,
+    /// BIF files whose accounts seed the embedded sandbox.
+    pub seed: Vec<PathBuf>,
+}
+
+/// A loaded, typed configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where it came from, for messages: a path or "(embedded default)".
+    pub origin: String,
+    /// The folder relative paths are resolved against.
+    pub base_dir: PathBuf,
+    pub biller: Biller,
+    pub settings: AdvancedSettings,
+    pub sftp: Option<SftpConfig>,
+    pub dropbox: Option<DropboxConfig>,
+    pub invoicecloud: Option<InvoiceCloudConfig>,
+    pub paths: Paths,
+    pub pump: PumpConfig,
+    pub sandbox: SandboxConfig,
+    /// Non-fatal remarks (unknown setting ids, inline secrets).
+    pub warnings: Vec<String>,
+}
+
+// ---- raw TOML shapes --------------------------------------------------------
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    biller: RawBiller,
+    #[serde(default)]
+    advanced_settings: toml::Table,
+    sftp: Option<RawSftp>,
+    dropbox: Option<RawDropbox>,
+    invoicecloud: Option<RawInvoiceCloud>,
+    #[serde(default)]
+    paths: RawPaths,
+    #[serde(default)]
+    pump: RawPump,
+    sandbox: Option<RawSandbox>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBiller {
+    bid: u32,
+    name: String,
+    guid: String,
+    #[serde(default = "default_timezone")]
+    timezone: String,
+    #[serde(default)]
+    features: Vec<String>,
+}
+
+fn default_timezone() -> String {
+    "America/Chicago".into()
+}
+
+#[derive(Deserialize, Clone)]
+#[serde(untagged)]
+enum RawSecret {
+    Inline(String),
+    Env { env: String },
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSftp {
+    host: String,
+    #[serde(default = "default_ssh_port")]
+    port: u16,
+    user: String,
+    key_file: Option<PathBuf>,
+    password: Option<RawSecret>,
+    known_hosts: PathBuf,
+    remote_dir: String,
+    archive_dir: String,
+    failed_dir: String,
+    #[serde(default = "default_settle")]
+    settle_seconds: u64,
+    #[serde(default = "default_timeout")]
+    timeout_seconds: u64,
+}
+
+fn default_ssh_port() -> u16 {
+    22
+}
+fn default_settle() -> u64 {
+    30
+}
+fn default_timeout() -> u64 {
+    30
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDropbox {
+    dir: PathBuf,
+    archive_dir: Option<PathBuf>,
+    failed_dir: Option<PathBuf>,
+    #[serde(default)]
+    settle_seconds: u64,
+    #[serde(default)]
+    keep_originals: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawInvoiceCloud {
+    upload_url: String,
+    web_service_key: RawSecret,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawPaths {
+    inbox: Option<PathBuf>,
+    exports: Option<PathBuf>,
+    reports: Option<PathBuf>,
+    quarantine: Option<PathBuf>,
+    layout: Option<PathBuf>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawPump {
+    batch_size: Option<usize>,
+    max_attempts: Option<u32>,
+    default_payment_mode: Option<String>,
+    app_name: Option<String>,
+    app_version: Option<String>,
+    company: Option<String>,
+    timeout_seconds: Option<u64>,
+    backoff_seconds: Option<u64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSandbox {
+    #[serde(default)]
+    embedded: bool,
+    #[serde(default)]
+    seed: Vec<PathBuf>,
+}
+
+// ---- loading ----------------------------------------------------------------
+
+/// The name IC gives each advanced setting this integration knows.
+pub fn setting_name(id: u32) -> Option<&'static str> {
+    Some(match id {
+        3 => "SSO Customer Login URL",
+        6 => "Customer Portal - Suppress Change Email",
+        8 => "RTDR EndPoint/Webservice URL",
+        9 => "RTDR Username",
+        10 => "RTDR Password",
+        11 => "DataPump Payments EndPoint/Webservice URL",
+        12 => "DataPump Payments EndPoint/Webservice Username",
+        13 => "DataPump Payments EndPoint/Webservice Password",
+        14 => "DataPump Paperless EndPoint/Webservice URL",
+        15 => "DataPump Paperless EndPoint/Webservice Username",
+        16 => "DataPump Paperless EndPoint/Webservice Password",
+        17 => "DataPump Autopay EndPoint/Webservice URL",
+        18 => "DataPump Autopay EndPoint/Webservice Username",
+        19 => "DataPump Autopay EndPoint/Webservice Password",
+        20 => "Remote PDF EndPoint/Webservice URL",
+        32 => "Customer Profile - Set Block ACH/CC as ReadOnly",
+        35 => "Service Version",
+        64 => "DataPump Payments CC Code",
+        65 => "DataPump Payments ACH Code",
+        119 => "Remote PDF Service Version",
+        131 => "JSON Configuration",
+        _ => return None,
+    })
+}
+
+impl Config {
+    /// Loads the file at `path`.
+    pub fn load(path: &Path) -> CResult<Config> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let base = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
+        let base = std::path::absolute(&base).unwrap_or(base);
+        Config::parse(&text, &path.display().to_string(), &base)
+    }
+
+    /// The configuration built into the binary, with paths relative to the
+    /// current folder.
+    pub fn embedded_default() -> CResult<Config> {
+        let base = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+        Config::parse(EMBEDDED_DEFAULT, "(embedded default)", &base)
+    }
+
+    /// Parses configuration text; `origin` names it in messages and relative
+    /// paths are resolved against `base_dir`.
+    pub fn parse(text: &str, origin: &str, base_dir: &Path) -> CResult<Config> {
+        let origin = origin.to_string();
+        let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Syntax {
+            origin: origin.clone(),
+            message: e.to_string(),
+        })?;
+        let mut warnings = Vec::new();
+        let rel = |p: &Path| -> PathBuf {
+            if p.is_absolute() {
+                p.to_path_buf()
+            } else {
+                base_dir.join(p)
+            }
+        };
+        let bad = |section: &'static str, key: &str, value: &str, expected: &'static str| {
+            ConfigError::BadValue {
+                origin: origin.clone(),
+                section,
+                key: key.to_string(),
+                value: value.to_string(),
+                expected,
+            }
+        };
+        let mut secret = |raw: RawSecret, what: String| match raw {
+            RawSecret::Env { env } => Secret::Env(env),
+            RawSecret::Inline(v) => {
+                warnings.push(format!(
+                    "{what} is written inline; use {{ env = \"NAME\" }} outside tests and demos"
+                ));
+                Secret::Inline(v)
+            }
+        };
+
+        // [biller]
+        let rb = raw.biller;
+        let guid = uuid::Uuid::parse_str(rb.guid.trim()).map_err(|_| {
+            bad(
+                "biller",
+                "guid",
+                &rb.guid,
+                "a GUID such as 5F0C1A2B-...-...",
+            )
+        })?;
+        let timezone: chrono_tz::Tz = rb.timezone.parse().map_err(|_| {
+            bad(
+                "biller",
+                "timezone",
+                &rb.timezone,
+                "an IANA time zone such as America/Chicago",
+            )
+        })?;
+        let mut features = Vec::new();
+        for f in &rb.features {
+            features.push(Feature::parse(f).ok_or_else(|| {
+                bad(
+                    "biller",
+                    "features",
+                    f,
+                    "\"scheduled_payments\" or \"autopay_grouping\"",
+                )
+            })?);
+        }
+        let biller = Biller {
+            bid: rb.bid,
+            name: rb.name,
+            guid,
+            timezone,
+            features,
+        };
+
+        // [sftp], [dropbox], [invoicecloud]
+        let sftp = match raw.sftp {
+            None => None,
+            Some(s) => {
+                if s.key_file.is_none() && s.password.is_none() {
+                    return Err(bad("sftp", "key_file", "(absent)", "key_file or password"));
+                }
+                Some(SftpConfig {
+                    host: s.host,
+                    port: s.port,
+                    user: s.user,
+                    key_file: s.key_file.as_deref().map(rel),
+                    password: s.password.map(|p| secret(p, "[sftp] password".into())),
+                    known_hosts: rel(&s.known_hosts),
+                    remote_dir: s.remote_dir,
+                    archive_dir: s.archive_dir,
+                    failed_dir: s.failed_dir,
+                    settle_seconds: s.settle_seconds,
+                    timeout_seconds: s.timeout_seconds,
+                })
+            }
+        };
+        let dropbox = raw.dropbox.map(|d| {
+            let dir = rel(&d.dir);
+            DropboxConfig {
+                archive_dir: d
+                    .archive_dir
+                    .as_deref()
+                    .map(rel)
+                    .unwrap_or_else(|| dir.join("archive")),
+                failed_dir: d
+                    .failed_dir
+                    .as_deref()
+                    .map(rel)
+                    .unwrap_or_else(|| dir.join("failed")),
+                dir,
+                settle_seconds: d.settle_seconds,
+                keep_originals: d.keep_originals,
+            }
+        });
+        let invoicecloud = match raw.invoicecloud {
+            None => None,
+            Some(ic) => {
+                check_url(&ic.upload_url).map_err(|_| {
+                    bad(
+                        "invoicecloud",
+                        "upload_url",
+                        &ic.upload_url,
+                        "an http:// or https:// URL",
+                    )
+                })?;
+                Some(InvoiceCloudConfig {
+                    upload_url: ic.upload_url,
+                    web_service_key: secret(
+                        ic.web_service_key,
+                        "[invoicecloud] web_service_key".into(),
+                    ),
+                })
+            }
+        };
+
+        // [paths]
+        let p = raw.paths;
+        let path_or = |v: Option<PathBuf>, d: &str| rel(v.as_deref().unwrap_or(Path::new(d)));
+        let paths = Paths {
+            inbox: path_or(p.inbox, "inbox"),
+            exports: path_or(p.exports, "exports"),
+            reports: path_or(p.reports, "reports"),
+            quarantine: path_or(p.quarantine, "quarantine"),
+            layout: p.layout.as_deref().map(rel),
+        };
+
+        // [pump]
+        let rp = raw.pump;
+        let pump = PumpConfig {
+            batch_size: rp.batch_size.unwrap_or(100),
+            max_attempts: rp.max_attempts.unwrap_or(8),
+            default_payment_mode: rp.default_payment_mode.unwrap_or_else(|| "OBD".into()),
+            app_name: rp.app_name.unwrap_or_else(|| "InvoiceCloud".into()),
+            app_version: rp
+                .app_version
+                .unwrap_or_else(|| env!("CARGO_PKG_VERSION").into()),
+            company: rp.company.unwrap_or_else(|| "Invoice Cloud".into()),
+            timeout_seconds: rp.timeout_seconds.unwrap_or(30),
+            backoff_seconds: rp.backoff_seconds.unwrap_or(60),
+        };
+        if pump.batch_size == 0 {
+            return Err(bad("pump", "batch_size", "0", "at least 1"));
+        }
+        if pump.max_attempts == 0 {
+            return Err(bad("pump", "max_attempts", "0", "at least 1"));
+        }
+        if pump.timeout_seconds == 0 {
+            return Err(bad("pump", "timeout_seconds", "0", "at least 1"));
+        }
+
+        let sandbox = raw
+            .sandbox
+            .map(|s| SandboxConfig {
+                embedded: s.embedded,
+                seed: s.seed.iter().map(|p| rel(p)).collect(),
+            })
+            .unwrap_or_default();
+
+        let settings = parse_settings(&raw.advanced_settings, &origin, &mut warnings)?;
+
+        Ok(Config {
+            origin,
+            base_dir: base_dir.to_path_buf(),
+            biller,
+            settings,
+            sftp,
+            dropbox,
+            invoicecloud,
+            paths,
+            pump,
+            sandbox,
+            warnings,
+        })
+    }
+
+    /// The `[sftp]` section, or an error naming the command that needs it.
+    pub fn require_sftp(&self, command: &'static str) -> CResult<&SftpConfig> {
+        self.sftp
+            .as_ref()
+            .ok_or_else(|| self.missing_section(command, "sftp"))
+    }
+
+    /// The `[invoicecloud]` section, or an error naming the command that needs it.
+    pub fn require_invoicecloud(&self, command: &'static str) -> CResult<&InvoiceCloudConfig> {
+        self.invoicecloud
+            .as_ref()
+            .ok_or_else(|| self.missing_section(command, "invoicecloud"))
+    }
+
+    /// An endpoint group (RTDR, payments, ...), or an error naming the URL
+    /// setting it lacks.
+    pub fn require_endpoint<'a>(
+        &'a self,
+        command: &'static str,
+        endpoint: &'a Option<Endpoint>,
+        url_setting: u32,
+    ) -> CResult<&'a Endpoint> {
+        endpoint
+            .as_ref()
+            .ok_or_else(|| ConfigError::MissingSetting {
+                origin: self.origin.clone(),
+                command,
+                id: url_setting,
+                name: setting_name(url_setting).unwrap_or("?"),
+            })
+    }
+
+    /// Setting 20, or an error naming it.
+    pub fn require_remote_pdf_url(&self, command: &'static str) -> CResult<&str> {
+        self.settings
+            .remote_pdf_url
+            .as_deref()
+            .ok_or_else(|| ConfigError::MissingSetting {
+                origin: self.origin.clone(),
+                command,
+                id: 20,
+                name: setting_name(20).unwrap_or("?"),
+            })
+    }
+
+    fn missing_section(&self, command: &'static str, section: &'static str) -> ConfigError {
+        ConfigError::MissingSection {
+            origin: self.origin.clone(),
+            command,
+            section,
+        }
+    }
+}
+
+/// Accepts `http://host...` and `https://host...` with a non-empty host.
+fn check_url(url: &str) -> Result<(), ()> {
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))
+        .ok_or(())?;
+    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+    if host.is_empty() || host.contains(char::is_whitespace) || url.contains(char::is_whitespace) {
+        return Err(());
+    }
+    Ok(())
+}
+
+/// The text form of a TOML value, as an error message shows it.
+fn shown(v: &toml::Value) -> String {
+    match v {
+        toml::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn parse_settings(
+    table: &toml::Table,
+    origin: &str,
+    warnings: &mut Vec<String>,
+) -> CResult<AdvancedSettings> {
+    let mut s = AdvancedSettings::default();
+    let mut by_id: BTreeMap<u32, &toml::Value> = BTreeMap::new();
+    for (key, value) in table {
+        match key.trim().parse::<u32>() {
+            Ok(id) => {
+                by_id.insert(id, value);
+            }
+            Err(_) => {
+                return Err(ConfigError::BadValue {
+                    origin: origin.to_string(),
+                    section: "advanced_settings",
+                    key: key.clone(),
+                    value: shown(value),
+                    expected: "numeric IC setting ids as keys",
+                });
+            }
+        }
+    }
+
+    let bad = |id: u32, value: &toml::Value, expected: String| ConfigError::BadSetting {
+        origin: origin.to_string(),
+        id,
+        name: setting_name(id).unwrap_or("unknown"),
+        value: shown(value),
+        expected,
+    };
+    // A setting stored as text by IC; integers and booleans are accepted too.
+    let text = |id: u32, v: &toml::Value| -> CResult<String> {
+        match v {
+            toml::Value::String(s) => Ok(s.trim().to_string()),
+            toml::Value::Integer(i) => Ok(i.to_string()),
+            toml::Value::Boolean(b) => Ok(if *b { "1".into() } else { "0".into() }),
+            _ => Err(bad(id, v, "a string".into())),
+        }
+    };
+    let url = |id: u32, v: &toml::Value| -> CResult<String> {
+        let t = text(id, v)?;
+        check_url(&t).map_err(|_| bad(id, v, "an http:// or https:// URL".into()))?;
+        Ok(t)
+    };
+    let flag = |id: u32, v: &toml::Value| -> CResult<bool> {
+        match text(id, v)?.as_str() {
+            "0" => Ok(false),
+            "1" => Ok(true),
+            _ => Err(bad(id, v, "0 or 1".into())),
+        }
+    };
+    let secret = |id: u32, v: &toml::Value, warnings: &mut Vec<String>| -> CResult<Secret> {
+        match v {
+            toml::Value::Table(t) => match (t.len(), t.get("env")) {
+                (1, Some(toml::Value::String(var))) if !var.is_empty() => {
+                    Ok(Secret::Env(var.clone()))
+                }
+                _ => Err(bad(id, v, "{ env = \"NAME\" } or a string".into())),
+            },
+            toml::Value::String(val) => {
+                warnings.push(format!(
+                    "advanced setting {id} ({}) is written inline; use {{ env = \"NAME\" }} outside tests and demos",
+                    setting_name(id).unwrap_or("?")
+                ));
+                Ok(Secret::Inline(val.clone()))
+            }
+            _ => Err(bad(id, v, "{ env = \"NAME\" } or a string".into())),
+        }
+    };
+
+    let mut endpoint = |url_id: u32| -> CResult<Option<Endpoint>> {
+        let Some(u) = by_id.get(&url_id) else {
+            for id in [url_id + 1, url_id + 2] {
+                if by_id.contains_key(&id) {
+                    warnings.push(format!(
+                        "advanced setting {id} ({}) is set but its URL setting {url_id} is not; it is unused",
+                        setting_name(id).unwrap_or("?")
+                    ));
+                }
+            }
+            return Ok(None);
+        };
+        let user = by_id
+            .get(&(url_id + 1))
+            .map(|v| text(url_id + 1, v))
+            .transpose()?;
+        let password = by_id
+            .get(&(url_id + 2))
+            .map(|v| secret(url_id + 2, v, warnings))
+            .transpose()?;
+        Ok(Some(Endpoint {
+            url: url(url_id, u)?,
+            user,
+            password,
+            password_setting: url_id + 2,
+        }))
+    };
+    s.rtdr = endpoint(8)?;
+    s.payments = endpoint(11)?;
+    s.paperless = endpoint(14)?;
+    s.autopay = endpoint(17)?;
+
+    for (&id, &v) in &by_id {
+        match id {
+            8..=19 => {} // endpoint groups, above
+            3 => s.sso_url = Some(url(id, v)?),
+            6 => s.suppress_change_email = flag(id, v)?,
+            20 => s.remote_pdf_url = Some(url(id, v)?),
+            32 => s.block_readonly = flag(id, v)?,
+            35 => {
+                s.service_version = match text(id, v)?.as_str() {
+                    "1" => ServiceVersion::V1,
+                    "2" => ServiceVersion::V2,
+                    _ => return Err(bad(id, v, "1 or 2".into())),
+                }
+            }
+            64 => {
+                s.cc_modes = PaymentModeMap::parse(&text(id, v)?).map_err(|e| {
+                    bad(
+                        id,
+                        v,
+                        format!("N(CODE)|N(CODE)|... such as 0(WEB)|2(CSRWEB)|8(POS); {e}"),
+                    )
+                })?
+            }
+            65 => {
+                s.ach_modes = PaymentModeMap::parse(&text(id, v)?).map_err(|e| {
+                    bad(
+                        id,
+                        v,
+                        format!("N(CODE)|N(CODE)|... such as 0(WEB)|2(CSRWEB)|8(POS); {e}"),
+                    )
+                })?
+            }
+            119 => {
+                s.pdf_version = match text(id, v)?.as_str() {
+                    "1" => PdfVersion::V1,
+                    "2" => PdfVersion::V2,
+                    "3" => PdfVersion::V3,
+                    "4" => PdfVersion::V4,
+                    _ => return Err(bad(id, v, "1, 2, 3 or 4".into())),
+                }
+            }
+            131 => {
+                s.json = Some(
+                    JsonConfig::parse(&text(id, v)?)
+                        .map_err(|e| bad(id, v, format!("the JSON configuration: {e}")))?,
+                )
+            }
+            other => warnings.push(format!(
+                "advanced setting {other} is not used by this integration; ignored"
+            )),
+        }
+    }
+    Ok(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"
+[biller]
+bid = 2661
+name = "Lowell Light & Power"
+guid = "5F0C1A2B-3C4D-4E5F-8A9B-0C1D2E3F4A5B"
+"#;
+
+    fn parse(extra: &str) -> CResult<Config> {
+        Config::parse(
+            &format!("{MINIMAL}\n{extra}"),
+            "test.toml",
+            Path::new("/etc/db"),
+        )
+    }
+
+    #[test]
+    fn minimal_config_has_defaults() {
+        let c = parse("").unwrap();
+        assert_eq!(c.biller.bid, 2661);
+        assert_eq!(c.paths.inbox, Path::new("/etc/db/inbox"));
+        assert_eq!(c.pump.batch_size, 100);
+        assert_eq!(c.pump.default_payment_mode, "OBD");
+        assert_eq!(c.settings.pdf_version, PdfVersion::V1);
+        assert_eq!(c.settings.service_version, ServiceVersion::V1);
+        assert!(c.settings.json.is_none());
+        assert!(c.sftp.is_none());
+    }
+
+    #[test]
+    fn typed_settings() {
+        let c = parse(
+            r#"
+[advanced_settings]
+8 = "http://127.0.0.1:8083/tbx-daily/services/CB"
+9 = "InvoiceCloud"
+10 = { env = "DAFFRON_RTDR_PASSWORD" }
+35 = "2"
+64 = "0(WEB)|2(CSRWEB)|8(POS)"
+65 = 8
+119 = 4
+131 = '{"PdfConfig":{"BCTRModifier":"ValueAfterDash"},"Daffron":{"DataPumpConfigs":{"SkipDonationTypes":true,"UsePaymentGuidAsTransactionId":true}}}'
+"#,
+        )
+        .unwrap_err();
+        // 65 = 8 is not of the N(CODE) form.
+        let msg = c.to_string();
+        assert!(msg.contains("setting 65"), "{msg}");
+        assert!(msg.contains("\"8\""), "{msg}");
+        assert!(msg.contains("N(CODE)"), "{msg}");
+
+        let c = parse(
+            r#"
+[advanced_settings]
+8 = "http://127.0.0.1:8083/tbx-daily/services/CB"
+9 = "InvoiceCloud"
+10 = { env = "DAFFRON_RTDR_PASSWORD" }
+35 = "2"
+64 = "0(WEB)|2(CSRWEB)|8(POS)"
+119 = 4
+131 = '{"PdfConfig":{"BCTRModifier":"ValueAfterDash"},"Daffron":{"DataPumpConfigs":{"SkipDonationTypes":true,"UsePaymentGuidAsTransactionId":true}}}'
+"#,
+        )
+        .unwrap();
+        let s = &c.settings;
+        let rtdr = s.rtdr.as_ref().unwrap();
+        assert_eq!(rtdr.user.as_deref(), Some("InvoiceCloud"));
+        assert_eq!(
+            rtdr.password,
+            Some(Secret::Env("DAFFRON_RTDR_PASSWORD".into()))
+        );
+        assert_eq!(s.service_version, ServiceVersion::V2);
+        assert_eq!(s.cc_modes.get(2), Some("CSRWEB"));
+        assert_eq!(s.cc_modes.get(5), None);
+        assert_eq!(s.pdf_version, PdfVersion::V4);
+        let j = s.json.as_ref().unwrap();
+        assert_eq!(j.bctr_modifier, BctrModifier::ValueAfterDash);
+        assert!(j.skip_donation_types && j.use_payment_guid_as_transaction_id);
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+    }
+
+    #[test]
+    fn bad_values_name_the_setting() {
+        for (line, want) in [
+            ("119 = \"5\"", "setting 119"),
+            ("35 = \"3\"", "setting 35"),
+            ("8 = \"ftp://x\"", "setting 8"),
+            (
+                "131 = '{\"PdfConfig\":{\"BCTRModifier\":\"Left\"}}'",
+                "setting 131",
+            ),
+            ("131 = 'not json'", "setting 131"),
+            ("6 = \"yes\"", "setting 6"),
+        ] {
+            let err = parse(&format!("[advanced_settings]\n{line}"))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(want), "{line}: {err}");
+            assert!(err.contains("expected"), "{line}: {err}");
+        }
+    }
+
+    #[test]
+    fn unknown_setting_is_a_warning_and_inline_secret_too() {
+        let c = parse("[advanced_settings]\n999 = \"x\"\n11 = \"http://h/\"\n13 = \"hunter2\"")
+            .unwrap();
+        assert_eq!(c.warnings.len(), 2, "{:?}", c.warnings);
+        assert!(c.warnings.iter().all(|w| !w.contains("hunter2")));
+        let dbg = format!("{:?}", c.settings.payments);
+        assert!(!dbg.contains("hunter2"), "{dbg}");
+    }
+
+    #[test]
+    fn missing_env_secret_names_the_variable_not_a_value() {
+        let s = Secret::Env("DAFFRON_TEST_SURELY_UNSET_VAR".into());
+        let e = s.expose("advanced setting 13").unwrap_err().to_string();
+        assert!(
+            e.contains("DAFFRON_TEST_SURELY_UNSET_VAR") && e.contains("13"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn bad_biller_values() {
+        let e = Config::parse(
+            "[biller]\nbid = 1\nname = \"x\"\nguid = \"nope\"",
+            "t",
+            Path::new("/"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("guid") && e.contains("nope"), "{e}");
+        let e = parse("[biller.x]").unwrap_err().to_string();
+        assert!(e.contains("TOML"), "{e}");
+    }
+
+    #[test]
+    fn missing_sections_name_the_command() {
+        let c = parse("").unwrap();
+        let e = c.require_sftp("pull").unwrap_err().to_string();
+        assert!(e.contains("pull") && e.contains("[sftp]"), "{e}");
+        let e = c
+            .require_endpoint("balance", &c.settings.rtdr, 8)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("setting 8"), "{e}");
+    }
+
+    #[test]
+    fn payment_mode_map_rejects_garbage() {
+        assert!(PaymentModeMap::parse("0(WEB)|x(Y)").is_err());
+        assert!(PaymentModeMap::parse("0WEB").is_err());
+        assert!(PaymentModeMap::parse("0(WEB)|0(POS)").is_err());
+        assert_eq!(
+            PaymentModeMap::parse("").unwrap(),
+            PaymentModeMap::default()
+        );
+    }
+
+    #[test]
+    fn embedded_default_parses() {
+        let c = Config::embedded_default().unwrap();
+        assert_eq!(c.biller.bid, 2661);
+        assert!(c.sandbox.embedded);
+    }
+}

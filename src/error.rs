@@ -1,0 +1,92 @@
+//! The crate-level error type and the exit codes of the interface contract
+//! (`interface.md` §3): 0 success; 1 the input had errors; 2 usage or
+//! configuration error; 3 a transient failure left work pending.
+
+use std::path::PathBuf;
+
+/// The process exit codes of the interface contract.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitCode {
+    /// Everything asked for was done.
+    Success = 0,
+    /// The input had errors: validation failures, items rejected or dead-lettered.
+    InputErrors = 1,
+    /// The command line or the configuration is wrong; nothing was done.
+    Usage = 2,
+    /// A transient failure (endpoint or SFTP unreachable) left work pending
+    /// for the next run.
+    Transient = 3,
+}
+
+impl ExitCode {
+    /// The worse of two outcomes, so that a command made of several steps
+    /// reports the most serious one. Transient outranks input errors: work is
+    /// pending and the scheduler should know.
+    pub fn worst(self, other: ExitCode) -> ExitCode {
+        fn rank(c: ExitCode) -> u8 {
+            match c {
+                ExitCode::Success => 0,
+                ExitCode::InputErrors => 1,
+                ExitCode::Transient => 2,
+                ExitCode::Usage => 3,
+            }
+        }
+        if rank(other) > rank(self) {
+            other
+        } else {
+            self
+        }
+    }
+}
+
+impl From<ExitCode> for std::process::ExitCode {
+    fn from(c: ExitCode) -> Self {
+        std::process::ExitCode::from(c as u8)
+    }
+}
+
+/// Everything that can stop a command.
+///
+/// Each module has its own error enum; this one wraps them so the CLI can
+/// print one message and choose the exit code.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+
+    #[error("{0}")]
+    Usage(String),
+
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("cannot write {}: {source}", path.display())]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error(transparent)]
+    Layout(#[from] crate::bif::layout::LayoutError),
+
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+}
+
+impl Error {
+    /// The exit code this error ends the process with.
+    pub fn exit_code(&self) -> ExitCode {
+        match self {
+            Error::Config(_) | Error::Usage(_) | Error::Layout(_) => ExitCode::Usage,
+            Error::Read { .. } => ExitCode::Usage,
+            Error::Write { .. } | Error::Store(_) => ExitCode::Usage,
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

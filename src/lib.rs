@@ -1,0 +1,35 @@
+//! `daffron-bridge`: the nightly bridge between a utility's Daffron / Milsoft
+//! CIS and InvoiceCloud.
+//!
+//! The crate is a library with a thin command-line front end (`src/main.rs`).
+//! Modules follow the domain, so that each rule of the integration's technical
+//! design lives in one place named after it:
+//!
+//! | module | what it owns |
+//! |---|---|
+//! | [`config`] | the per-biller TOML file and IC advanced settings, typed |
+//! | [`bif`] | the pipe-delimited BIF invoice format: layout, parsing, validation, transform |
+//! | [`pdf_link`] | remote-PDF bill links, service versions 1–4 (setting 119) |
+//! | [`multispeak`] | the MultiSpeak 3.0 SOAP wire protocol (envelopes, requests, answers) |
+//! | [`rtdr`] | real-time balance look-ups (GetPayableItemsList → BalanceDue, blocked tenders) |
+//! | [`pump`] | the data-pump business rules (payments, paperless, autopay, scheduled payments) |
+//! | [`store`] | the SQLite state: files taken, uploads, account directory, outbox |
+//! | [`transport`] | SFTP, local drop box and HTTP |
+//! | [`sandbox`] | a local stand-in for Daffron's CB server and InvoiceCloud's upload |
+//! | [`commands`] | one module per CLI command, wiring the above together |
+//! | [`error`] | the crate-level error and the documented exit codes |
+
+pub mod bif;
+pub mod commands;
+pub mod config;
+pub mod error;
+pub mod multispeak;
+pub mod pdf_link;
+pub mod pump;
+pub mod report;
+pub mod rtdr;
+pub mod sandbox;
+pub mod store;
+pub mod transport;
+
+pub use error::{Error, ExitCode, Result};

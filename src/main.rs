@@ -1,0 +1,54 @@
+//! The `daffron-bridge` command line: parses arguments and hands them to the
+//! library. Every command lives in `daffron_bridge::commands`.
+
+use clap::{Parser, Subcommand};
+use daffron_bridge::commands::{self, Globals};
+
+/// Nightly bridge between Daffron / Milsoft CIS and InvoiceCloud.
+///
+/// Exit codes: 0 success; 1 the input had errors (validation failures, items
+/// rejected or dead-lettered); 2 usage or configuration error; 3 a transient
+/// failure (endpoint or SFTP unreachable) left work pending for the next run.
+#[derive(Parser)]
+#[command(name = "daffron-bridge", version, about, long_about = None)]
+struct Cli {
+    #[command(flatten)]
+    globals: Globals,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Dry run for implementers: parse, validate and transform BIF files in
+    /// memory; nothing is uploaded or stored.
+    Validate(commands::validate::Args),
+    /// Write the BIF that would be uploaded to InvoiceCloud.
+    Transform(commands::transform::Args),
+    /// Print the remote PDF bill link of each invoice (setting 119 versions 1-4).
+    PdfLink(commands::pdf_link::Args),
+    /// Fetch new BIF files over SFTP (or from the drop box) into the inbox.
+    Pull(commands::pull::Args),
+    /// Upload validated BIF files to InvoiceCloud UploadInvoiceFile.
+    Upload(commands::upload::Args),
+    /// Real-time balance of an account (RTDR, GetPayableItemsList).
+    Balance(commands::balance::Args),
+    /// Local stand-in for Daffron's MultiSpeak CB server and InvoiceCloud's upload.
+    Sandbox(commands::sandbox::Args),
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    cli.globals.init_logging();
+    let result = match &cli.command {
+        Command::Validate(a) => commands::validate::run(&cli.globals, a),
+        Command::Transform(a) => commands::transform::run(&cli.globals, a),
+        Command::PdfLink(a) => commands::pdf_link::run(&cli.globals, a),
+        Command::Pull(a) => commands::pull::run(&cli.globals, a),
+        Command::Upload(a) => commands::upload::run(&cli.globals, a),
+        Command::Balance(a) => commands::balance::run(&cli.globals, a),
+        Command::Sandbox(a) => commands::sandbox::run(&cli.globals, a),
+    };
+    commands::finish(result).into()
+}

@@ -1,0 +1,1 @@
+//! Reconciliation reports for analysts.

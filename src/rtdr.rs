@@ -1,0 +1,1 @@
+//! RTDR: real-time balance look-ups (GetPayableItemsList), decisions D13/D14.

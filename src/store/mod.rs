@@ -1,0 +1,127 @@
+//! The SQLite state file: files taken, uploads, the account directory and
+//! (later) the data-pump outbox. One file per biller, WAL mode.
+//!
+//! The schema is a list of migrations applied in order and counted by
+//! `PRAGMA user_version`; a migration is never edited once released, only
+//! followed by a new one.
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::Connection;
+
+/// A state-file problem.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("state file {}: {source}", path.display())]
+    Sqlite {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error(
+        "state file {} has schema version {found}, newer than this build knows ({known}); use a newer daffron-bridge",
+        path.display()
+    )]
+    TooNew {
+        path: PathBuf,
+        found: i64,
+        known: i64,
+    },
+}
+
+/// The migrations, in order. Index + 1 is the schema version after it runs.
+const MIGRATIONS: &[&str] = &[
+    // 1: nothing yet but the version counter itself.
+    "SELECT 1;",
+];
+
+/// An open state file.
+pub struct Store {
+    path: PathBuf,
+    conn: Connection,
+}
+
+impl Store {
+    /// Opens (creating if needed) and migrates the state file at `path`.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        let err = |source| StoreError::Sqlite {
+            path: path.to_path_buf(),
+            source,
+        };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            // A missing folder surfaces as SQLite's own "unable to open".
+            let _ = std::fs::create_dir_all(dir);
+        }
+        let mut conn = Connection::open(path).map_err(err)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(err)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(err)?;
+        conn.pragma_update(None, "foreign_keys", true)
+            .map_err(err)?;
+        conn.busy_timeout(std::time::Duration::from_secs(30))
+            .map_err(err)?;
+        let version: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .map_err(err)?;
+        let known = MIGRATIONS.len() as i64;
+        if version > known {
+            return Err(StoreError::TooNew {
+                path: path.to_path_buf(),
+                found: version,
+                known,
+            });
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+            let tx = conn.transaction().map_err(err)?;
+            tx.execute_batch(sql).map_err(err)?;
+            tx.pragma_update(None, "user_version", (i + 1) as i64)
+                .map_err(err)?;
+            tx.commit().map_err(err)?;
+        }
+        Ok(Store {
+            path: path.to_path_buf(),
+            conn,
+        })
+    }
+
+    /// The path of the state file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The connection, for the modules that own tables.
+    pub fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// A mutable connection, for transactions.
+    pub fn conn_mut(&mut self) -> &mut Connection {
+        &mut self.conn
+    }
+
+    /// Wraps a SQLite error with this file's path.
+    pub fn err(&self, source: rusqlite::Error) -> StoreError {
+        StoreError::Sqlite {
+            path: self.path.clone(),
+            source,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn opens_twice_and_refuses_newer_schema() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("s.sqlite");
+        drop(Store::open(&p).unwrap());
+        let s = Store::open(&p).unwrap();
+        s.conn().pragma_update(None, "user_version", 999).unwrap();
+        drop(s);
+        let e = Store::open(&p).err().unwrap().to_string();
+        assert!(e.contains("999"), "{e}");
+    }
+}
