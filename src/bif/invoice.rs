@@ -203,7 +203,7 @@ pub fn parse_amount(s: &str) -> Option<Decimal> {
         && int.bytes().all(|b| b.is_ascii_digit())
         && frac.len() <= 2
         && frac.bytes().all(|b| b.is_ascii_digit())
-        && (frac.is_empty() == !digits.contains('.'));
+        && (frac.is_empty() != digits.contains('.'));
     if !ok {
         return None;
     }
