@@ -15,6 +15,7 @@
 //! | [`pump`] | the data-pump business rules (payments, paperless, autopay, scheduled payments) |
 //! | [`store`] | the SQLite state: files taken, uploads, account directory, outbox |
 //! | [`transport`] | SFTP, local drop box and HTTP |
+//! | [`invoicecloud`] | InvoiceCloud's UploadInvoiceFile call (wire form) |
 //! | [`sandbox`] | a local stand-in for Daffron's CB server and InvoiceCloud's upload |
 //! | [`commands`] | one module per CLI command, wiring the above together |
 //! | [`error`] | the crate-level error and the documented exit codes |
@@ -23,6 +24,7 @@ pub mod bif;
 pub mod commands;
 pub mod config;
 pub mod error;
+pub mod invoicecloud;
 pub mod multispeak;
 pub mod pdf_link;
 pub mod pump;
