@@ -145,11 +145,9 @@ impl Store {
             .conn()
             .prepare(&format!("SELECT {COLUMNS} FROM taken_files ORDER BY id"))
             .map_err(|e| self.err(e))?;
-        let rows = stmt
-            .query_map([], row)
+        stmt.query_map([], row)
             .and_then(|it| it.collect::<rusqlite::Result<Vec<_>>>())
-            .map_err(|e| self.err(e));
-        rows
+            .map_err(|e| self.err(e))
     }
 
     /// Records a taken file on its own (no account directory update). Returns
