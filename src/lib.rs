@@ -13,6 +13,7 @@
 //! | [`multispeak`] | the MultiSpeak 3.0 SOAP wire protocol (envelopes, requests, answers) |
 //! | [`rtdr`] | real-time balance look-ups (GetPayableItemsList → BalanceDue, blocked tenders) |
 //! | [`pump`] | the data-pump business rules (payments, paperless, autopay, scheduled payments) |
+//! | [`intake`] | taking BIF files from SFTP or the drop box into the inbox, once each |
 //! | [`store`] | the SQLite state: files taken, uploads, account directory, outbox |
 //! | [`transport`] | SFTP, local drop box and HTTP |
 //! | [`sandbox`] | a local stand-in for Daffron's CB server and InvoiceCloud's upload |
@@ -23,6 +24,7 @@ pub mod bif;
 pub mod commands;
 pub mod config;
 pub mod error;
+pub mod intake;
 pub mod multispeak;
 pub mod pdf_link;
 pub mod pump;
