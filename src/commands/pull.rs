@@ -53,9 +53,6 @@ pub fn run(g: &Globals, args: &Args) -> Result<ExitCode> {
             config.origin
         )));
     }
-    if config.sftp.is_none() && config.dropbox.is_none() {
-        config.require_sftp("pull")?;
-    }
     let state = g.state_path(&config);
     let _lock = PullLock::acquire(&state)?;
     let mut store = Store::open(&state)?;
@@ -83,10 +80,8 @@ pub fn run(g: &Globals, args: &Args) -> Result<ExitCode> {
             d.keep_originals,
         ),
         (None, None) => {
-            return Err(config.require_sftp("pull").err().map_or_else(
-                || Error::Usage("`pull` needs [sftp] or [dropbox]".into()),
-                Error::from,
-            ));
+            config.require_sftp("pull")?;
+            return Err(Error::Usage("`pull` needs [sftp] or [dropbox]".into()));
         }
     };
 
