@@ -25,7 +25,6 @@ fn bif(accounts: &[(&str, &str)]) -> String {
 
 struct Env {
     _t: tempfile::TempDir,
-    root: PathBuf,
     drop: DropboxConfig,
     opts: IntakeOptions,
     store: Store,
@@ -53,7 +52,6 @@ fn env(keep: bool, settle: u64) -> Env {
     let store = Store::open(&root.join("state.sqlite")).unwrap();
     Env {
         _t: t,
-        root,
         drop,
         opts,
         store,
@@ -389,7 +387,6 @@ fn leftovers_of_a_killed_run_are_cleared() {
     let s = run(&mut src, &mut e.store, &accept, &e.opts);
     assert!(s.stopped.is_none());
     assert!(incoming_is_empty(&e));
-    let _ = &e.root;
 }
 
 #[test]
