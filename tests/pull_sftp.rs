@@ -255,7 +255,7 @@ fn wrong_client_key_is_refused() {
 fn connection_dropped_mid_download_leaves_nothing_and_a_rerun_completes() {
     let w = World::new();
     // ~200 MB, still a valid BIF: CR rows padded with spaces (trimmed).
-    let body = bif::padded(200, 1 << 20);
+    let body = bif::padded(400, 500_000);
     w.put(NAME, body.as_bytes());
     let cfg = w.config(0, |s| s);
 
@@ -330,10 +330,13 @@ fn a_quarantined_file_lands_in_both_places_with_its_report() {
     assert!(!w.remote.join(NAME).exists());
     assert_eq!(fs::read_to_string(w.quarantine.join(NAME)).unwrap(), body);
     let txt = fs::read_to_string(w.quarantine.join(format!("{NAME}.errors.txt"))).unwrap();
-    assert!(txt.contains("line 2"), "{txt}");
+    assert!(txt.contains(&format!("{NAME}:2:")), "{txt}");
+    assert!(txt.contains("bad_date"), "{txt}");
     let json = fs::read_to_string(w.quarantine.join(format!("{NAME}.errors.json"))).unwrap();
     let report: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(report["valid"], false);
+    assert_eq!(report["files"][0]["path"], NAME);
+    assert_eq!(report["files"][0]["errors"][0]["code"], "bad_date");
     assert!(w.inbox_bifs().is_empty());
     let store = daffron_bridge::store::Store::open(&w.state).unwrap();
     let rows = store.taken_files().unwrap();

@@ -28,25 +28,18 @@ pub struct Args {
     pub format: Format,
 }
 
-/// The checks `pull` runs on every downloaded file.
-///
-/// The full validator (`crate::bif::validate`) is not on this branch yet:
-/// until it is, files get the structural check of
-/// [`intake::StructuralAdmission`] (they read as invoices and carry this
-/// biller's GUID).
+/// The checks `pull` runs on every downloaded file: the BIF validator with
+/// this biller's rules.
 pub fn admission(config: &Config, layout: &Layout) -> Box<dyn Admission> {
-    Box::new(intake::StructuralAdmission {
-        layout: layout.clone(),
-        biller_guid: config.biller.guid,
-    })
+    Box::new(intake::ValidatorAdmission::from_config(
+        config,
+        layout.clone(),
+    ))
 }
 
 pub fn run(g: &Globals, args: &Args) -> Result<ExitCode> {
     let config = g.load_config()?;
-    let layout = match &config.paths.layout {
-        Some(p) => Layout::load(p)?,
-        None => Layout::embedded(),
-    };
+    let layout = crate::bif::layout_for(&config)?;
     if config.sftp.is_some() && config.dropbox.is_some() {
         return Err(Error::Usage(format!(
             "configuration {}: `pull` reads either [sftp] or [dropbox]; remove one of them",

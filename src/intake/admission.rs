@@ -4,8 +4,9 @@
 use std::path::Path;
 
 use crate::Error;
-use crate::bif::invoice::read_invoices;
 use crate::bif::layout::Layout;
+use crate::bif::report::ValidationReport;
+use crate::bif::validate::{ValidateOptions, validate_path};
 
 /// What the checks said about a file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,70 +40,40 @@ where
     }
 }
 
-/// A structural check: the file reads as invoices ([`read_invoices`]) and its
-/// FH BillerGuid is this biller's. This is what `pull` uses while the full
-/// validator (`crate::bif::validate`) is not wired in; it catches bad dates
-/// and amounts in the fields the reader types, not every layout rule.
-pub struct StructuralAdmission {
+/// The real checks: the BIF validator (`crate::bif::validate`) with the
+/// biller's rules (file name, BillerGuid, setting 119). A file with any
+/// error is rejected with the validator's text report and the same JSON as
+/// `validate --format json` (`{"valid":false,"stats":...,"files":[...]}`).
+pub struct ValidatorAdmission {
     pub layout: Layout,
-    pub biller_guid: uuid::Uuid,
+    pub options: ValidateOptions,
 }
 
-impl StructuralAdmission {
-    fn check(&self, bytes: &[u8]) -> Result<(), (u64, String, &'static str)> {
-        let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-        let first = bytes.split(|&b| b == b'\n').next().unwrap_or(b"");
-        let first = String::from_utf8_lossy(first);
-        let fields: Vec<&str> = first
-            .trim_end_matches('\r')
-            .split('|')
-            .map(str::trim)
-            .collect();
-        if fields.first() != Some(&"FH") {
-            return Err((
-                1,
-                "the file does not start with an FH row".into(),
-                "unknown_record",
-            ));
+impl ValidatorAdmission {
+    pub fn from_config(config: &crate::config::Config, layout: Layout) -> ValidatorAdmission {
+        ValidatorAdmission {
+            layout,
+            options: ValidateOptions::from_config(config),
         }
-        let guid = fields.get(1).copied().unwrap_or("");
-        match uuid::Uuid::parse_str(guid) {
-            Ok(g) if g == self.biller_guid => {}
-            _ => {
-                return Err((
-                    1,
-                    format!(
-                        "FH BillerGuid `{guid}` is not this biller's ({})",
-                        self.biller_guid
-                    ),
-                    "biller_mismatch",
-                ));
-            }
-        }
-        read_invoices(bytes, &self.layout)
-            .map(|_| ())
-            .map_err(|e| (e.line, e.message, "structure"))
     }
 }
 
-impl Admission for StructuralAdmission {
+impl Admission for ValidatorAdmission {
     fn admit(&self, name: &str, local: &Path) -> Result<Verdict, Error> {
-        let bytes = std::fs::read(local).map_err(|source| Error::Read {
-            path: local.to_path_buf(),
-            source,
-        })?;
-        Ok(match self.check(&bytes) {
-            Ok(()) => Verdict::Accept,
-            Err((line, message, code)) => Verdict::Reject {
-                text_report: format!("{name}: INVALID\n  line {line}: {message}\n"),
-                json_report: serde_json::json!({
-                    "path": name,
-                    "valid": false,
-                    "errors": [{"line": line, "code": code, "message": message}],
-                    "warnings": [],
-                })
-                .to_string(),
-            },
+        let started = std::time::Instant::now();
+        let mut report = validate_path(local, &self.layout, &self.options)?;
+        // The report names the file as the server did, not its download path.
+        report.path = name.to_string();
+        if report.valid {
+            return Ok(Verdict::Accept);
+        }
+        let text_report = report.render_text();
+        let all = ValidationReport::new(vec![report], started.elapsed().as_secs_f64());
+        let json_report = serde_json::to_string_pretty(&all)
+            .unwrap_or_else(|e| format!("{{\"valid\":false,\"error\":\"{e}\"}}"));
+        Ok(Verdict::Reject {
+            text_report,
+            json_report,
         })
     }
 }
@@ -113,33 +84,38 @@ mod tests {
 
     const GUID: &str = "3F358D04-4273-4551-BB14-B9F719EC0A61";
 
-    fn adm() -> StructuralAdmission {
-        StructuralAdmission {
+    fn adm() -> ValidatorAdmission {
+        let mut options = ValidateOptions::default();
+        options.rules.bid = Some(2661);
+        options.rules.biller_guid = Some(uuid::Uuid::parse_str(GUID).unwrap());
+        ValidatorAdmission {
             layout: Layout::embedded(),
-            biller_guid: uuid::Uuid::parse_str(GUID).unwrap(),
+            options,
         }
     }
 
     fn admit(text: &str) -> Verdict {
         let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("f");
+        // Downloads sit under a temporary folder with the file's own name.
+        let p = dir.path().join("2661_11262026.BIF");
         std::fs::write(&p, text).unwrap();
         adm().admit("2661_11262026.BIF", &p).unwrap()
     }
 
-    #[test]
-    fn accepts_a_readable_file_of_this_biller() {
-        let ok = format!(
+    fn valid() -> String {
+        format!(
             "FH|{GUID}|11/26/2026|1|1.00\nIH|R|{GUID}|1|11/20/2026|12/10/2026|1.00|1|2|3||1-1\nCR|1-2|X\n"
-        );
-        assert_eq!(admit(&ok), Verdict::Accept);
+        )
     }
 
     #[test]
-    fn rejects_with_both_reports() {
-        let bad_date = format!(
-            "FH|{GUID}|11/26/2026|1|1.00\nIH|R|{GUID}|1|13/45/2026|12/10/2026|1.00|1|2|3||1-1\nCR|1-2|X\n"
-        );
+    fn accepts_a_valid_file_of_this_biller() {
+        assert_eq!(admit(&valid()), Verdict::Accept);
+    }
+
+    #[test]
+    fn rejects_with_both_reports_naming_the_server_file() {
+        let bad_date = valid().replace("11/20/2026", "13/45/2026");
         let Verdict::Reject {
             text_report,
             json_report,
@@ -147,15 +123,21 @@ mod tests {
         else {
             panic!("accepted a bad date")
         };
-        assert!(text_report.contains("line 2"), "{text_report}");
+        assert!(text_report.contains("2661_11262026.BIF:2"), "{text_report}");
         let j: serde_json::Value = serde_json::from_str(&json_report).unwrap();
         assert_eq!(j["valid"], false);
-        assert_eq!(j["errors"][0]["line"], 2);
+        assert_eq!(j["files"][0]["path"], "2661_11262026.BIF");
+        assert_eq!(j["files"][0]["errors"][0]["line"], 2);
 
-        let other = "FH|00000000-0000-0000-0000-000000000001|11/26/2026|0|0\n";
-        assert!(matches!(admit(other), Verdict::Reject { .. }));
+        let other = valid().replace(GUID, "00000000-0000-0000-0000-000000000001");
+        assert!(matches!(admit(&other), Verdict::Reject { .. }));
         assert!(matches!(admit("IH|R\n"), Verdict::Reject { .. }));
         assert!(matches!(admit(""), Verdict::Reject { .. }));
+    }
+
+    #[test]
+    fn a_missing_file_is_an_error_not_a_verdict() {
+        assert!(adm().admit("x", Path::new("/nonexistent/x")).is_err());
     }
 
     #[test]

@@ -37,7 +37,7 @@ pub mod admission;
 pub mod lock;
 pub mod names;
 
-pub use admission::{Admission, StructuralAdmission, Verdict};
+pub use admission::{Admission, ValidatorAdmission, Verdict};
 pub use lock::{LockError, PullLock};
 pub use names::{NameClass, classify};
 
@@ -440,9 +440,12 @@ fn judge_and_place(
                 Err(e) => Decision::Reject {
                     text_report: format!("{}: INVALID\n  line {}: {}\n", f.name, e.line, e.message),
                     json_report: serde_json::json!({
-                        "path": f.name, "valid": false,
-                        "errors": [{"line": e.line, "code": "structure", "message": e.message}],
-                        "warnings": [],
+                        "valid": false,
+                        "files": [{
+                            "path": f.name, "valid": false,
+                            "errors": [{"line": e.line, "code": "structure", "message": e.message}],
+                            "warnings": [],
+                        }],
                     })
                     .to_string(),
                 },
