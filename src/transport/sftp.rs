@@ -59,6 +59,14 @@ impl SftpSource {
             }
         })?;
         let mut session = Session::new().map_err(|e| lost(&target, "session setup", &e))?;
+        // Ask for a host key of a type known_hosts lists for this server, so
+        // a server with several keys is checked against the one we know.
+        if let Some(prefs) = std::fs::read_to_string(&cfg.known_hosts)
+            .ok()
+            .and_then(|text| host_key_prefs(&text, &cfg.host, cfg.port))
+        {
+            let _ = session.method_pref(ssh2::MethodType::HostKey, &prefs);
+        }
         session.set_tcp_stream(tcp);
         session.set_timeout(u32::try_from(timeout.as_millis()).unwrap_or(u32::MAX));
         session
@@ -159,6 +167,49 @@ fn connect_tcp(host: &str, port: u16, timeout: Duration) -> std::io::Result<TcpS
         }
     }
     Err(last)
+}
+
+/// The host-key algorithms for the key types `known_hosts` lists for
+/// `host`:`port` (plain entries; hashed `|1|` entries cannot be matched
+/// without trying, so they give no preference), in the file's order.
+fn host_key_prefs(known_hosts: &str, host: &str, port: u16) -> Option<String> {
+    let want = if port == 22 {
+        host.to_string()
+    } else {
+        format!("[{host}]:{port}")
+    };
+    let mut algs: Vec<&str> = Vec::new();
+    for line in known_hosts.lines() {
+        let mut parts = line.split_whitespace();
+        let Some(hosts) = parts.next() else {
+            continue;
+        };
+        // Comments, and @cert-authority / @revoked lines (not plain keys).
+        if hosts.starts_with('#') || hosts.starts_with('@') {
+            continue;
+        }
+        let Some(key_type) = parts.next() else {
+            continue;
+        };
+        if !hosts.split(',').any(|h| h == want) {
+            continue;
+        }
+        let for_type: &[&str] = match key_type {
+            "ssh-rsa" => &["rsa-sha2-512", "rsa-sha2-256", "ssh-rsa"],
+            "ssh-ed25519"
+            | "ecdsa-sha2-nistp256"
+            | "ecdsa-sha2-nistp384"
+            | "ecdsa-sha2-nistp521"
+            | "ssh-dss" => std::slice::from_ref(&key_type),
+            _ => &[],
+        };
+        for a in for_type {
+            if !algs.contains(a) {
+                algs.push(a);
+            }
+        }
+    }
+    (!algs.is_empty()).then(|| algs.join(","))
 }
 
 /// The host key must be listed: no trust on first use.
@@ -337,4 +388,32 @@ impl Source for SftpSource {
 /// the listing.
 const fn ssh2_sys_error_file() -> i32 {
     -16
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_key_preference_follows_known_hosts() {
+        let kh = "\
+# comment
+[127.0.0.1]:2222 ssh-ed25519 AAAA
+[127.0.0.1]:2222 ssh-rsa AAAA
+127.0.0.1 ecdsa-sha2-nistp256 AAAA
+other,127.0.0.1 ssh-ed25519 AAAA
+|1|hashed= ssh-dss AAAA
+@cert-authority * ssh-ed25519 AAAA
+";
+        assert_eq!(
+            host_key_prefs(kh, "127.0.0.1", 2222).as_deref(),
+            Some("ssh-ed25519,rsa-sha2-512,rsa-sha2-256,ssh-rsa")
+        );
+        assert_eq!(
+            host_key_prefs(kh, "127.0.0.1", 22).as_deref(),
+            Some("ecdsa-sha2-nistp256,ssh-ed25519")
+        );
+        assert_eq!(host_key_prefs(kh, "10.0.0.1", 22), None);
+        assert_eq!(host_key_prefs("", "h", 22), None);
+    }
 }
