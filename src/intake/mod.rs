@@ -298,18 +298,16 @@ pub fn run(
             }));
             continue;
         }
-        let mut outcome = done(Outcome::StillSettling {
-            reason: String::new(),
-        });
-        match take_one(source, store, admission, opts, &f, &mut outcome) {
-            Ok(()) => summary.files.push(outcome),
+        match take_one(source, store, admission, opts, &f) {
+            Ok((outcome, None)) => summary.files.push(outcome),
+            // Placed and recorded, but the server move failed: reported as
+            // what it became; the next run finishes the move.
+            Ok((outcome, Some(e))) => {
+                summary.files.push(outcome);
+                summary.stopped = Some(e);
+                break;
+            }
             Err(e) => {
-                // A file put in place and recorded before the failure (the
-                // server move failed) is reported as what it became.
-                if !matches!(&outcome.outcome, Outcome::StillSettling { reason } if reason.is_empty())
-                {
-                    summary.files.push(outcome);
-                }
                 summary.stopped = Some(e);
                 break;
             }
@@ -336,15 +334,18 @@ fn prepare_incoming(opts: &IntakeOptions) -> Result<(), IntakeError> {
     Ok(())
 }
 
-/// Takes one settled BIF file. Fills `out` as far as it got.
+/// What became of a file, and the error of its server move when that alone
+/// failed (the file is then placed and recorded; the next run moves it).
+type Placed<T> = Result<(T, Option<IntakeError>), IntakeError>;
+
+/// Takes one settled BIF file.
 fn take_one(
     source: &mut dyn Source,
     store: &mut Store,
     admission: &dyn Admission,
     opts: &IntakeOptions,
     f: &RemoteFile,
-    out: &mut FileOutcome,
-) -> Result<(), IntakeError> {
+) -> Placed<FileOutcome> {
     let tmp = opts.inbox.join(INCOMING_DIR).join(&f.name);
     let fetched = download(source, f, &tmp);
     let (written, sha) = match fetched {
@@ -354,11 +355,23 @@ fn take_one(
             return Err(e);
         }
     };
-    out.sha256 = Some(sha.clone());
     // From here on the temporary file goes whatever happens.
-    let result = judge_and_place(source, store, admission, opts, f, &tmp, written, &sha, out);
+    let got = Download {
+        tmp: &tmp,
+        written,
+        sha: &sha,
+    };
+    let result = judge_and_place(source, store, admission, opts, f, &got);
     let _ = fs::remove_file(&tmp);
-    result
+    result.map(|(outcome, moved)| {
+        let out = FileOutcome {
+            name: f.name.clone(),
+            size: f.size,
+            sha256: Some(sha),
+            outcome,
+        };
+        (out, moved)
+    })
 }
 
 /// Downloads to `tmp` with sha256 and fsync; returns (bytes, sha256).
@@ -388,40 +401,42 @@ fn download(
     Ok((written, hex(&hasher.finalize())))
 }
 
-#[allow(clippy::too_many_arguments)]
+/// A finished download waiting for its verdict.
+struct Download<'a> {
+    tmp: &'a Path,
+    written: u64,
+    sha: &'a str,
+}
+
 fn judge_and_place(
     source: &mut dyn Source,
     store: &mut Store,
     admission: &dyn Admission,
     opts: &IntakeOptions,
     f: &RemoteFile,
-    tmp: &Path,
-    written: u64,
-    sha: &str,
-    out: &mut FileOutcome,
-) -> Result<(), IntakeError> {
+    got: &Download<'_>,
+) -> Placed<Outcome> {
+    let Download { tmp, written, sha } = *got;
     if written != f.size {
-        out.outcome = Outcome::StillSettling {
-            reason: format!(
-                "listed with {} bytes but {written} were downloaded: still being written",
-                f.size
-            ),
-        };
-        return Ok(());
+        let reason = format!(
+            "listed with {} bytes but {written} were downloaded: still being written",
+            f.size
+        );
+        return Ok((Outcome::StillSettling { reason }, None));
     }
 
     if let Some(prev) = store.taken(&f.name, sha)? {
-        out.outcome = Outcome::AlreadyTaken {
+        // Never processed again; only moved off the server, in case an
+        // earlier run recorded it but could not move it.
+        let moved = match (opts.keep_originals, prev.verdict) {
+            (true, _) => Ok(()),
+            (false, FileVerdict::Accepted) => source.archive(f, sha),
+            (false, FileVerdict::Rejected) => source.reject(f, sha),
+        };
+        let outcome = Outcome::AlreadyTaken {
             verdict: prev.verdict,
         };
-        if !opts.keep_originals {
-            // An earlier run recorded it but could not move it off the server.
-            match prev.verdict {
-                FileVerdict::Accepted => source.archive(f, sha)?,
-                FileVerdict::Rejected => source.reject(f, sha)?,
-            }
-        }
-        return Ok(());
+        return Ok((outcome, moved.err().map(IntakeError::from)));
     }
 
     let verdict = admission
@@ -460,6 +475,16 @@ fn judge_and_place(
         },
     };
 
+    let described = source.describe();
+    let record = |verdict, local_path: &Path| TakenFile {
+        name: f.name.clone(),
+        sha256: sha.to_string(),
+        size: written,
+        mtime: f.mtime,
+        source: described.clone(),
+        verdict,
+        local_path: local_path.to_path_buf(),
+    };
     match decision {
         Decision::Accept(invoices) => {
             let dest = opts.inbox.join(&f.name);
@@ -471,23 +496,13 @@ fn judge_and_place(
             }
             move_file(tmp, &dest)?;
             sync_dir(&opts.inbox)?;
-            let (_, log) = store.take_file(
-                &TakenFile {
-                    name: f.name.clone(),
-                    sha256: sha.to_string(),
-                    size: written,
-                    mtime: f.mtime,
-                    source: source.describe(),
-                    verdict: FileVerdict::Accepted,
-                    local_path: dest.clone(),
-                },
-                Some(&invoices),
-            )?;
-            out.outcome = Outcome::Taken {
+            let (_, log) =
+                store.take_file(&record(FileVerdict::Accepted, &dest), Some(&invoices))?;
+            let outcome = Outcome::Taken {
                 path: dest,
                 changes: log.as_ref().map(ChangeLog::counts).unwrap_or_default(),
             };
-            source.archive(f, sha)?;
+            Ok((outcome, source.archive(f, sha).err().map(IntakeError::from)))
         }
         Decision::Reject {
             text_report,
@@ -503,23 +518,11 @@ fn judge_and_place(
             )?;
             move_file(tmp, &dest)?;
             sync_dir(q)?;
-            store.take_file(
-                &TakenFile {
-                    name: f.name.clone(),
-                    sha256: sha.to_string(),
-                    size: written,
-                    mtime: f.mtime,
-                    source: source.describe(),
-                    verdict: FileVerdict::Rejected,
-                    local_path: dest.clone(),
-                },
-                None,
-            )?;
-            out.outcome = Outcome::Quarantined { path: dest, report };
-            source.reject(f, sha)?;
+            store.take_file(&record(FileVerdict::Rejected, &dest), None)?;
+            let outcome = Outcome::Quarantined { path: dest, report };
+            Ok((outcome, source.reject(f, sha).err().map(IntakeError::from)))
         }
     }
-    Ok(())
 }
 
 /// The verdict with what each side needs: the invoices of an accepted file.
