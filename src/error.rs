@@ -76,6 +76,12 @@ pub enum Error {
 
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
+
+    #[error(transparent)]
+    Intake(#[from] crate::intake::IntakeError),
+
+    #[error(transparent)]
+    PullLock(#[from] crate::intake::LockError),
 }
 
 impl Error {
@@ -85,6 +91,10 @@ impl Error {
             Error::Config(_) | Error::Usage(_) | Error::Layout(_) => ExitCode::Usage,
             Error::Read { .. } => ExitCode::Usage,
             Error::Write { .. } | Error::Store(_) => ExitCode::Usage,
+            Error::Intake(e) if e.is_transient() => ExitCode::Transient,
+            Error::Intake(_) => ExitCode::Usage,
+            Error::PullLock(crate::intake::LockError::Busy { .. }) => ExitCode::Transient,
+            Error::PullLock(_) => ExitCode::Usage,
         }
     }
 }

@@ -13,6 +13,7 @@
 //! | [`multispeak`] | the MultiSpeak 3.0 SOAP wire protocol (envelopes, requests, answers) |
 //! | [`rtdr`] | real-time balance look-ups (GetPayableItemsList → BalanceDue, blocked tenders) |
 //! | [`pump`] | the data-pump business rules (payments, paperless, autopay, scheduled payments) |
+//! | [`intake`] | taking BIF files from SFTP or the drop box into the inbox, once each |
 //! | [`store`] | the SQLite state: files taken, uploads, account directory, outbox |
 //! | [`transport`] | SFTP, local drop box and HTTP |
 //! | [`invoicecloud`] | InvoiceCloud's UploadInvoiceFile call (wire form) |
@@ -24,6 +25,7 @@ pub mod bif;
 pub mod commands;
 pub mod config;
 pub mod error;
+pub mod intake;
 pub mod invoicecloud;
 pub mod multispeak;
 pub mod pdf_link;

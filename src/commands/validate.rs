@@ -1,11 +1,68 @@
-//! `validate` (placeholder in the skeleton; replaced by its implementation).
+//! `validate FILE...`: the implementer's dry run (`interface.md` §3). Files
+//! are parsed and validated in memory; nothing is uploaded or stored.
+//!
+//! Exit codes: 0 every file valid (warnings allowed), 1 some file invalid,
+//! 2 usage, configuration or a file that cannot be read.
 
-use super::Globals;
-use crate::{Error, ExitCode, Result};
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use super::{Format, Globals};
+use crate::bif::{self, ValidateOptions, ValidationReport};
+use crate::{ExitCode, Result};
 
 #[derive(Debug, Clone, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// BIF files to check.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
 
-pub fn run(_g: &Globals, _args: &Args) -> Result<ExitCode> {
-    Err(Error::Usage("`validate` is not built yet".into()))
+    /// `text` for people, `json` for programs (one object, `{"files":[...]}`).
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+
+    /// Issues listed per file and severity; all are counted.
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    pub max_errors: usize,
+}
+
+pub fn run(g: &Globals, args: &Args) -> Result<ExitCode> {
+    let config = g.load_config()?;
+    let layout = bif::layout_for(&config)?;
+    let opts = ValidateOptions {
+        max_errors: args.max_errors,
+        ..ValidateOptions::from_config(&config)
+    };
+    let started = Instant::now();
+    let results = bif::validate_paths(&args.files, &layout, &opts);
+    let mut code = ExitCode::Success;
+    let mut reports = Vec::new();
+    for r in results {
+        match r {
+            Ok(rep) => {
+                if !rep.valid {
+                    code = code.worst(ExitCode::InputErrors);
+                }
+                reports.push(rep);
+            }
+            Err(e) => {
+                eprintln!("daffron-bridge: error: {e}");
+                code = code.worst(e.exit_code());
+            }
+        }
+    }
+    let report = ValidationReport::new(reports, started.elapsed().as_secs_f64());
+    let mut out = std::io::stdout().lock();
+    let text = match args.format {
+        Format::Json => {
+            let mut s = serde_json::to_string(&report).unwrap_or_default();
+            s.push('\n');
+            s
+        }
+        Format::Text => report.files.iter().map(|f| f.render_text()).collect(),
+    };
+    // A closed pipe (`| head`) is not an error of the validation.
+    let _ = out.write_all(text.as_bytes());
+    Ok(code)
 }

@@ -9,6 +9,14 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::Connection;
 
+pub mod accounts;
+pub mod files;
+pub mod uploads;
+
+pub use accounts::{AccountChange, AccountRow, ChangeKind, ChangeLog};
+pub use files::{FileVerdict, TakenFile, TakenRow};
+pub use uploads::UploadOutcome;
+
 /// A state-file problem.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -33,6 +41,9 @@ pub enum StoreError {
 const MIGRATIONS: &[&str] = &[
     // 1: nothing yet but the version counter itself.
     "SELECT 1;",
+    // 2: files taken by `pull`, the account directory with its change log,
+    // and uploads to InvoiceCloud.
+    include_str!("migrations/0002_intake.sql"),
 ];
 
 /// An open state file.
@@ -107,6 +118,11 @@ impl Store {
             source,
         }
     }
+}
+
+/// Now as RFC 3339 in UTC, to the second: the form every timestamp column uses.
+pub(crate) fn now_rfc3339() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 #[cfg(test)]

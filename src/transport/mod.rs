@@ -1,2 +1,194 @@
 //! Transports: SFTP and the local drop box (where BIF files come from) and
 //! HTTP (MultiSpeak and InvoiceCloud calls).
+//!
+//! Both file sources implement one trait, [`Source`], so that intake
+//! (`crate::intake`) implements the pick-up guarantees once: settling,
+//! temporary names, checksums, never taking a file twice, archive and failed
+//! folders (issue 4).
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+pub mod dropbox;
+pub mod sftp;
+
+pub use dropbox::DropboxSource;
+pub use sftp::SftpSource;
+
+/// A file offered by a source.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RemoteFile {
+    /// The name as the source lists it (not a path). Names that are not
+    /// UTF-8 are given lossily (with U+FFFD), and intake refuses them.
+    pub name: String,
+    pub size: u64,
+    /// Modification time, Unix seconds, when the source gives one.
+    pub mtime: Option<i64>,
+}
+
+/// Where BIF files come from: an SFTP folder or a local drop box.
+///
+/// A source never decides anything: it lists, copies and moves. Intake
+/// decides what to take and where it goes.
+pub trait Source {
+    /// Names this source in messages and in the state file, e.g.
+    /// `sftp://daffron@127.0.0.1:22/outbound`.
+    fn describe(&self) -> String;
+
+    /// The regular files in the incoming folder (not directories, not links).
+    fn list(&mut self) -> Result<Vec<RemoteFile>, TransportError>;
+
+    /// Copies the file's bytes to `dest`; returns how many were copied.
+    fn fetch(&mut self, f: &RemoteFile, dest: &mut dyn Write) -> Result<u64, TransportError>;
+
+    /// Moves a taken file to the archive folder. `sha256` names it there when
+    /// a file of the same name is already archived (see [`disposal_name`]).
+    fn archive(&mut self, f: &RemoteFile, sha256: &str) -> Result<(), TransportError>;
+
+    /// Moves a file that failed validation to the failed folder.
+    fn reject(&mut self, f: &RemoteFile, sha256: &str) -> Result<(), TransportError>;
+}
+
+/// A transport problem. [`TransportError::is_transient`] tells a failure
+/// that the next run may not meet (network, server gone) from one a person
+/// must fix (host key, credentials, folders).
+#[derive(Debug, thiserror::Error)]
+pub enum TransportError {
+    #[error("cannot reach {target}: {source}; the files stay on the server for the next run")]
+    Unreachable {
+        target: String,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error(
+        "connection to {target} lost during {during}: {message}; nothing was taken from the interrupted step, the next run resumes"
+    )]
+    Lost {
+        target: String,
+        during: String,
+        message: String,
+    },
+
+    #[error(
+        "refusing {target}: its host key ({key_type} {fingerprint}) is not in known_hosts {}; check the fingerprint with the server's owner, then add the key (for example `ssh-keyscan -p {port} {host} >> {}`)",
+        known_hosts.display(), known_hosts.display()
+    )]
+    HostKeyUnknown {
+        target: String,
+        host: String,
+        port: u16,
+        key_type: String,
+        fingerprint: String,
+        known_hosts: PathBuf,
+    },
+
+    #[error(
+        "refusing {target}: its host key ({key_type} {fingerprint}) is NOT the one listed in known_hosts {}; the server was reinstalled or someone is in the middle. Ask the server's owner before replacing the line",
+        known_hosts.display()
+    )]
+    HostKeyChanged {
+        target: String,
+        key_type: String,
+        fingerprint: String,
+        known_hosts: PathBuf,
+    },
+
+    #[error("known_hosts {}: {message}", path.display())]
+    KnownHosts { path: PathBuf, message: String },
+
+    #[error("{target}: the server refused user {user}: {message}")]
+    Auth {
+        target: String,
+        user: String,
+        message: String,
+    },
+
+    #[error("{target}: cannot {op} {path}: {message}")]
+    Remote {
+        target: String,
+        op: &'static str,
+        path: String,
+        message: String,
+    },
+
+    #[error("cannot {op} {}: {source}", path.display())]
+    Local {
+        op: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl TransportError {
+    /// Whether the failure is likely to pass by itself (exit code 3): the
+    /// server unreachable or the connection lost.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            TransportError::Unreachable { .. } | TransportError::Lost { .. }
+        )
+    }
+}
+
+/// The name a file gets in an archive or failed folder.
+///
+/// Why: OpenSSH speaks SFTP v3, where a rename onto an existing file fails,
+/// so the target must be free. A file of the same name already there is
+/// another file (a corrected resend) or this same file (a move that broke
+/// half-way, or a kept original): the name then carries the first 12 hex
+/// digits of the sha256, and a file already under *that* name holds the same
+/// bytes, so it may be unlinked first (`unlink_first`) without losing
+/// anything.
+pub fn disposal_name(name: &str, sha256: &str, exists: impl Fn(&str) -> bool) -> (String, bool) {
+    if !exists(name) {
+        return (name.to_string(), false);
+    }
+    let short: String = sha256.chars().take(12).collect();
+    let alt = format!("{name}.{short}");
+    let taken = exists(&alt);
+    (alt, taken)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn disposal_name_never_overwrites_other_bytes() {
+        let none = |_: &str| false;
+        assert_eq!(
+            disposal_name("A.BIF", "0123456789abcdef", none),
+            ("A.BIF".into(), false)
+        );
+        let first = |n: &str| n == "A.BIF";
+        assert_eq!(
+            disposal_name("A.BIF", "0123456789abcdef", first),
+            ("A.BIF.0123456789ab".into(), false)
+        );
+        let both = |n: &str| n == "A.BIF" || n == "A.BIF.0123456789ab";
+        assert_eq!(
+            disposal_name("A.BIF", "0123456789abcdef", both),
+            ("A.BIF.0123456789ab".into(), true)
+        );
+    }
+
+    #[test]
+    fn only_network_failures_are_transient() {
+        let lost = TransportError::Lost {
+            target: "t".into(),
+            during: "download".into(),
+            message: "m".into(),
+        };
+        assert!(lost.is_transient());
+        let auth = TransportError::Auth {
+            target: "t".into(),
+            user: "u".into(),
+            message: "m".into(),
+        };
+        assert!(!auth.is_transient());
+    }
+}

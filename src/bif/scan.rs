@@ -1,0 +1,1193 @@
+//! Per-chunk validation and the exact merge of chunk summaries.
+//!
+//! A file is checked in line-aligned chunks, on all cores. Everything that
+//! concerns one row (formats, required fields, column counts, encoding) is
+//! decided inside its chunk. What spans rows is carried in a small, mergeable
+//! [`ChunkSummary`]:
+//!
+//! * counts and totals are sums;
+//! * InvoiceNumbers are kept as (64-bit hash, line, bytes) and merged in file
+//!   order into one index, where a hash hit is confirmed by comparing the real
+//!   strings, so a hash collision can never produce a false duplicate;
+//! * row order (`FH` first; then `IH`, exactly one `CR`, any `ID`s) is a tiny
+//!   state machine ([`Order`]). A chunk may start in the middle of an invoice,
+//!   so until its first `IH` (after which every start converges) it runs the
+//!   machine from each of the four possible entry states and keeps the events
+//!   of each (the *head*). The merge picks the head of the state the previous
+//!   chunk ended in, and resolves events that concern the previous chunk's
+//!   open invoice (its missing CR, its account number) against that chunk's
+//!   *tail*.
+//!
+//! Chunks number their lines from 1; the merge rebases them.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+use super::format::{self, Ymd};
+use super::issue::{Code, Issue, Severity};
+use super::layout::{FieldFormat, Layout, RecordKind, RecordLayout};
+use crate::config::PdfVersion;
+
+/// Lines longer than this are reported as `line_too_long` and not parsed:
+/// no BIF row comes near it, and it bounds the streaming reader's memory.
+pub const MAX_LINE: usize = 1 << 20;
+
+/// What the scanner needs besides the bytes.
+#[derive(Debug, Clone)]
+pub struct ScanRules<'a> {
+    pub layout: &'a Layout,
+    /// FH BillerGuid must equal this, where set.
+    pub biller_guid: Option<uuid::Uuid>,
+    /// Setting 119: decides where Custom10 (BCTR) is needed.
+    pub pdf_version: PdfVersion,
+    /// The date in the file name, compared with FH FileCreationDate.
+    pub name_date: Option<Ymd>,
+    /// Issues kept per severity (all are counted).
+    pub max_issues: usize,
+}
+
+/// Where the row-order machine is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Order {
+    /// Nothing but blank lines so far: the next row must be FH.
+    Start = 0,
+    /// After FH (or a finished invoice's header errors): no invoice open.
+    Ready = 1,
+    /// An IH is open and waits for its CR.
+    OpenIh = 2,
+    /// The open invoice has its CR; ID rows may follow.
+    OpenCr = 3,
+}
+
+const ENTRY_STATES: [Order; 4] = [Order::Start, Order::Ready, Order::OpenIh, Order::OpenCr];
+
+/// An order event, before it is tied to a line and an invoice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrderEvent {
+    /// The first row is not FH.
+    MissingHeader,
+    /// A CR or ID row out of place; the text says why.
+    Orphan(&'static str),
+    /// The open IH got no CR (a new IH came first).
+    MissingCustomerOfOpen,
+    /// This CR belongs to the open IH: check its account number.
+    CustomerOfOpen,
+}
+
+/// One step of the row-order machine (`interface.md` §1.1 "Order"): the
+/// state after a row of `kind`, and up to two events. Pure, so every rule of
+/// the order is tested in one place.
+pub fn step(state: Order, kind: RecordKind) -> (Order, [Option<OrderEvent>; 2]) {
+    use OrderEvent::*;
+    use RecordKind::*;
+    if state == Order::Start {
+        if kind == FH {
+            return (Order::Ready, [None, None]);
+        }
+        let (next, [e, _]) = step(Order::Ready, kind);
+        return (next, [Some(MissingHeader), e]);
+    }
+    match (state, kind) {
+        // A later FH is reported by the merge (duplicate_header), not here.
+        (s, FH) => (s, [None, None]),
+        (Order::OpenIh, IH) => (Order::OpenIh, [Some(MissingCustomerOfOpen), None]),
+        (_, IH) => (Order::OpenIh, [None, None]),
+        (Order::OpenIh, CR) => (Order::OpenCr, [Some(CustomerOfOpen), None]),
+        (Order::OpenCr, CR) => (
+            Order::OpenCr,
+            [Some(Orphan("a second CR row for the same invoice")), None],
+        ),
+        (s, CR) => (s, [Some(Orphan("a CR row without its IH")), None]),
+        (Order::OpenCr, ID) => (Order::OpenCr, [None, None]),
+        (Order::OpenIh, ID) => (
+            Order::OpenIh,
+            [Some(Orphan("an ID row before its invoice's CR row")), None],
+        ),
+        (s, ID) => (s, [Some(Orphan("an ID row without its IH")), None]),
+    }
+}
+
+/// Issues kept up to a cap, counted all.
+#[derive(Debug, Default, Clone)]
+pub struct Sink {
+    pub errors: Vec<Issue>,
+    pub warnings: Vec<Issue>,
+    pub error_count: u64,
+    pub warning_count: u64,
+    max: usize,
+}
+
+impl Sink {
+    pub fn new(max: usize) -> Sink {
+        Sink {
+            max,
+            ..Sink::default()
+        }
+    }
+
+    /// Counts an issue of `code` and builds it only while under the cap, so
+    /// a file with millions of bad rows costs no allocation per row.
+    #[inline]
+    pub fn report(&mut self, code: Code, build: impl FnOnce() -> Issue) {
+        let (list, count) = match code.severity() {
+            Severity::Error => (&mut self.errors, &mut self.error_count),
+            Severity::Warning => (&mut self.warnings, &mut self.warning_count),
+        };
+        *count += 1;
+        if list.len() < self.max {
+            list.push(build());
+        }
+    }
+
+    pub fn push(&mut self, issue: Issue) {
+        let code = issue.code;
+        self.report(code, || issue);
+    }
+
+    fn rebase(&mut self, delta: u64) {
+        for i in self.errors.iter_mut().chain(self.warnings.iter_mut()) {
+            if let Some(l) = i.line.as_mut() {
+                *l += delta;
+            }
+        }
+    }
+}
+
+/// What the merge must do for a head event of one entry state.
+#[derive(Debug, Clone)]
+enum HeadEvent {
+    Issue(Issue),
+    /// The previous chunk's open IH has no CR; `at` is the row that showed it.
+    MissingCustomerOfTail,
+    /// A CR (line, trimmed AccountNumber when well formed) for the previous
+    /// chunk's open IH.
+    AccountOfTail {
+        line: u64,
+        account: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone)]
+struct Head {
+    state: Order,
+    events: Vec<HeadEvent>,
+    dropped: u64,
+}
+
+/// The open invoice at the end of a chunk.
+#[derive(Debug, Clone, Default)]
+pub struct OpenIh {
+    pub line: u64,
+    pub custom2: Vec<u8>,
+    pub custom3: Vec<u8>,
+}
+
+/// An FH row's numbers.
+#[derive(Debug, Clone)]
+pub struct FhRow {
+    pub line: u64,
+    pub invoice_count: Option<u64>,
+    pub total_cents: Option<i64>,
+}
+
+/// One InvoiceNumber: its hash, line and place in the chunk's arena.
+#[derive(Debug, Clone, Copy)]
+struct InvKey {
+    hash: u64,
+    line: u64,
+    start: u32,
+    len: u32,
+}
+
+/// Everything a chunk contributes to the file's verdict.
+#[derive(Debug, Clone)]
+pub struct ChunkSummary {
+    pub lines: u64,
+    pub invoices: u64,
+    pub total_cents: i128,
+    /// Rows that are not blank.
+    pub rows: u64,
+    sink: Sink,
+    heads: [Head; 4],
+    /// Set when the chunk has an IH: the state it ends in and its last IH.
+    tail: Option<(Order, OpenIh)>,
+    fh_rows: Vec<FhRow>,
+    fh_count: u64,
+    /// Line of the chunk's first IH.
+    first_ih: Option<u64>,
+    keys: Vec<InvKey>,
+    arena: Vec<u8>,
+}
+
+/// A 64-bit hash of an InvoiceNumber (multiply-rotate over 8-byte words,
+/// finished with the murmur3 mixer). Only used to find candidates: every hit
+/// is confirmed on the bytes.
+pub fn hash_bytes(b: &[u8]) -> u64 {
+    const K: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut h = (b.len() as u64).wrapping_mul(K);
+    let mut chunks = b.chunks_exact(8);
+    for c in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        h = (h ^ u64::from_le_bytes(w)).wrapping_mul(K).rotate_left(29);
+    }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        let mut w = [0u8; 8];
+        w[..rest.len()].copy_from_slice(rest);
+        h = (h ^ u64::from_le_bytes(w)).wrapping_mul(K).rotate_left(29);
+    }
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    h ^ (h >> 33)
+}
+
+#[inline]
+fn trim(mut v: &[u8]) -> &[u8] {
+    while let [b' ' | b'\t', rest @ ..] = v {
+        v = rest;
+    }
+    while let [rest @ .., b' ' | b'\t'] = v {
+        v = rest;
+    }
+    v
+}
+
+/// A field's text for messages: UTF-8 where valid, else Windows-1252.
+pub fn text_of(v: &[u8]) -> String {
+    match std::str::from_utf8(v) {
+        Ok(s) => s.to_string(),
+        Err(_) => encoding_rs::WINDOWS_1252
+            .decode_without_bom_handling(v)
+            .0
+            .into_owned(),
+    }
+}
+
+/// The PDF version an invoice's link uses (Custom9 may force 2); see
+/// [`crate::pdf_link::effective_version`].
+fn needs_bctr(configured: PdfVersion, custom9: &[u8]) -> bool {
+    crate::pdf_link::effective_version(configured, custom9) >= PdfVersion::V2
+}
+
+/// Up to this many columns are kept per row; more are only counted.
+const MAX_KEPT_FIELDS: usize = 64;
+
+struct Scanner<'r, 'a> {
+    rules: &'r ScanRules<'a>,
+    out: ChunkSummary,
+    /// `None` until the chunk's first IH; then the single machine's state.
+    state: Option<Order>,
+    /// The open IH of this chunk, once there is one (line, Custom2, Custom3
+    /// as ranges of the chunk).
+    open_line: u64,
+    open_c2: (usize, usize),
+    open_c3: (usize, usize),
+    utf8_ok: bool,
+}
+
+/// Validates one line-aligned chunk. `at_file_start` strips a UTF-8 BOM.
+pub fn scan_chunk(bytes: &[u8], at_file_start: bool, rules: &ScanRules<'_>) -> ChunkSummary {
+    let mut bytes = bytes;
+    if at_file_start && bytes.starts_with(b"\xEF\xBB\xBF") {
+        bytes = &bytes[3..];
+    }
+    let head = |s: Order| Head {
+        state: s,
+        events: Vec::new(),
+        dropped: 0,
+    };
+    let mut sc = Scanner {
+        rules,
+        out: ChunkSummary {
+            lines: 0,
+            invoices: 0,
+            total_cents: 0,
+            rows: 0,
+            sink: Sink::new(rules.max_issues),
+            heads: ENTRY_STATES.map(head),
+            tail: None,
+            fh_rows: Vec::new(),
+            fh_count: 0,
+            first_ih: None,
+            keys: Vec::new(),
+            arena: Vec::new(),
+        },
+        state: None,
+        open_line: 0,
+        open_c2: (0, 0),
+        open_c3: (0, 0),
+        // One SIMD pass decides for the whole chunk; lines are only checked
+        // one by one when it fails.
+        utf8_ok: simdutf8::basic::from_utf8(bytes).is_ok(),
+    };
+    let mut fields: Vec<(usize, usize)> = Vec::with_capacity(MAX_KEPT_FIELDS);
+    let mut n_fields = 0usize;
+    let mut line_start = 0usize;
+    let mut field_start = 0usize;
+    let mut line_no = 0u64;
+    let mut it = memchr::memchr2_iter(b'|', b'\n', bytes);
+    loop {
+        let next = it.next();
+        let end = match next {
+            Some(p) if bytes[p] == b'|' => {
+                if fields.len() < MAX_KEPT_FIELDS {
+                    fields.push((field_start, p));
+                }
+                n_fields += 1;
+                field_start = p + 1;
+                continue;
+            }
+            Some(p) => p,
+            None if line_start < bytes.len() => bytes.len(),
+            None => break,
+        };
+        line_no += 1;
+        let mut content_end = end;
+        if content_end > line_start && bytes[content_end - 1] == b'\r' {
+            content_end -= 1;
+        }
+        let last_start = field_start.min(content_end);
+        if fields.len() < MAX_KEPT_FIELDS {
+            fields.push((last_start, content_end));
+        }
+        n_fields += 1;
+        sc.line(bytes, line_no, line_start, content_end, &fields, n_fields);
+        fields.clear();
+        n_fields = 0;
+        line_start = end + 1;
+        field_start = end + 1;
+        if next.is_none() {
+            break;
+        }
+    }
+    sc.out.lines = line_no;
+    if let Some(state) = sc.state {
+        sc.out.tail = Some((
+            state,
+            OpenIh {
+                line: sc.open_line,
+                custom2: bytes[sc.open_c2.0..sc.open_c2.1].to_vec(),
+                custom3: bytes[sc.open_c3.0..sc.open_c3.1].to_vec(),
+            },
+        ));
+    }
+    sc.out
+}
+
+impl Scanner<'_, '_> {
+    fn line(
+        &mut self,
+        bytes: &[u8],
+        line: u64,
+        start: usize,
+        end: usize,
+        fields: &[(usize, usize)],
+        n_fields: usize,
+    ) {
+        let raw = &bytes[start..end];
+        if end - start > MAX_LINE {
+            self.out.rows += 1;
+            self.out.sink.report(Code::LineTooLong, || {
+                Issue::new(
+                    Code::LineTooLong,
+                    Some(line),
+                    format!(
+                        "the line is {} bytes long; no BIF row is over {MAX_LINE} bytes, so it was not read (is this a BIF file?)",
+                        end - start
+                    ),
+                )
+                .value(&text_of(&raw[..200]))
+            });
+            return;
+        }
+        if trim(raw).is_empty() {
+            self.out.sink.report(Code::BlankLine, || {
+                Issue::new(Code::BlankLine, Some(line), "blank line; skipped")
+            });
+            return;
+        }
+        self.out.rows += 1;
+        if !self.utf8_ok && simdutf8::basic::from_utf8(raw).is_err() {
+            self.out.sink.report(Code::Cp1252Encoding, || {
+                Issue::new(
+                    Code::Cp1252Encoding,
+                    Some(line),
+                    "the line is not UTF-8; it was read as Windows-1252 (ask Daffron to send UTF-8)",
+                )
+                .value(&text_of(raw))
+            });
+        }
+        let f = |i: usize| -> &[u8] {
+            let (a, b) = fields[i];
+            trim(&bytes[a..b])
+        };
+        let row_type = f(0);
+        let Some(kind) = RecordKind::from_bytes(row_type) else {
+            self.out.sink.report(Code::UnknownRecord, || {
+                Issue::new(
+                    Code::UnknownRecord,
+                    Some(line),
+                    format!(
+                        "\"{}\" is not a record type (FH, IH, CR or ID)",
+                        text_of(row_type)
+                    ),
+                )
+                .field("RowType", 1)
+                .value(&text_of(row_type))
+            });
+            return;
+        };
+        let layout = self.rules.layout.record(kind);
+        self.fields(kind, layout, line, bytes, fields, n_fields);
+        let keys = *self.rules.layout.keys();
+        let get = |i: usize| -> &[u8] { if i < fields.len() { f(i) } else { b"" } };
+        let range = |i: usize| -> (usize, usize) {
+            if i < fields.len() {
+                let (a, b) = fields[i];
+                let v = trim(&bytes[a..b]);
+                // v is a sub-slice of bytes: recover its offsets.
+                let off = v.as_ptr() as usize - bytes.as_ptr() as usize;
+                (off, off + v.len())
+            } else {
+                (0, 0)
+            }
+        };
+
+        // Record-specific rules that need typed values.
+        let mut account: Option<&[u8]> = None;
+        match kind {
+            RecordKind::FH => self.fh_row(line, &get, layout),
+            RecordKind::IH => {
+                self.out.invoices += 1;
+                self.out.first_ih.get_or_insert(line);
+                if let Ok(c) = format::amount_cents(get(keys.ih_total_amount_due)) {
+                    self.out.total_cents += i128::from(c);
+                }
+                let number = get(keys.ih_invoice_number);
+                if !number.is_empty() {
+                    let start = self.out.arena.len() as u32;
+                    self.out.arena.extend_from_slice(number);
+                    self.out.keys.push(InvKey {
+                        hash: hash_bytes(number),
+                        line,
+                        start,
+                        len: number.len() as u32,
+                    });
+                }
+                self.due_dates(line, &get, layout);
+            }
+            RecordKind::CR => {
+                let a = get(keys.cr_account_number);
+                if format::account(a).is_ok() {
+                    account = Some(a);
+                }
+            }
+            RecordKind::ID => {}
+        }
+
+        // Row order.
+        match self.state {
+            Some(state) => {
+                let (next, events) = step(state, kind);
+                for e in events.into_iter().flatten() {
+                    self.order_event(e, line, kind, account, bytes);
+                }
+                self.state = Some(next);
+            }
+            None => {
+                for h in self.out.heads.iter_mut() {
+                    let (next, events) = step(h.state, kind);
+                    for e in events.into_iter().flatten() {
+                        let ev = match e {
+                            OrderEvent::MissingHeader => {
+                                HeadEvent::Issue(missing_header(line, kind))
+                            }
+                            OrderEvent::Orphan(why) => HeadEvent::Issue(orphan(line, kind, why)),
+                            OrderEvent::MissingCustomerOfOpen => HeadEvent::MissingCustomerOfTail,
+                            OrderEvent::CustomerOfOpen => HeadEvent::AccountOfTail {
+                                line,
+                                account: account.map(text_of),
+                            },
+                        };
+                        if h.events.len() < self.rules.max_issues.max(2) {
+                            h.events.push(ev);
+                        } else {
+                            h.dropped += 1;
+                        }
+                    }
+                    h.state = next;
+                }
+                if kind == RecordKind::IH {
+                    self.state = Some(Order::OpenIh);
+                }
+            }
+        }
+        if kind == RecordKind::IH {
+            self.open_line = line;
+            self.open_c2 = range(keys.ih_custom2);
+            self.open_c3 = range(keys.ih_custom3);
+        }
+    }
+
+    /// Column counts, required fields and formats of one row.
+    fn fields(
+        &mut self,
+        kind: RecordKind,
+        layout: &RecordLayout,
+        line: u64,
+        bytes: &[u8],
+        fields: &[(usize, usize)],
+        n_fields: usize,
+    ) {
+        let specs = &layout.fields;
+        let keys = self.rules.layout.keys();
+        let is_ih = kind == RecordKind::IH;
+        if n_fields > specs.len() {
+            let extra = fields
+                .get(specs.len())
+                .map(|&(a, b)| text_of(trim(&bytes[a..b])))
+                .unwrap_or_default();
+            self.out.sink.report(Code::TooManyFields, || {
+                Issue::new(
+                    Code::TooManyFields,
+                    Some(line),
+                    format!(
+                        "the row has {n_fields} columns; {kind} has {} (a `|` inside a value?)",
+                        specs.len()
+                    ),
+                )
+                .record(kind)
+                .value(&extra)
+            });
+        }
+        let min = layout.min_fields();
+        if n_fields < min {
+            let missing = &specs[n_fields];
+            self.out.sink.report(Code::TooFewFields, || {
+                Issue::new(
+                    Code::TooFewFields,
+                    Some(line),
+                    format!(
+                        "the row stops after {n_fields} columns; {kind} needs at least {min} (through {})",
+                        specs[min - 1].name
+                    ),
+                )
+                .record(kind)
+                .field(&missing.name, missing.position)
+            });
+        }
+        let custom9 = if is_ih {
+            fields
+                .get(keys.ih_custom9)
+                .map(|&(a, b)| trim(&bytes[a..b]))
+                .unwrap_or(b"")
+        } else {
+            b""
+        };
+        for (i, spec) in specs.iter().enumerate().take(n_fields.min(fields.len())) {
+            let (a, b) = fields[i];
+            let v = trim(&bytes[a..b]);
+            if v.is_empty() {
+                if is_ih && i == keys.ih_custom10 && needs_bctr(self.rules.pdf_version, custom9) {
+                    self.out.sink.report(Code::MissingBctr, || {
+                        Issue::new(
+                            Code::MissingBctr,
+                            Some(line),
+                            "Custom10 is empty, but this invoice's PDF link needs BCTR (setting 119 >= 2, or Custom9 with INV/EBIL)",
+                        )
+                        .record(kind)
+                        .field(&spec.name, spec.position)
+                    });
+                } else if spec.required {
+                    self.out.sink.report(Code::MissingRequired, || {
+                        Issue::new(
+                            Code::MissingRequired,
+                            Some(line),
+                            format!("{} is required", spec.name),
+                        )
+                        .record(kind)
+                        .field(&spec.name, spec.position)
+                    });
+                }
+                continue;
+            }
+            if i == 0 {
+                // RowType: already matched to `kind`.
+                continue;
+            }
+            if let Err(code) = format::check(&spec.format, v) {
+                self.out.sink.report(code, || {
+                    let text = text_of(v);
+                    Issue::new(
+                        code,
+                        Some(line),
+                        format!(
+                            "\"{}\" {}",
+                            super::issue::truncate(&text),
+                            format::expectation(&spec.format)
+                        ),
+                    )
+                    .record(kind)
+                    .field(&spec.name, spec.position)
+                    .value(&text)
+                });
+            }
+        }
+    }
+
+    fn fh_row<'b>(&mut self, line: u64, get: &dyn Fn(usize) -> &'b [u8], layout: &RecordLayout) {
+        let keys = self.rules.layout.keys();
+        self.out.fh_count += 1;
+        if self.out.fh_rows.len() <= self.rules.max_issues {
+            self.out.fh_rows.push(FhRow {
+                line,
+                invoice_count: format::int(get(keys.fh_invoice_count)).ok(),
+                total_cents: format::amount_cents(get(keys.fh_total_amount)).ok(),
+            });
+        }
+        let g = get(keys.fh_biller_guid);
+        if let (Some(want), Ok(got)) = (self.rules.biller_guid, uuid::Uuid::try_parse_ascii(g))
+            && format::guid(g).is_ok()
+            && got != want
+        {
+            let spec = &layout.fields[keys.fh_biller_guid];
+            self.out.sink.report(Code::BillerMismatch, || {
+                Issue::new(
+                    Code::BillerMismatch,
+                    Some(line),
+                    format!(
+                        "BillerGuid {got} is not this biller's ({want}, [biller] guid): is the file for another biller?"
+                    ),
+                )
+                .record(RecordKind::FH)
+                .field(&spec.name, spec.position)
+                .value(&text_of(g))
+            });
+        }
+        if let (Some(want), FieldFormat::Date { parts, .. }) = (
+            self.rules.name_date,
+            &layout.fields[keys.fh_creation_date].format,
+        ) && let Ok(got) = format::date(parts, get(keys.fh_creation_date))
+            && got != want
+        {
+            let spec = &layout.fields[keys.fh_creation_date];
+            let v = text_of(get(keys.fh_creation_date));
+            self.out.sink.report(Code::FileDateMismatch, || {
+                Issue::new(
+                    Code::FileDateMismatch,
+                    Some(line),
+                    format!(
+                        "FileCreationDate {v} is not the date in the file name ({:02}/{:02}/{:04})",
+                        want.month, want.day, want.year
+                    ),
+                )
+                .record(RecordKind::FH)
+                .field(&spec.name, spec.position)
+                .value(&v)
+            });
+        }
+    }
+
+    /// A due date before the invoice date is suspicious, not fatal (warning).
+    fn due_dates<'b>(&mut self, line: u64, get: &dyn Fn(usize) -> &'b [u8], layout: &RecordLayout) {
+        let keys = self.rules.layout.keys();
+        let parse = |i: usize| match &layout.fields[i].format {
+            FieldFormat::Date { parts, .. } => format::date(parts, get(i)).ok(),
+            _ => None,
+        };
+        if let (Some(inv), Some(due)) = (parse(keys.ih_invoice_date), parse(keys.ih_due_date))
+            && due < inv
+        {
+            let spec = &layout.fields[keys.ih_due_date];
+            let v = text_of(get(keys.ih_due_date));
+            let d = text_of(get(keys.ih_invoice_date));
+            self.out.sink.report(Code::DueBeforeInvoiceDate, || {
+                Issue::new(
+                    Code::DueBeforeInvoiceDate,
+                    Some(line),
+                    format!("InvoiceDueDate {v} is before InvoiceDate {d}"),
+                )
+                .record(RecordKind::IH)
+                .field(&spec.name, spec.position)
+                .value(&v)
+            });
+        }
+    }
+
+    fn order_event(
+        &mut self,
+        e: OrderEvent,
+        line: u64,
+        kind: RecordKind,
+        account: Option<&[u8]>,
+        bytes: &[u8],
+    ) {
+        match e {
+            OrderEvent::MissingHeader => {
+                self.out
+                    .sink
+                    .report(Code::MissingHeader, || missing_header(line, kind));
+            }
+            OrderEvent::Orphan(why) => {
+                self.out
+                    .sink
+                    .report(Code::OrphanRecord, || orphan(line, kind, why));
+            }
+            OrderEvent::MissingCustomerOfOpen => {
+                let at = self.open_line;
+                self.out
+                    .sink
+                    .report(Code::MissingCustomer, || missing_customer(at, line));
+            }
+            OrderEvent::CustomerOfOpen => {
+                let c2 = &bytes[self.open_c2.0..self.open_c2.1];
+                let c3 = &bytes[self.open_c3.0..self.open_c3.1];
+                if let Some(a) = account
+                    && let Some(issue) = account_mismatch(line, a, c2, c3, self.open_line)
+                {
+                    self.out.sink.push(issue);
+                }
+            }
+        }
+    }
+}
+
+fn missing_header(line: u64, kind: RecordKind) -> Issue {
+    Issue::new(
+        Code::MissingHeader,
+        Some(line),
+        format!("the file must start with an FH row; the first row is {kind}"),
+    )
+    .record(kind)
+}
+
+fn orphan(line: u64, kind: RecordKind, why: &str) -> Issue {
+    Issue::new(
+        Code::OrphanRecord,
+        Some(line),
+        format!("{why}: rows go IH, CR, then any ID rows"),
+    )
+    .record(kind)
+}
+
+fn missing_customer(ih_line: u64, seen_at: u64) -> Issue {
+    let msg = if seen_at == 0 {
+        "this invoice has no CR row (the file ends first)".to_string()
+    } else {
+        format!("this invoice has no CR row (line {seen_at} starts the next invoice)")
+    };
+    Issue::new(Code::MissingCustomer, Some(ih_line), msg).record(RecordKind::IH)
+}
+
+/// CR AccountNumber must be Custom2-Custom3 of its IH where both are present
+/// (seed field mapping: AccountNumber = MSACCT-MSUB, Custom2 = base, Custom3
+/// = sub; D2 builds MultiSpeak ids from them, so they must agree).
+pub fn account_mismatch(
+    line: u64,
+    account: &[u8],
+    custom2: &[u8],
+    custom3: &[u8],
+    ih_line: u64,
+) -> Option<Issue> {
+    if custom2.is_empty() || custom3.is_empty() {
+        return None;
+    }
+    let dash = memchr::memchr(b'-', account)?;
+    if &account[..dash] == custom2 && &account[dash + 1..] == custom3 {
+        return None;
+    }
+    let a = text_of(account);
+    Some(
+        Issue::new(
+            Code::AccountMismatch,
+            Some(line),
+            format!(
+                "AccountNumber {a} is not Custom2-Custom3 of its IH (line {ih_line}): {}-{}",
+                text_of(custom2),
+                text_of(custom3)
+            ),
+        )
+        .record(RecordKind::CR)
+        .field("AccountNumber", 2)
+        .value(&a),
+    )
+}
+
+#[derive(Default, Clone)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        // Only u64 keys are hashed; fold anything else anyway.
+        self.0 = hash_bytes(bytes);
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+type IdMap<V> = HashMap<u64, V, BuildHasherDefault<IdHasher>>;
+
+/// The InvoiceNumbers seen so far, in file order.
+#[derive(Default)]
+struct DupIndex {
+    /// hash -> index of the first number with that hash.
+    first: IdMap<u32>,
+    /// (start in arena, length, line).
+    entries: Vec<(u64, u32, u64)>,
+    arena: Vec<u8>,
+    /// Exact fallback for the (astronomically rare) 64-bit collisions.
+    collided: HashMap<Vec<u8>, u64>,
+}
+
+impl DupIndex {
+    fn bytes(&self, i: u32) -> &[u8] {
+        let (s, l, _) = self.entries[i as usize];
+        &self.arena[s as usize..s as usize + l as usize]
+    }
+
+    /// Adds a number; answers the line of its first occurrence when it is a
+    /// duplicate.
+    fn add(&mut self, hash: u64, number: &[u8], line: u64) -> Option<u64> {
+        if let Some(&i) = self.first.get(&hash) {
+            if self.bytes(i) == number {
+                return Some(self.entries[i as usize].2);
+            }
+            // Same hash, different number: keep it exactly.
+            if let Some(&l) = self.collided.get(number) {
+                return Some(l);
+            }
+            self.collided.insert(number.to_vec(), line);
+            return None;
+        }
+        let idx = self.entries.len() as u32;
+        self.entries
+            .push((self.arena.len() as u64, number.len() as u32, line));
+        self.arena.extend_from_slice(number);
+        self.first.insert(hash, idx);
+        None
+    }
+}
+
+/// The file-level state the chunk summaries are merged into, in file order.
+pub struct Merger {
+    state: Order,
+    tail: Option<OpenIh>,
+    line_base: u64,
+    pub invoices: u64,
+    pub total_cents: i128,
+    pub rows: u64,
+    fh: Option<FhRow>,
+    sink: Sink,
+    dups: DupIndex,
+    max: usize,
+}
+
+/// The merged verdict.
+#[derive(Debug, Clone)]
+pub struct Merged {
+    pub lines: u64,
+    pub invoices: u64,
+    pub total_cents: i128,
+    pub errors: Vec<Issue>,
+    pub warnings: Vec<Issue>,
+    pub error_count: u64,
+    pub warning_count: u64,
+}
+
+impl Merger {
+    pub fn new(max_issues: usize) -> Merger {
+        Merger {
+            state: Order::Start,
+            tail: None,
+            line_base: 0,
+            invoices: 0,
+            total_cents: 0,
+            rows: 0,
+            fh: None,
+            sink: Sink::new(usize::MAX),
+            dups: DupIndex::default(),
+            max: max_issues,
+        }
+    }
+
+    /// A file-level issue (its name).
+    pub fn push(&mut self, issue: Issue) {
+        self.sink.push(issue);
+    }
+
+    /// Adds the next chunk of the file.
+    pub fn add(&mut self, mut c: ChunkSummary) {
+        let base = self.line_base;
+        let entry = self.state as usize;
+        let head = std::mem::replace(
+            &mut c.heads[entry],
+            Head {
+                state: Order::Start,
+                events: Vec::new(),
+                dropped: 0,
+            },
+        );
+        for ev in head.events {
+            match ev {
+                HeadEvent::Issue(mut i) => {
+                    i.line = i.line.map(|l| l + base);
+                    self.sink.push(i);
+                }
+                HeadEvent::MissingCustomerOfTail => {
+                    // Only reachable from OpenIh, which only a chunk with an IH leaves.
+                    if let Some(t) = &self.tail {
+                        let first_ih = c.first_ih.map_or(0, |l| l + base);
+                        self.sink.push(missing_customer(t.line, first_ih));
+                    }
+                }
+                HeadEvent::AccountOfTail { line, account } => {
+                    if let (Some(t), Some(a)) = (&self.tail, account)
+                        && let Some(i) = account_mismatch(
+                            line + base,
+                            a.as_bytes(),
+                            &t.custom2,
+                            &t.custom3,
+                            t.line,
+                        )
+                    {
+                        self.sink.push(i);
+                    }
+                }
+            }
+        }
+        self.sink.error_count += head.dropped;
+        c.sink.rebase(base);
+        let mut rest = c.sink;
+        // The capped lists of every chunk come in file order; keep the cap's
+        // worth plus slack and trim as we go.
+        self.sink.error_count += rest.error_count;
+        self.sink.warning_count += rest.warning_count;
+        self.sink.errors.append(&mut rest.errors);
+        self.sink.warnings.append(&mut rest.warnings);
+        self.trim_lists(2);
+
+        // Header rows: the first one is the file's header; later ones are
+        // duplicates.
+        for fh in c.fh_rows {
+            let line = fh.line + base;
+            if self.fh.is_none() {
+                self.fh = Some(FhRow { line, ..fh });
+            } else {
+                let first = self.fh.as_ref().map_or(0, |f| f.line);
+                self.sink.push(
+                    Issue::new(
+                        Code::DuplicateHeader,
+                        Some(line),
+                        format!("a second FH row (the header is line {first}); a file has one FH"),
+                    )
+                    .record(RecordKind::FH),
+                );
+            }
+        }
+        let kept = c.fh_count.min(self.max as u64 + 1);
+        if c.fh_count > kept {
+            self.sink.error_count += c.fh_count - kept;
+        }
+
+        // Duplicate InvoiceNumbers, in file order.
+        for k in &c.keys {
+            let number = &c.arena[k.start as usize..(k.start + k.len) as usize];
+            let line = k.line + base;
+            if let Some(first) = self.dups.add(k.hash, number, line) {
+                let n = text_of(number);
+                self.sink.report(Code::DuplicateInvoice, || {
+                    Issue::new(
+                        Code::DuplicateInvoice,
+                        Some(line),
+                        format!("InvoiceNumber {n} is also on line {first}"),
+                    )
+                    .record(RecordKind::IH)
+                    .field("InvoiceNumber", 4)
+                    .value(&n)
+                });
+            }
+        }
+
+        self.invoices += c.invoices;
+        self.total_cents += c.total_cents;
+        self.rows += c.rows;
+        match c.tail {
+            Some((state, mut open)) => {
+                open.line += base;
+                self.state = state;
+                self.tail = Some(open);
+            }
+            None => self.state = head.state,
+        }
+        self.line_base += c.lines;
+    }
+
+    fn trim_lists(&mut self, slack: usize) {
+        let cap = self.max;
+        for list in [&mut self.sink.errors, &mut self.sink.warnings] {
+            if list.len() > cap.saturating_mul(slack) {
+                list.sort_by_key(|i| i.line.unwrap_or(0));
+                list.truncate(cap);
+            }
+        }
+    }
+
+    /// Ends the file: open invoice, header numbers, empty file.
+    pub fn finish(mut self, layout: &Layout) -> Merged {
+        if self.state == Order::Start {
+            self.sink.push(Issue::new(
+                Code::EmptyFile,
+                None,
+                "the file has no rows: expected an FH row, then invoices",
+            ));
+        }
+        if self.state == Order::OpenIh
+            && let Some(t) = &self.tail
+        {
+            self.sink.push(missing_customer(t.line, 0));
+        }
+        if let Some(fh) = &self.fh {
+            let keys = layout.keys();
+            let fhl = layout.record(RecordKind::FH);
+            if let Some(n) = fh.invoice_count
+                && n != self.invoices
+            {
+                let spec = &fhl.fields[keys.fh_invoice_count];
+                self.sink.push(
+                    Issue::new(
+                        Code::CountMismatch,
+                        Some(fh.line),
+                        format!(
+                            "InvoiceCount is {n} but the file has {} IH rows (a truncated transfer?)",
+                            self.invoices
+                        ),
+                    )
+                    .record(RecordKind::FH)
+                    .field(&spec.name, spec.position)
+                    .value(&n.to_string()),
+                );
+            }
+            if let Some(t) = fh.total_cents
+                && i128::from(t) != self.total_cents
+            {
+                let spec = &fhl.fields[keys.fh_total_amount];
+                self.sink.push(
+                    Issue::new(
+                        Code::TotalMismatch,
+                        Some(fh.line),
+                        format!(
+                            "TotalInvoiceAmount is {} but the IH TotalAmountDue values add up to {}",
+                            cents_to_decimal(i128::from(t)),
+                            cents_to_decimal(self.total_cents)
+                        ),
+                    )
+                    .record(RecordKind::FH)
+                    .field(&spec.name, spec.position)
+                    .value(&cents_to_decimal(i128::from(t)).to_string()),
+                );
+            }
+        }
+        for list in [&mut self.sink.errors, &mut self.sink.warnings] {
+            list.sort_by_key(|i| i.line.unwrap_or(0));
+            list.truncate(self.max);
+        }
+        Merged {
+            lines: self.line_base,
+            invoices: self.invoices,
+            total_cents: self.total_cents,
+            errors: self.sink.errors,
+            warnings: self.sink.warnings,
+            error_count: self.sink.error_count,
+            warning_count: self.sink.warning_count,
+        }
+    }
+}
+
+/// Cents as a decimal amount (`4821377` -> `48213.77`).
+pub fn cents_to_decimal(c: i128) -> rust_decimal::Decimal {
+    rust_decimal::Decimal::from_i128_with_scale(c, 2)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use OrderEvent::*;
+    use RecordKind::*;
+
+    #[test]
+    fn order_machine() {
+        assert_eq!(step(Order::Start, FH), (Order::Ready, [None, None]));
+        assert_eq!(
+            step(Order::Start, IH),
+            (Order::OpenIh, [Some(MissingHeader), None])
+        );
+        assert!(matches!(
+            step(Order::Start, CR),
+            (Order::Ready, [Some(MissingHeader), Some(Orphan(_))])
+        ));
+        assert_eq!(step(Order::Ready, IH), (Order::OpenIh, [None, None]));
+        assert_eq!(
+            step(Order::OpenIh, CR),
+            (Order::OpenCr, [Some(CustomerOfOpen), None])
+        );
+        assert_eq!(
+            step(Order::OpenIh, IH),
+            (Order::OpenIh, [Some(MissingCustomerOfOpen), None])
+        );
+        assert_eq!(step(Order::OpenCr, ID), (Order::OpenCr, [None, None]));
+        assert!(matches!(
+            step(Order::OpenCr, CR),
+            (Order::OpenCr, [Some(Orphan(_)), None])
+        ));
+        assert!(matches!(
+            step(Order::OpenIh, ID),
+            (Order::OpenIh, [Some(Orphan(_)), None])
+        ));
+        assert!(matches!(
+            step(Order::Ready, ID),
+            (Order::Ready, [Some(Orphan(_)), None])
+        ));
+        assert_eq!(step(Order::OpenCr, FH), (Order::OpenCr, [None, None]));
+    }
+
+    #[test]
+    fn hash_differs_for_near_strings() {
+        assert_ne!(hash_bytes(b"1001"), hash_bytes(b"1002"));
+        assert_ne!(hash_bytes(b""), hash_bytes(b"\0"));
+        assert_ne!(hash_bytes(b"12345678"), hash_bytes(b"123456780"));
+    }
+
+    #[test]
+    fn dup_index_confirms_on_bytes_even_on_forced_collisions() {
+        let mut d = DupIndex::default();
+        assert_eq!(d.add(7, b"A", 1), None);
+        // Same hash, different number: not a duplicate.
+        assert_eq!(d.add(7, b"B", 2), None);
+        assert_eq!(d.add(7, b"A", 3), Some(1));
+        assert_eq!(d.add(7, b"B", 4), Some(2));
+        assert_eq!(d.add(8, b"C", 5), None);
+    }
+
+    #[test]
+    fn account_rule() {
+        assert!(account_mismatch(2, b"35909-001", b"35909", b"001", 1).is_none());
+        assert!(account_mismatch(2, b"35909-001", b"", b"001", 1).is_none());
+        let i = account_mismatch(2, b"35909-002", b"35909", b"001", 1).unwrap();
+        assert_eq!(i.code, Code::AccountMismatch);
+        assert!(i.message.contains("35909-001"), "{}", i.message);
+    }
+
+    #[test]
+    fn trims_spaces_and_tabs_only() {
+        assert_eq!(trim(b"  a b \t"), b"a b");
+        assert_eq!(trim(b"   "), b"");
+        assert_eq!(trim(b"\ra"), b"\ra");
+    }
+}

@@ -1,0 +1,151 @@
+//! The verdict on a downloaded file, injected into intake so that intake's
+//! guarantees do not depend on which checks run (issue 4, item 3).
+
+use std::path::Path;
+
+use crate::Error;
+use crate::bif::layout::Layout;
+use crate::bif::report::ValidationReport;
+use crate::bif::validate::{ValidateOptions, validate_path};
+
+/// What the checks said about a file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Valid: it goes to the inbox and the server's archive folder.
+    Accept,
+    /// Invalid: it goes to the quarantine (with both reports beside it) and
+    /// the server's failed folder.
+    Reject {
+        /// For people: `NAME.BIF.errors.txt`.
+        text_report: String,
+        /// For programs: `NAME.BIF.errors.json`.
+        json_report: String,
+    },
+}
+
+/// Decides about a file downloaded to `local` under its source name `name`.
+///
+/// An `Err` means the checks could not run (a local read failure): the file
+/// is left where it is for the next run. An invalid file is `Ok(Reject)`.
+pub trait Admission {
+    fn admit(&self, name: &str, local: &Path) -> Result<Verdict, Error>;
+}
+
+impl<F> Admission for F
+where
+    F: Fn(&str, &Path) -> Result<Verdict, Error>,
+{
+    fn admit(&self, name: &str, local: &Path) -> Result<Verdict, Error> {
+        self(name, local)
+    }
+}
+
+/// The real checks: the BIF validator (`crate::bif::validate`) with the
+/// biller's rules (file name, BillerGuid, setting 119). A file with any
+/// error is rejected with the validator's text report and the same JSON as
+/// `validate --format json` (`{"valid":false,"stats":...,"files":[...]}`).
+pub struct ValidatorAdmission {
+    pub layout: Layout,
+    pub options: ValidateOptions,
+}
+
+impl ValidatorAdmission {
+    pub fn from_config(config: &crate::config::Config, layout: Layout) -> ValidatorAdmission {
+        ValidatorAdmission {
+            layout,
+            options: ValidateOptions::from_config(config),
+        }
+    }
+}
+
+impl Admission for ValidatorAdmission {
+    fn admit(&self, name: &str, local: &Path) -> Result<Verdict, Error> {
+        let started = std::time::Instant::now();
+        let mut report = validate_path(local, &self.layout, &self.options)?;
+        // The report names the file as the server did, not its download path.
+        report.path = name.to_string();
+        if report.valid {
+            return Ok(Verdict::Accept);
+        }
+        let text_report = report.render_text();
+        let all = ValidationReport::new(vec![report], started.elapsed().as_secs_f64());
+        let json_report = serde_json::to_string_pretty(&all)
+            .unwrap_or_else(|e| format!("{{\"valid\":false,\"error\":\"{e}\"}}"));
+        Ok(Verdict::Reject {
+            text_report,
+            json_report,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GUID: &str = "3F358D04-4273-4551-BB14-B9F719EC0A61";
+
+    fn adm() -> ValidatorAdmission {
+        let mut options = ValidateOptions::default();
+        options.rules.bid = Some(2661);
+        options.rules.biller_guid = Some(uuid::Uuid::parse_str(GUID).unwrap());
+        ValidatorAdmission {
+            layout: Layout::embedded(),
+            options,
+        }
+    }
+
+    fn admit(text: &str) -> Verdict {
+        let dir = tempfile::tempdir().unwrap();
+        // Downloads sit under a temporary folder with the file's own name.
+        let p = dir.path().join("2661_11262026.BIF");
+        std::fs::write(&p, text).unwrap();
+        adm().admit("2661_11262026.BIF", &p).unwrap()
+    }
+
+    fn valid() -> String {
+        format!(
+            "FH|{GUID}|11/26/2026|1|1.00\nIH|R|{GUID}|1|11/20/2026|12/10/2026|1.00|1|2|3||1-1\nCR|1-2|X\n"
+        )
+    }
+
+    #[test]
+    fn accepts_a_valid_file_of_this_biller() {
+        assert_eq!(admit(&valid()), Verdict::Accept);
+    }
+
+    #[test]
+    fn rejects_with_both_reports_naming_the_server_file() {
+        let bad_date = valid().replace("11/20/2026", "13/45/2026");
+        let Verdict::Reject {
+            text_report,
+            json_report,
+        } = admit(&bad_date)
+        else {
+            panic!("accepted a bad date")
+        };
+        assert!(text_report.contains("2661_11262026.BIF:2"), "{text_report}");
+        let j: serde_json::Value = serde_json::from_str(&json_report).unwrap();
+        assert_eq!(j["valid"], false);
+        assert_eq!(j["files"][0]["path"], "2661_11262026.BIF");
+        assert_eq!(j["files"][0]["errors"][0]["line"], 2);
+
+        let other = valid().replace(GUID, "00000000-0000-0000-0000-000000000001");
+        assert!(matches!(admit(&other), Verdict::Reject { .. }));
+        assert!(matches!(admit("IH|R\n"), Verdict::Reject { .. }));
+        assert!(matches!(admit(""), Verdict::Reject { .. }));
+    }
+
+    #[test]
+    fn a_missing_file_is_an_error_not_a_verdict() {
+        assert!(adm().admit("x", Path::new("/nonexistent/x")).is_err());
+    }
+
+    #[test]
+    fn a_closure_is_an_admission() {
+        let accept_all = |_: &str, _: &Path| Ok(Verdict::Accept);
+        assert_eq!(
+            accept_all.admit("x", Path::new("/nonexistent")).unwrap(),
+            Verdict::Accept
+        );
+    }
+}

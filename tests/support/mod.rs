@@ -1,0 +1,54 @@
+//! Helpers shared by the integration tests (`mod support;`).
+#![allow(dead_code)]
+
+pub mod bif;
+pub mod sshd;
+
+use std::path::Path;
+
+/// The demo biller's GUID; every test configuration uses it.
+pub const GUID: &str = "3F358D04-4273-4551-BB14-B9F719EC0A61";
+/// The demo biller's id: files are `2661_MMDDYYYY.BIF`.
+pub const BID: u32 = 2661;
+
+/// The binary under test with `--config` and `--state` set.
+pub fn pull(config: &Path, state: &Path) -> assert_cmd::Command {
+    let mut c = assert_cmd::Command::cargo_bin("daffron-bridge").expect("binary built");
+    c.arg("--config")
+        .arg(config)
+        .arg("--state")
+        .arg(state)
+        .arg("pull");
+    c
+}
+
+/// Sets a file's modification time `secs` seconds in the past.
+pub fn age(path: &Path, secs: u64) {
+    let f = std::fs::File::options()
+        .write(true)
+        .open(path)
+        .expect("open to set mtime");
+    f.set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(secs))
+        .expect("set mtime");
+}
+
+/// Names in a folder (not recursing), sorted; empty when it does not exist.
+pub fn names(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+/// Converts a path for a TOML string.
+pub fn toml_path(p: &Path) -> String {
+    p.display()
+        .to_string()
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+}
