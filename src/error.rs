@@ -76,6 +76,21 @@ pub enum Error {
 
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
+
+    /// A MultiSpeak (or other SOAP) call failed as a whole.
+    #[error("{what} ({url}): {source}")]
+    Remote {
+        what: String,
+        url: String,
+        #[source]
+        source: crate::multispeak::CallError,
+    },
+
+    #[error(transparent)]
+    Rtdr(#[from] crate::rtdr::RtdrError),
+
+    #[error(transparent)]
+    Sandbox(#[from] crate::sandbox::SandboxError),
 }
 
 impl Error {
@@ -85,6 +100,14 @@ impl Error {
             Error::Config(_) | Error::Usage(_) | Error::Layout(_) => ExitCode::Usage,
             Error::Read { .. } => ExitCode::Usage,
             Error::Write { .. } | Error::Store(_) => ExitCode::Usage,
+            Error::Remote { source, .. } => match source {
+                crate::multispeak::CallError::Transient(_) => ExitCode::Transient,
+                crate::multispeak::CallError::Fault(_) => ExitCode::InputErrors,
+                crate::multispeak::CallError::Rejected(_) => ExitCode::Usage,
+            },
+            Error::Rtdr(crate::rtdr::RtdrError::BadAccount(_)) => ExitCode::Usage,
+            Error::Rtdr(crate::rtdr::RtdrError::BadExtension { .. }) => ExitCode::Transient,
+            Error::Sandbox(_) => ExitCode::Usage,
         }
     }
 }

@@ -161,7 +161,8 @@ pub struct Extension {
     pub ext_type: String,
 }
 
-fn extensions(el: &Element) -> Vec<Extension> {
+/// The `extensionsList` items of an mspObject element.
+pub fn extensions(el: &Element) -> Vec<Extension> {
     el.child(NS, "extensionsList")
         .map(|l| {
             l.children_named(NS, "extensionsItem")
