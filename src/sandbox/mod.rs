@@ -429,6 +429,10 @@ fn handle(shared: &Shared, mut rq: tiny_http::Request) {
         }
     };
     e.time = now();
+    if !decided.latency.is_zero() {
+        e.fault = Some(FaultKind::Latency.name().to_string());
+        e.message = Some(format!("answered after {} ms", decided.latency.as_millis()));
+    }
     shared.record(e);
     respond(rq, reply);
 }
