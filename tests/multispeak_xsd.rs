@@ -2,6 +2,8 @@
 //! against the MultiSpeak 3.0 AC schema with xmllint (interface.md §1.3).
 //! Needs xmllint: `apt-get install -y libxml2-utils` (scripts/install-deps.sh).
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::str::FromStr;
@@ -222,4 +224,105 @@ fn a_wrong_body_is_refused() {
         .output()
         .unwrap();
     assert!(!out.status.success());
+}
+
+/// The sandbox's answers are schema-valid too, so tests against it exercise
+/// real MultiSpeak shapes.
+#[test]
+fn sandbox_answers_validate() {
+    use daffron_bridge::multispeak::Operation;
+    use daffron_bridge::sandbox::{FaultSpec, Sandbox, SandboxOptions};
+    use daffron_bridge::transport::http::{HttpClient, HttpOptions};
+
+    let dir = tempfile::tempdir().unwrap();
+    let seed = common::write_seed(dir.path());
+    let h = Sandbox::start(SandboxOptions {
+        listen: "127.0.0.1:0".into(),
+        seeds: vec![seed],
+        faults: FaultSpec::parse("item_failure=account:12345004").unwrap(),
+        ..SandboxOptions::default()
+    })
+    .unwrap();
+    let http = HttpClient::new(&HttpOptions::with_timeout_seconds(5));
+    let hdr = MsgHeader {
+        user_id: "u".into(),
+        pwd: "p".into(),
+        app_name: "a".into(),
+        app_version: "1".into(),
+        company: "c".into(),
+    };
+    let t = DateTime::parse_from_rfc3339("2026-11-26T20:15:00-06:00").unwrap();
+    let requests = vec![
+        (
+            Operation::GetPayableItemsList,
+            request::get_payable_items_list("12345001"),
+        ),
+        (
+            Operation::GetPayableItemsList,
+            request::get_payable_items_list("35909001"),
+        ),
+        (
+            Operation::GetPayableItemsList,
+            request::get_payable_items_list("12345003"),
+        ),
+        (
+            Operation::GetPayableItemsList,
+            request::get_payable_items_list("12345004"),
+        ),
+        (
+            Operation::CommitPaymentTransaction,
+            request::commit_payment_transaction(
+                &[
+                    payment(TenderKind::CreditCard, false, "A", "WEB", "1.00"),
+                    payment(TenderKind::CreditCard, false, "A", "WEB", "1.00"),
+                    PaymentTransaction {
+                        account_number: "12345004".into(),
+                        transaction_id: "x".into(),
+                        ..payment(TenderKind::Ach, false, "", "", "2")
+                    },
+                ],
+                ServiceVersion::V2,
+            ),
+        ),
+        (
+            Operation::ModifyCBDataForCustomer,
+            request::modify_cb_data_for_customer(&[
+                CustomerPaperless {
+                    customer_id: "12345001".into(),
+                    enroll: true,
+                },
+                CustomerPaperless {
+                    customer_id: "404".into(),
+                    enroll: true,
+                },
+            ]),
+        ),
+        (
+            Operation::WriteAccountHistoryComments,
+            request::write_account_history_comments(&[HistoryComment {
+                customer_id: "12345004".into(),
+                service_location_id: "1".into(),
+                log_time: t,
+                comment: "AUTOPAY ON".into(),
+            }]),
+        ),
+    ];
+    let mut docs = Vec::new();
+    for (op, body) in requests {
+        let r = http
+            .post_soap(
+                &format!("{}/cb", h.url()),
+                &op.soap_action(),
+                &request::envelope(&hdr, &body),
+            )
+            .unwrap();
+        assert_eq!(r.status, 200);
+        let text = String::from_utf8(r.body).unwrap();
+        let start = text.find("<soap:Body>").unwrap() + "<soap:Body>".len();
+        let end = text.rfind("</soap:Body>").unwrap();
+        let child = text[start..end].replace("GetPayableItemsList", "PayableItemsList");
+        docs.push((format!("sandbox answer to {}", op.name()), child));
+    }
+    h.shutdown();
+    validate_all(&docs);
 }
