@@ -438,15 +438,11 @@ fn handle(shared: &Shared, mut rq: tiny_http::Request) {
 }
 
 fn respond(rq: tiny_http::Request, r: Reply) {
-    let header =
-        tiny_http::Header::from_bytes("Content-Type", r.content_type).unwrap_or_else(|_| {
-            tiny_http::Header::from_bytes("Content-Type", "text/xml").expect("static header")
-        });
-    let _ = rq.respond(
-        tiny_http::Response::from_string(r.body)
-            .with_status_code(r.status)
-            .with_header(header),
-    );
+    let mut resp = tiny_http::Response::from_string(r.body).with_status_code(r.status);
+    if let Ok(h) = tiny_http::Header::from_bytes("Content-Type", r.content_type) {
+        resp = resp.with_header(h);
+    }
+    let _ = rq.respond(resp);
 }
 
 /// Breaks the answer off: a chunked 200 whose second chunk header is not a
