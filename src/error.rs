@@ -82,6 +82,21 @@ pub enum Error {
 
     #[error(transparent)]
     PullLock(#[from] crate::intake::LockError),
+
+    /// A MultiSpeak (or other SOAP) call failed as a whole.
+    #[error("{what} ({url}): {source}")]
+    Remote {
+        what: String,
+        url: String,
+        #[source]
+        source: crate::multispeak::CallError,
+    },
+
+    #[error(transparent)]
+    Rtdr(#[from] crate::rtdr::RtdrError),
+
+    #[error(transparent)]
+    Sandbox(#[from] crate::sandbox::SandboxError),
 }
 
 impl Error {
@@ -95,6 +110,14 @@ impl Error {
             Error::Intake(_) => ExitCode::Usage,
             Error::PullLock(crate::intake::LockError::Busy { .. }) => ExitCode::Transient,
             Error::PullLock(_) => ExitCode::Usage,
+            Error::Remote { source, .. } => match source {
+                crate::multispeak::CallError::Transient(_) => ExitCode::Transient,
+                crate::multispeak::CallError::Fault(_) => ExitCode::InputErrors,
+                crate::multispeak::CallError::Rejected(_) => ExitCode::Usage,
+            },
+            Error::Rtdr(crate::rtdr::RtdrError::BadAccount(_)) => ExitCode::Usage,
+            Error::Rtdr(crate::rtdr::RtdrError::BadExtension { .. }) => ExitCode::Transient,
+            Error::Sandbox(_) => ExitCode::Usage,
         }
     }
 }

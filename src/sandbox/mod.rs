@@ -1,2 +1,795 @@
 //! A local stand-in for Daffron's MultiSpeak CB server and InvoiceCloud's
 //! UploadInvoiceFile, for tests and implementers' dry runs.
+//!
+//! It is a real HTTP server (tiny_http) on a loopback port. Any path is a
+//! MultiSpeak CB endpoint (the operation is read from the request element,
+//! falling back to SOAPAction); a path ending in `CloudInvoicing.asmx` is
+//! InvoiceCloud's upload. It keeps accounts and balances ([`state`]), applies
+//! posted payments, refuses duplicate transactionIds as Milsoft does (D15),
+//! checks the configured UserID/Pwd and WebServiceKey, injects faults on
+//! demand ([`faults`]) and journals every request without credentials.
+//!
+//! In-process use: [`Sandbox::start`] returns a [`SandboxHandle`] with the
+//! URL, the journal and `shutdown()`.
+
+pub mod faults;
+pub mod invoicecloud;
+pub mod state;
+
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use crate::multispeak::response::{self, Envelope, parse_amount};
+use crate::multispeak::xml::{Element, esc};
+use crate::multispeak::{NS, Operation, SOAP_NS, TenderKind};
+use faults::Injector;
+pub use faults::{FaultKind, FaultSpec};
+use state::{Posted, State};
+
+/// The largest request read (uploads carry whole BIF files in base64).
+pub const MAX_REQUEST_BYTES: u64 = 256 * 1024 * 1024;
+
+/// Why the sandbox could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    #[error("the sandbox cannot listen on {addr}: {message}")]
+    Bind { addr: String, message: String },
+    #[error("{0}")]
+    Seed(String),
+    #[error("{0}")]
+    State(String),
+    #[error("cannot open the sandbox journal {}: {source}", path.display())]
+    Journal {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("--faults: {0}")]
+    Faults(String),
+}
+
+/// How to start a sandbox.
+#[derive(Clone, Default)]
+pub struct SandboxOptions {
+    /// `127.0.0.1:0` picks a free port.
+    pub listen: String,
+    /// JSON state file: loaded when it exists, written after every change.
+    pub state: Option<PathBuf>,
+    /// BIF files whose invoices seed accounts.
+    pub seeds: Vec<PathBuf>,
+    pub faults: FaultSpec,
+    pub fault_seed: u64,
+    /// JSON-lines journal file (appended).
+    pub journal: Option<PathBuf>,
+    /// The UserID accepted in MultiSpeakMsgHeader.
+    pub user_id: String,
+    /// The Pwd accepted; `None` accepts any credentials.
+    pub password: Option<String>,
+    /// The WebServiceKey UploadInvoiceFile accepts; `None` accepts any.
+    pub web_service_key: Option<String>,
+    /// Biller GUIDs UploadInvoiceFile accepts, besides the seeds' FH ones.
+    pub biller_guids: Vec<String>,
+}
+
+impl std::fmt::Debug for SandboxOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SandboxOptions")
+            .field("listen", &self.listen)
+            .field("state", &self.state)
+            .field("seeds", &self.seeds)
+            .field("faults", &self.faults)
+            .field("fault_seed", &self.fault_seed)
+            .field("journal", &self.journal)
+            .field("user_id", &self.user_id)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field(
+                "web_service_key",
+                &self.web_service_key.as_ref().map(|_| "<redacted>"),
+            )
+            .field("biller_guids", &self.biller_guids)
+            .finish()
+    }
+}
+
+/// An uploaded file as the journal keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UploadedFile {
+    pub name: String,
+    pub size: u64,
+    pub sha256: String,
+}
+
+/// One journal line. Never holds a credential.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JournalEntry {
+    /// RFC 3339, UTC.
+    pub time: String,
+    /// The MultiSpeak operation, `UploadInvoiceFile`, or `unknown`.
+    pub operation: String,
+    /// base+sub account ids the request named, in order.
+    pub accounts: Vec<String>,
+    /// `ok`, `partial`, `fault`, `rejected`, or the injected fault's name.
+    pub outcome: String,
+    /// Per-item outcomes of a batch: `accepted`, `duplicate`, `failure: ...`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub items: Vec<String>,
+    /// The injected fault, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fault: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<UploadedFile>,
+    /// A short reason for a Fault or rejection.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+struct Shared {
+    opts: SandboxOptions,
+    state: Mutex<State>,
+    injector: Mutex<Injector>,
+    journal: Mutex<(Vec<JournalEntry>, Option<std::fs::File>)>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Shared {
+    fn record(&self, e: JournalEntry) {
+        let mut j = lock(&self.journal);
+        if let Some(f) = j.1.as_mut()
+            && let Ok(line) = serde_json::to_string(&e)
+        {
+            let _ = writeln!(f, "{line}");
+            let _ = f.flush();
+        }
+        j.0.push(e);
+    }
+
+    fn save(&self, state: &State) {
+        if let Some(p) = &self.opts.state
+            && let Err(e) = state.save(p)
+        {
+            tracing::warn!("{e}");
+        }
+    }
+}
+
+/// Starts sandboxes.
+pub struct Sandbox;
+
+/// A running sandbox. Dropping it shuts it down.
+pub struct SandboxHandle {
+    url: String,
+    shared: Arc<Shared>,
+    stop: Arc<AtomicBool>,
+    workers: Vec<JoinHandle<()>>,
+}
+
+impl Sandbox {
+    /// Binds, seeds and starts serving on worker threads.
+    pub fn start(mut opts: SandboxOptions) -> Result<SandboxHandle, SandboxError> {
+        if opts.listen.is_empty() {
+            opts.listen = "127.0.0.1:0".into();
+        }
+        let mut st = match &opts.state {
+            Some(p) if p.exists() => State::load(p).map_err(SandboxError::State)?,
+            _ => State::default(),
+        };
+        for seed in &opts.seeds {
+            st.seed(seed).map_err(SandboxError::Seed)?;
+        }
+        for g in &opts.biller_guids {
+            st.biller_guids.insert(g.trim().to_ascii_uppercase());
+        }
+        let journal_file = match &opts.journal {
+            Some(p) => Some(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(p)
+                    .map_err(|source| SandboxError::Journal {
+                        path: p.clone(),
+                        source,
+                    })?,
+            ),
+            None => None,
+        };
+        let server = tiny_http::Server::http(&opts.listen).map_err(|e| SandboxError::Bind {
+            addr: opts.listen.clone(),
+            message: e.to_string(),
+        })?;
+        let addr = server
+            .server_addr()
+            .to_ip()
+            .ok_or_else(|| SandboxError::Bind {
+                addr: opts.listen.clone(),
+                message: "not an IP address".into(),
+            })?;
+        let url = format!("http://{addr}");
+        let shared = Arc::new(Shared {
+            injector: Mutex::new(Injector::new(opts.faults.clone(), opts.fault_seed)),
+            state: Mutex::new(st),
+            journal: Mutex::new((Vec::new(), journal_file)),
+            opts,
+        });
+        if shared.opts.state.is_some() {
+            shared.save(&lock(&shared.state));
+        }
+        let server = Arc::new(server);
+        let stop = Arc::new(AtomicBool::new(false));
+        let workers = (0..4)
+            .map(|_| {
+                let (server, shared, stop) = (server.clone(), shared.clone(), stop.clone());
+                std::thread::spawn(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        match server.recv_timeout(Duration::from_millis(50)) {
+                            Ok(Some(rq)) => handle(&shared, rq),
+                            Ok(None) => {}
+                            Err(_) => break,
+                        }
+                    }
+                })
+            })
+            .collect();
+        Ok(SandboxHandle {
+            url,
+            shared,
+            stop,
+            workers,
+        })
+    }
+}
+
+impl SandboxHandle {
+    /// `http://127.0.0.1:PORT`. Any path under it is a CB endpoint;
+    /// `{url}/portal/webservices/CloudInvoicing.asmx` is the upload.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Every request so far, in order.
+    pub fn journal(&self) -> Vec<JournalEntry> {
+        lock(&self.shared.journal).0.clone()
+    }
+
+    /// A copy of the accounts and balances.
+    pub fn state(&self) -> State {
+        lock(&self.shared.state).clone()
+    }
+
+    /// Stops serving and waits for the workers.
+    pub fn shutdown(mut self) {
+        self.stop_workers();
+    }
+
+    /// Serves until the process is killed.
+    pub fn wait(mut self) {
+        for w in self.workers.drain(..) {
+            let _ = w.join();
+        }
+    }
+
+    fn stop_workers(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        for w in self.workers.drain(..) {
+            let _ = w.join();
+        }
+    }
+}
+
+impl Drop for SandboxHandle {
+    fn drop(&mut self) {
+        self.stop_workers();
+    }
+}
+
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+fn entry(operation: &str, accounts: Vec<String>, outcome: &str) -> JournalEntry {
+    JournalEntry {
+        time: now(),
+        operation: operation.to_string(),
+        accounts,
+        outcome: outcome.to_string(),
+        items: Vec::new(),
+        fault: None,
+        file: None,
+        message: None,
+    }
+}
+
+/// An answer to send.
+struct Reply {
+    status: u16,
+    content_type: &'static str,
+    body: String,
+}
+
+fn xml_reply(status: u16, body: String) -> Reply {
+    Reply {
+        status,
+        content_type: "text/xml; charset=utf-8",
+        body,
+    }
+}
+
+/// A SOAP 1.1 envelope around `body`.
+pub fn envelope(body: &str) -> String {
+    format!(
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?><soap:Envelope xmlns:soap=\"{SOAP_NS}\" xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" xmlns:xsd=\"http://www.w3.org/2001/XMLSchema\"><soap:Body>{body}</soap:Body></soap:Envelope>"
+    )
+}
+
+/// A SOAP 1.1 Fault envelope.
+pub fn fault_envelope(code: &str, text: &str) -> String {
+    envelope(&format!(
+        "<soap:Fault><faultcode>{}</faultcode><faultstring>{}</faultstring></soap:Fault>",
+        esc(code),
+        esc(text)
+    ))
+}
+
+fn handle(shared: &Shared, mut rq: tiny_http::Request) {
+    let path = rq.url().to_string();
+    let action = rq
+        .headers()
+        .iter()
+        .find(|h| h.field.equiv("SOAPAction"))
+        .map(|h| h.value.as_str().trim_matches('"').to_string())
+        .unwrap_or_default();
+    let mut body = Vec::new();
+    let read = rq
+        .as_reader()
+        .take(MAX_REQUEST_BYTES + 1)
+        .read_to_end(&mut body);
+    let is_ic = path.to_ascii_lowercase().contains("cloudinvoicing.asmx")
+        || action.ends_with("/UploadInvoiceFile");
+
+    let parsed = response::read_envelope(&body);
+    let (op_name, accounts) = match (&parsed, is_ic) {
+        (_, true) => ("UploadInvoiceFile".to_string(), Vec::new()),
+        (Ok(env), false) => {
+            let op = Operation::from_name(&env.body.name)
+                .or_else(|| action.rsplit('/').next().and_then(Operation::from_name));
+            match op {
+                Some(op) => (op.name().to_string(), accounts_of(op, &env.body)),
+                None => (env.body.name.clone(), Vec::new()),
+            }
+        }
+        (Err(_), false) => ("unknown".to_string(), Vec::new()),
+    };
+
+    let decided = lock(&shared.injector).next_request();
+    if !decided.latency.is_zero() {
+        std::thread::sleep(decided.latency);
+    }
+    if let Some(kind) = decided.replace {
+        let mut e = entry(&op_name, accounts, kind.name());
+        e.fault = Some(kind.name().to_string());
+        shared.record(e);
+        let reply = match kind {
+            FaultKind::Drop => {
+                drop_connection(rq);
+                return;
+            }
+            FaultKind::Http500 => Reply {
+                status: 500,
+                content_type: "text/plain; charset=utf-8",
+                body: "sandbox: injected HTTP 500 (no SOAP Fault)".into(),
+            },
+            FaultKind::Fault => xml_reply(
+                500,
+                fault_envelope("soap:Server", "sandbox: injected SOAP Fault"),
+            ),
+            _ => xml_reply(
+                200,
+                format!(
+                    "<?xml version=\"1.0\"?><soap:Envelope xmlns:soap=\"{SOAP_NS}\"><soap:Body><{op_name}Response xmlns=\"{NS}\"><broken"
+                ),
+            ),
+        };
+        respond(rq, reply);
+        return;
+    }
+
+    let (reply, mut e) = if read.is_err() || body.len() as u64 > MAX_REQUEST_BYTES {
+        (
+            xml_reply(
+                500,
+                fault_envelope("soap:Client", "the request could not be read"),
+            ),
+            entry(&op_name, accounts, "fault"),
+        )
+    } else if is_ic {
+        invoicecloud::upload(shared, &body)
+    } else {
+        match parsed {
+            Ok(env) => multispeak(shared, &env, &op_name, accounts),
+            Err(err) => {
+                let mut e = entry("unknown", accounts, "fault");
+                e.message = Some(format!("not a SOAP 1.1 envelope: {err}"));
+                (
+                    xml_reply(
+                        500,
+                        fault_envelope("soap:Client", &format!("not a SOAP 1.1 envelope: {err}")),
+                    ),
+                    e,
+                )
+            }
+        }
+    };
+    e.time = now();
+    if !decided.latency.is_zero() {
+        e.fault = Some(FaultKind::Latency.name().to_string());
+        e.message = Some(format!("answered after {} ms", decided.latency.as_millis()));
+    }
+    shared.record(e);
+    respond(rq, reply);
+}
+
+fn respond(rq: tiny_http::Request, r: Reply) {
+    let mut resp = tiny_http::Response::from_string(r.body).with_status_code(r.status);
+    if let Ok(h) = tiny_http::Header::from_bytes("Content-Type", r.content_type) {
+        resp = resp.with_header(h);
+    }
+    let _ = rq.respond(resp);
+}
+
+/// Breaks the answer off: a chunked 200 whose second chunk header is not a
+/// chunk size, so the client's reading fails at once, as when a proxy drops
+/// the connection mid-answer.
+fn drop_connection(rq: tiny_http::Request) {
+    let mut w = rq.into_writer();
+    let _ = w.write_all(
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/xml; charset=utf-8\r\nTransfer-Encoding: chunked\r\n\r\n10\r\n<soap:Envelope x\r\nconnection dropped\r\n",
+    );
+    let _ = w.flush();
+}
+
+/// The account ids a request names, for the journal.
+fn accounts_of(op: Operation, body: &Element) -> Vec<String> {
+    let t = |e: &Element, n: &str| e.child_text(NS, n).unwrap_or("").to_string();
+    match op {
+        Operation::GetPayableItemsList => vec![t(body, "accountNumber")],
+        Operation::CommitPaymentTransaction => body
+            .child(NS, "transactions")
+            .map(|l| {
+                l.children_named(NS, "paymentTransaction")
+                    .map(|p| t(p, "accountNumber"))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        Operation::ModifyCBDataForCustomer => body
+            .child(NS, "customerData")
+            .map(|l| {
+                l.children_named(NS, "customer")
+                    .map(|c| c.attr("objectID").unwrap_or("").to_string())
+                    .collect()
+            })
+            .unwrap_or_default(),
+        Operation::WriteAccountHistoryComments => body
+            .child(NS, "comments")
+            .map(|l| {
+                l.children_named(NS, "historyComment")
+                    .map(|h| t(h, "customerID"))
+                    .collect()
+            })
+            .unwrap_or_default(),
+    }
+}
+
+fn multispeak(
+    shared: &Shared,
+    env: &Envelope,
+    op_name: &str,
+    accounts: Vec<String>,
+) -> (Reply, JournalEntry) {
+    let fault = |msg: &str, code: &str| {
+        let mut e = entry(op_name, accounts.clone(), "fault");
+        e.message = Some(msg.to_string());
+        (xml_reply(500, fault_envelope(code, msg)), e)
+    };
+    let Some(op) = Operation::from_name(op_name) else {
+        return fault(
+            &format!("the sandbox does not serve the operation {op_name}"),
+            "soap:Client",
+        );
+    };
+    if env.body.ns.as_deref() != Some(NS) {
+        return fault(
+            &format!("the request element must be in namespace {NS}"),
+            "soap:Client",
+        );
+    }
+    if let Some(pwd) = &shared.opts.password {
+        let h = env
+            .header
+            .as_ref()
+            .and_then(|h| h.child(NS, "MultiSpeakMsgHeader"));
+        let user_ok = h.and_then(|h| h.attr("UserID")) == Some(shared.opts.user_id.as_str());
+        let pwd_ok = h.and_then(|h| h.attr("Pwd")) == Some(pwd.as_str());
+        if !(user_ok && pwd_ok) {
+            return fault(
+                "authentication failed: the UserID or Pwd of MultiSpeakMsgHeader is wrong",
+                "soap:Client",
+            );
+        }
+    }
+    let mut st = lock(&shared.state);
+    let result = match op {
+        Operation::GetPayableItemsList => payable_items(&st, &env.body),
+        Operation::CommitPaymentTransaction => commit_payments(shared, &mut st, &env.body),
+        Operation::ModifyCBDataForCustomer => paperless(shared, &mut st, &env.body),
+        Operation::WriteAccountHistoryComments => comments(shared, &mut st, &env.body),
+    };
+    match result {
+        Ok((body, items)) => {
+            if op != Operation::GetPayableItemsList {
+                shared.save(&st);
+            }
+            let any_bad = items.iter().any(|i| i != "accepted");
+            let mut e = entry(op_name, accounts, if any_bad { "partial" } else { "ok" });
+            e.items = items;
+            (xml_reply(200, envelope(&body)), e)
+        }
+        Err(msg) => {
+            drop(st);
+            fault(&msg, "soap:Client")
+        }
+    }
+}
+
+type OpResult = Result<(String, Vec<String>), String>;
+
+fn payable_items(st: &State, body: &Element) -> OpResult {
+    let account = body.child_text(NS, "accountNumber").unwrap_or("");
+    let acct = st
+        .accounts
+        .get(account)
+        .ok_or_else(|| format!("account {account} not found"))?;
+    let mut out =
+        format!("<GetPayableItemsListResponse xmlns=\"{NS}\"><GetPayableItemsListResult>");
+    for (i, it) in acct.items.iter().enumerate() {
+        out.push_str(&format!(
+            "<payableItem objectID=\"{}-{}\">",
+            esc(account),
+            i + 1
+        ));
+        let mut exts = String::new();
+        if i == 0 {
+            if let Some((bal, days)) = acct.prepaid {
+                exts.push_str(&format!(
+                    "<extensionsItem><extName>remainingBalance</extName><extValue>{bal}</extValue><extType>decimal</extType></extensionsItem><extensionsItem><extName>remainingDays</extName><extValue>{days}</extValue><extType>decimal</extType></extensionsItem>"
+                ));
+            }
+            if acct.prevent_credit_card {
+                exts.push_str("<extensionsItem><extName>preventCreditCard</extName><extValue>Y</extValue><extType>string</extType></extensionsItem>");
+            }
+        }
+        if !exts.is_empty() {
+            out.push_str(&format!("<extensionsList>{exts}</extensionsList>"));
+        }
+        out.push_str(&format!(
+            "<pastDueAmount>{}</pastDueAmount><currentAmount>{}</currentAmount><description>{}</description><dueDate>{}T00:00:00</dueDate></payableItem>",
+            it.past_due_amount,
+            it.current_amount,
+            esc(&it.description),
+            esc(&it.due_date)
+        ));
+    }
+    out.push_str("<allowableTransactionTypes>");
+    let types: &[&str] = if acct.cash_only {
+        &["Cash Only"]
+    } else {
+        &["Credit Card", "ACH", "eCheck", "Cash"]
+    };
+    for t in types {
+        out.push_str(&format!("<transactionType>{t}</transactionType>"));
+    }
+    out.push_str(
+        "</allowableTransactionTypes></GetPayableItemsListResult></GetPayableItemsListResponse>",
+    );
+    Ok((out, Vec::new()))
+}
+
+fn commit_payments(shared: &Shared, st: &mut State, body: &Element) -> OpResult {
+    let mut out = format!(
+        "<CommitPaymentTransactionResponse xmlns=\"{NS}\"><CommitPaymentTransactionResult>"
+    );
+    let mut items = Vec::new();
+    let list = body.child(NS, "transactions");
+    for pt in list
+        .iter()
+        .flat_map(|l| l.children_named(NS, "paymentTransaction"))
+    {
+        let account = pt.child_text(NS, "accountNumber").unwrap_or("").to_string();
+        let Some((kind, tender)) = pt.children.iter().find_map(|c| {
+            TenderKind::from_element(&c.name)
+                .filter(|_| c.ns.as_deref() == Some(NS))
+                .and_then(|k| c.child(NS, "tender").map(|t| (k, t)))
+        }) else {
+            return Err(format!(
+                "a paymentTransaction for account {account} has no tender"
+            ));
+        };
+        let exts = response::extensions(tender);
+        let txn = exts
+            .iter()
+            .find(|e| e.name == "transactionId")
+            .map(|e| e.value.clone());
+        let amount_text = tender.child_text(NS, "amount").unwrap_or("");
+        let amount = parse_amount(amount_text);
+        let auth = tender
+            .child_text(NS, "authorizationCode")
+            .unwrap_or("")
+            .to_string();
+        let injected = lock(&shared.injector).next_item(&account);
+        let (code, error): (&str, Option<String>) = if injected {
+            ("Failure", Some("sandbox: injected item failure".into()))
+        } else if !st.accounts.contains_key(&account) {
+            ("Failure", Some(format!("account {account} not found")))
+        } else if amount.is_none_or(|a| a <= Decimal::ZERO) {
+            (
+                "Error",
+                Some(format!("amount `{amount_text}` is not a positive amount")),
+            )
+        } else if txn.as_deref().is_none_or(str::is_empty) {
+            (
+                "Error",
+                Some("the transactionId extension is missing".into()),
+            )
+        } else if let Some(t) = txn.as_deref().filter(|t| st.transaction_ids.contains(*t)) {
+            (
+                "Failure",
+                Some(format!(
+                    "Duplicate payment: transactionId {t} was already posted"
+                )),
+            )
+        } else {
+            st.apply_payment(
+                &account,
+                Posted {
+                    transaction_id: txn.clone().unwrap_or_default(),
+                    tender: kind.code().to_string(),
+                    amount: amount.unwrap_or_default(),
+                },
+            );
+            ("Success", None)
+        };
+        items.push(match (&error, code) {
+            (None, _) => "accepted".to_string(),
+            (Some(e), _) if e.starts_with("Duplicate") => "duplicate".to_string(),
+            (Some(e), c) => format!("{}: {e}", c.to_ascii_lowercase()),
+        });
+        let err_attr = error
+            .map(|e| format!(" errorString=\"{}\"", esc(&e)))
+            .unwrap_or_default();
+        out.push_str(&format!(
+            "<paymentTransaction><accountNumber>{}</accountNumber><{el}><tender{err_attr}><amount>{}</amount><authorizationCode>{}</authorizationCode><responseCode>{code}</responseCode></tender></{el}></paymentTransaction>",
+            esc(&account),
+            esc(amount_text),
+            esc(&auth),
+            el = kind.element()
+        ));
+    }
+    out.push_str("</CommitPaymentTransactionResult></CommitPaymentTransactionResponse>");
+    Ok((out, items))
+}
+
+fn error_objects(op: Operation, errors: &[(String, String)]) -> String {
+    let mut out = format!(
+        "<{}Response xmlns=\"{NS}\"><{}Result>",
+        op.name(),
+        op.name()
+    );
+    for (id, msg) in errors {
+        out.push_str(&format!(
+            "<errorObject objectID=\"{}\" errorString=\"{}\"/>",
+            esc(id),
+            esc(msg)
+        ));
+    }
+    out.push_str(&format!("</{}Result></{}Response>", op.name(), op.name()));
+    out
+}
+
+fn paperless(shared: &Shared, st: &mut State, body: &Element) -> OpResult {
+    let mut errors = Vec::new();
+    let mut items = Vec::new();
+    for c in body
+        .child(NS, "customerData")
+        .iter()
+        .flat_map(|l| l.children_named(NS, "customer"))
+    {
+        let id = c.attr("objectID").unwrap_or("").to_string();
+        let ebill = response::extensions(c)
+            .into_iter()
+            .find(|e| e.name == "EBILL")
+            .map(|e| e.value);
+        let injected = lock(&shared.injector).next_item(&id);
+        let err = if injected {
+            Some("sandbox: injected item failure".to_string())
+        } else if let Some(acct) = st.accounts.get_mut(&id) {
+            match ebill.as_deref() {
+                Some("Y") => {
+                    acct.paperless = Some(true);
+                    None
+                }
+                Some("N") => {
+                    acct.paperless = Some(false);
+                    None
+                }
+                _ => Some("the EBILL extension must be Y or N".to_string()),
+            }
+        } else {
+            Some(format!("customer {id} not found"))
+        };
+        items.push(
+            err.as_ref()
+                .map(|e| format!("failure: {e}"))
+                .unwrap_or_else(|| "accepted".into()),
+        );
+        if let Some(e) = err {
+            errors.push((id, e));
+        }
+    }
+    Ok((
+        error_objects(Operation::ModifyCBDataForCustomer, &errors),
+        items,
+    ))
+}
+
+fn comments(shared: &Shared, st: &mut State, body: &Element) -> OpResult {
+    let mut errors = Vec::new();
+    let mut items = Vec::new();
+    for h in body
+        .child(NS, "comments")
+        .iter()
+        .flat_map(|l| l.children_named(NS, "historyComment"))
+    {
+        let t = |n: &str| h.child_text(NS, n).unwrap_or("").to_string();
+        let (id, loc, time, text) = (
+            t("customerID"),
+            t("serviceLocationID"),
+            t("logTime"),
+            t("comment"),
+        );
+        let injected = lock(&shared.injector).next_item(&id);
+        let err = if injected {
+            Some("sandbox: injected item failure".to_string())
+        } else if loc.is_empty() {
+            Some("serviceLocationID is required".to_string())
+        } else if chrono::DateTime::parse_from_rfc3339(&time).is_err() {
+            Some(format!("logTime `{time}` is not a date-time with offset"))
+        } else if text.chars().count() > 70 {
+            Some("comment is longer than 70 characters".to_string())
+        } else if let Some(acct) = st.accounts.get_mut(&id) {
+            acct.comments.push(text);
+            None
+        } else {
+            Some(format!("customer {id} not found"))
+        };
+        items.push(
+            err.as_ref()
+                .map(|e| format!("failure: {e}"))
+                .unwrap_or_else(|| "accepted".into()),
+        );
+        if let Some(e) = err {
+            errors.push((id, e));
+        }
+    }
+    Ok((
+        error_objects(Operation::WriteAccountHistoryComments, &errors),
+        items,
+    ))
+}

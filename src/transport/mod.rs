@@ -12,6 +12,7 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 pub mod dropbox;
+pub mod http;
 pub mod sftp;
 
 pub use dropbox::DropboxSource;

@@ -1,0 +1,185 @@
+//! HTTP for SOAP calls (MultiSpeak to Daffron, UploadInvoiceFile to
+//! InvoiceCloud): one keep-alive agent with timeouts, a cap on answer size,
+//! and HTTP error statuses handed back with their bodies, because SOAP
+//! Faults arrive as HTTP 500 (ureq 3 drops the body of an error status unless
+//! the agent is built with `http_status_as_error(false)`).
+
+use std::time::Duration;
+
+/// The largest answer read (16 MiB). A MultiSpeak answer for one batch is a
+/// few hundred KiB at most; anything larger is refused, not buffered.
+pub const MAX_RESPONSE_BYTES: u64 = 16 * 1024 * 1024;
+
+/// How the HTTP agent behaves.
+#[derive(Debug, Clone)]
+pub struct HttpOptions {
+    /// The whole request, connect to last byte.
+    pub timeout: Duration,
+    /// Connecting alone.
+    pub connect_timeout: Duration,
+    pub max_response_bytes: u64,
+}
+
+impl Default for HttpOptions {
+    fn default() -> Self {
+        HttpOptions {
+            timeout: Duration::from_secs(60),
+            connect_timeout: Duration::from_secs(10),
+            max_response_bytes: MAX_RESPONSE_BYTES,
+        }
+    }
+}
+
+impl HttpOptions {
+    /// `[pump] timeout_seconds` as the whole-request timeout.
+    pub fn with_timeout_seconds(seconds: u64) -> Self {
+        let t = Duration::from_secs(seconds.max(1));
+        HttpOptions {
+            timeout: t,
+            connect_timeout: t.min(Duration::from_secs(10)),
+            ..HttpOptions::default()
+        }
+    }
+}
+
+/// An answer of any status, with its body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpReply {
+    pub status: u16,
+    pub body: Vec<u8>,
+}
+
+/// Why no answer was read. None of these carries request content, so a
+/// secret in a request never reaches a message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HttpError {
+    #[error("cannot connect to {url}: {message}")]
+    Connect { url: String, message: String },
+    #[error("{url} did not answer within the timeout ({message})")]
+    Timeout { url: String, message: String },
+    #[error("the answer from {url} is larger than {limit} bytes; refused")]
+    TooLarge { url: String, limit: u64 },
+    #[error("{url} is not a usable http:// URL: {message}")]
+    BadUrl { url: String, message: String },
+    #[error("HTTP exchange with {url} failed: {message}")]
+    Protocol { url: String, message: String },
+}
+
+/// A keep-alive HTTP client for SOAP 1.1 POSTs.
+#[derive(Debug, Clone)]
+pub struct HttpClient {
+    agent: ureq::Agent,
+    max_response_bytes: u64,
+}
+
+impl HttpClient {
+    pub fn new(opts: &HttpOptions) -> Self {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(opts.timeout))
+            .timeout_connect(Some(opts.connect_timeout))
+            .max_idle_connections_per_host(4)
+            .user_agent(concat!("daffron-bridge/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .into();
+        HttpClient {
+            agent,
+            max_response_bytes: opts.max_response_bytes,
+        }
+    }
+
+    /// POSTs a SOAP 1.1 request: `Content-Type: text/xml; charset=utf-8`
+    /// and `SOAPAction: "<soap_action>"` (quoted, as SOAP 1.1 wants). Any
+    /// HTTP status is an answer; only failing to get one is an error.
+    pub fn post_soap(
+        &self,
+        url: &str,
+        soap_action: &str,
+        body: &str,
+    ) -> Result<HttpReply, HttpError> {
+        let u = || url.to_string();
+        let mut resp = self
+            .agent
+            .post(url)
+            .header("Content-Type", "text/xml; charset=utf-8")
+            .header("SOAPAction", format!("\"{soap_action}\""))
+            .send(body)
+            .map_err(|e| classify(e, url, self.max_response_bytes))?;
+        let status = resp.status().as_u16();
+        let body = resp
+            .body_mut()
+            .with_config()
+            .limit(self.max_response_bytes)
+            .read_to_vec()
+            .map_err(|e| match classify(e, url, self.max_response_bytes) {
+                // A cut answer is an exchange failure, not a connect failure.
+                HttpError::Connect { message, .. } => HttpError::Protocol { url: u(), message },
+                other => other,
+            })?;
+        Ok(HttpReply { status, body })
+    }
+}
+
+fn classify(e: ureq::Error, url: &str, limit: u64) -> HttpError {
+    let url = url.to_string();
+    match e {
+        ureq::Error::Timeout(t) => HttpError::Timeout {
+            url,
+            message: t.to_string(),
+        },
+        ureq::Error::BodyExceedsLimit(_) => HttpError::TooLarge { url, limit },
+        ureq::Error::ConnectionFailed | ureq::Error::HostNotFound => HttpError::Connect {
+            url,
+            message: e.to_string(),
+        },
+        ureq::Error::Io(io) => match io.kind() {
+            std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock => HttpError::Timeout {
+                url,
+                message: io.to_string(),
+            },
+            std::io::ErrorKind::ConnectionRefused => HttpError::Connect {
+                url,
+                message: io.to_string(),
+            },
+            _ => HttpError::Protocol {
+                url,
+                message: io.to_string(),
+            },
+        },
+        ureq::Error::BadUri(m) => HttpError::BadUrl { url, message: m },
+        ureq::Error::Http(h) => HttpError::BadUrl {
+            url,
+            message: h.to_string(),
+        },
+        other => HttpError::Protocol {
+            url,
+            message: other.to_string(),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refused_connection_is_connect_error() {
+        // Bind then drop a listener to get a port nobody listens on.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let c = HttpClient::new(&HttpOptions::with_timeout_seconds(2));
+        let e = c
+            .post_soap(&format!("http://127.0.0.1:{port}/x"), "a", "<x/>")
+            .unwrap_err();
+        assert!(matches!(e, HttpError::Connect { .. }), "{e:?}");
+    }
+
+    #[test]
+    fn bad_url() {
+        let c = HttpClient::new(&HttpOptions::default());
+        assert!(c.post_soap("not a url", "a", "").is_err());
+    }
+}

@@ -1,0 +1,350 @@
+//! The MultiSpeak wire layer and the InvoiceCloud upload against the real
+//! `daffron-bridge sandbox` binary over loopback HTTP; and the in-process
+//! `Sandbox::start` API.
+
+mod common;
+
+use std::str::FromStr;
+
+use base64::Engine as _;
+use chrono::DateTime;
+use common::*;
+use daffron_bridge::config::ServiceVersion;
+use daffron_bridge::multispeak::outcome::Transient;
+use daffron_bridge::multispeak::request::MsgHeader;
+use daffron_bridge::multispeak::{
+    CallError, CustomerPaperless, HistoryComment, ItemOutcome, MultiSpeakClient,
+    PaymentTransaction, TenderKind,
+};
+use daffron_bridge::sandbox::invoicecloud;
+use daffron_bridge::sandbox::{FaultSpec, Sandbox, SandboxOptions};
+use daffron_bridge::transport::http::{HttpClient, HttpOptions};
+use rust_decimal::Decimal;
+
+fn client(url: &str, pwd: &str, timeout: u64) -> MultiSpeakClient {
+    MultiSpeakClient::new(
+        HttpClient::new(&HttpOptions::with_timeout_seconds(timeout)),
+        &format!("{url}/tbx-daily/services/CB"),
+        MsgHeader {
+            user_id: "InvoiceCloud".into(),
+            pwd: pwd.into(),
+            app_name: "InvoiceCloud".into(),
+            app_version: "test".into(),
+            company: "Invoice Cloud".into(),
+        },
+        ServiceVersion::V2,
+    )
+}
+
+fn pay(acct: &str, id: &str, amount: &str, tender: TenderKind) -> PaymentTransaction {
+    PaymentTransaction {
+        account_number: acct.replace('-', ""),
+        tender,
+        amount: Decimal::from_str(amount).unwrap(),
+        authorization_code: "A01 - Approved <&>".into(),
+        payment_mode: "WEB".into(),
+        transaction_id: id.into(),
+        biller_reference: None,
+    }
+}
+
+fn balance_due(c: &MultiSpeakClient, acct: &str) -> Decimal {
+    let l = c.get_payable_items_list(&acct.replace('-', "")).unwrap();
+    daffron_bridge::rtdr::balance(acct, &l).unwrap().balance_due
+}
+
+#[test]
+fn payments_apply_duplicates_are_detected_and_unknown_accounts_refused() {
+    let sbx = SandboxProc::start("");
+    let c = client(&sbx.url, PASSWORD, 5);
+    assert_eq!(
+        balance_due(&c, NORMAL),
+        Decimal::from_str("240.00").unwrap()
+    );
+    let batch = vec![
+        pay(NORMAL, "T-1", "40.00", TenderKind::CreditCard),
+        pay("99999-001", "T-2", "1.00", TenderKind::Ach),
+        pay(NORMAL, "T-3", "0.10", TenderKind::ECheck),
+        pay(CASH_ONLY, "T-4", "9.99", TenderKind::Cash),
+    ];
+    let o = c.commit_payment_transaction(&batch).unwrap();
+    assert_eq!(o[0], ItemOutcome::Accepted);
+    assert!(
+        matches!(&o[1], ItemOutcome::Rejected(r) if r.contains("not found")),
+        "{o:?}"
+    );
+    assert_eq!(o[2], ItemOutcome::Accepted);
+    assert_eq!(o[3], ItemOutcome::Accepted);
+    assert_eq!(
+        balance_due(&c, NORMAL),
+        Decimal::from_str("199.90").unwrap()
+    );
+
+    // The same transactionId again is a duplicate (D15): posted, not applied twice.
+    let o = c
+        .commit_payment_transaction(&[
+            pay(NORMAL, "T-1", "40.00", TenderKind::CreditCard),
+            pay(NORMAL, "T-5", "0.90", TenderKind::CreditCard),
+        ])
+        .unwrap();
+    assert!(
+        matches!(&o[0], ItemOutcome::Duplicate(r) if r.to_lowercase().contains("duplicate")),
+        "{o:?}"
+    );
+    assert!(o[0].is_posted());
+    assert_eq!(o[1], ItemOutcome::Accepted);
+    assert_eq!(
+        balance_due(&c, NORMAL),
+        Decimal::from_str("199.00").unwrap()
+    );
+
+    let j = sbx.journal();
+    let commit: Vec<_> = j
+        .iter()
+        .filter(|e| e["operation"] == "CommitPaymentTransaction")
+        .collect();
+    assert_eq!(commit.len(), 2);
+    assert_eq!(commit[0]["outcome"], "partial");
+    assert_eq!(
+        commit[0]["accounts"],
+        serde_json::json!(["12345001", "99999001", "12345001", "12345003"])
+    );
+    assert_eq!(commit[1]["items"][0], "duplicate");
+    // The sandbox state file keeps the posted payments.
+    let st: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(sbx.dir.path().join("sandbox-state.json")).unwrap(),
+    )
+    .unwrap();
+    assert!(
+        st["transaction_ids"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t == "T-5")
+    );
+}
+
+#[test]
+fn paperless_and_comments_map_errors_back_by_object_id() {
+    let sbx = SandboxProc::start("");
+    let c = client(&sbx.url, PASSWORD, 5);
+    let o = c
+        .modify_cb_data_for_customer(&[
+            CustomerPaperless {
+                customer_id: "12345001".into(),
+                enroll: true,
+            },
+            CustomerPaperless {
+                customer_id: "77777001".into(),
+                enroll: false,
+            },
+            CustomerPaperless {
+                customer_id: "12345003".into(),
+                enroll: false,
+            },
+        ])
+        .unwrap();
+    assert_eq!(o[0], ItemOutcome::Accepted);
+    assert!(
+        matches!(&o[1], ItemOutcome::Rejected(r) if r.contains("not found")),
+        "{o:?}"
+    );
+    assert_eq!(o[2], ItemOutcome::Accepted);
+
+    let t = DateTime::parse_from_rfc3339("2026-11-26T20:15:00-06:00").unwrap();
+    let hc = |id: &str, loc: &str, text: &str| HistoryComment {
+        customer_id: id.into(),
+        service_location_id: loc.into(),
+        log_time: t,
+        comment: text.into(),
+    };
+    let o = c
+        .write_account_history_comments(&[
+            hc("12345001", "321045080002", "AUTOPAY ON"),
+            hc("12345004", "", "AUTOPAY OFF"),
+            hc("12345003", "321045080002", &"X".repeat(71)),
+        ])
+        .unwrap();
+    assert_eq!(o[0], ItemOutcome::Accepted);
+    assert!(
+        matches!(&o[1], ItemOutcome::Rejected(r) if r.contains("serviceLocationID")),
+        "{o:?}"
+    );
+    assert!(
+        matches!(&o[2], ItemOutcome::Rejected(r) if r.contains("70")),
+        "{o:?}"
+    );
+}
+
+#[test]
+fn injected_faults_are_classified() {
+    // Requests 1..5 each get one fault, request 6 is clean; item failures
+    // hit every item of account 12345003.
+    let sbx = SandboxProc::start(
+        "http500@nth:1,fault@nth:2,drop@nth:3,malformed@nth:4,latency=2s@nth:5,item_failure=account:12345003",
+    );
+    let c = client(&sbx.url, PASSWORD, 1);
+    let one = [pay(NORMAL, "F-1", "1.00", TenderKind::CreditCard)];
+    let e = c.commit_payment_transaction(&one).unwrap_err();
+    assert_eq!(e, CallError::Transient(Transient::Status(500)));
+    let e = c.commit_payment_transaction(&one).unwrap_err();
+    assert!(
+        matches!(&e, CallError::Fault(f) if f.string.contains("injected")),
+        "{e:?}"
+    );
+    assert!(!e.is_retryable());
+    let e = c.commit_payment_transaction(&one).unwrap_err();
+    assert!(e.is_retryable(), "drop: {e:?}");
+    let e = c.commit_payment_transaction(&one).unwrap_err();
+    assert!(
+        matches!(e, CallError::Transient(Transient::Garbage(_))),
+        "malformed: {e:?}"
+    );
+    let e = c.commit_payment_transaction(&one).unwrap_err();
+    assert!(
+        matches!(e, CallError::Transient(Transient::Timeout(_))),
+        "latency: {e:?}"
+    );
+    std::thread::sleep(std::time::Duration::from_millis(1200));
+    let o = c
+        .commit_payment_transaction(&[
+            pay(NORMAL, "F-1", "1.00", TenderKind::CreditCard),
+            pay(CASH_ONLY, "F-2", "1.00", TenderKind::Cash),
+        ])
+        .unwrap();
+    // The slow request was processed after the client gave up: resending
+    // the same transactionId is answered as a duplicate, i.e. posted (D15).
+    assert!(matches!(&o[0], ItemOutcome::Duplicate(_)), "{o:?}");
+    assert!(o[0].is_posted());
+    assert!(
+        matches!(&o[1], ItemOutcome::Rejected(r) if r.contains("injected")),
+        "{o:?}"
+    );
+    let faults: Vec<String> = sbx
+        .journal()
+        .iter()
+        .map(|e| e["fault"].as_str().unwrap_or("").to_string())
+        .collect();
+    for f in ["http500", "fault", "drop", "malformed", "latency"] {
+        assert!(
+            faults.iter().any(|x| x == f),
+            "{f} not journaled: {faults:?}"
+        );
+    }
+}
+
+#[test]
+fn wrong_credentials_are_a_fault_and_never_journaled() {
+    let sbx = SandboxProc::start("");
+    let c = client(&sbx.url, "not-the-password", 5);
+    let e = c.get_payable_items_list("12345001").unwrap_err();
+    assert!(
+        matches!(&e, CallError::Fault(f) if f.string.contains("authentication")),
+        "{e:?}"
+    );
+    assert!(!e.to_string().contains("not-the-password"));
+    let ok = client(&sbx.url, PASSWORD, 5);
+    ok.get_payable_items_list("12345001").unwrap();
+    let j = sbx.journal_text();
+    let out = sbx.stop();
+    for s in [PASSWORD, "not-the-password"] {
+        assert!(!j.contains(s) && !out.contains(s), "secret leaked");
+    }
+}
+
+fn upload_body(guid: &str, key: &str, name: &str, contents: &[u8]) -> String {
+    let b64 = base64::engine::general_purpose::STANDARD.encode(contents);
+    format!(
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?><soap:Envelope xmlns:soap=\"http://schemas.xmlsoap.org/soap/envelope/\"><soap:Body><UploadInvoiceFile xmlns=\"{}\"><Req><BillerGUID>{guid}</BillerGUID><WebServiceKey>{key}</WebServiceKey><FileName>{name}</FileName><FileContents>{b64}</FileContents></Req></UploadInvoiceFile></soap:Body></soap:Envelope>",
+        invoicecloud::NS
+    )
+}
+
+#[test]
+fn invoicecloud_upload_d16() {
+    let sbx = SandboxProc::start("");
+    let http = HttpClient::new(&HttpOptions::with_timeout_seconds(5));
+    let url = format!("{}/portal/webservices/CloudInvoicing.asmx", sbx.url);
+    let file = b"FH|...|\n";
+    let answer = |body: &str| {
+        let r = http
+            .post_soap(&url, invoicecloud::UPLOAD_ACTION, body)
+            .unwrap();
+        assert_eq!(r.status, 200);
+        String::from_utf8(r.body).unwrap()
+    };
+    let ok = answer(&upload_body(
+        &GUID.to_lowercase(),
+        IC_KEY,
+        "2661_11262026.BIF",
+        file,
+    ));
+    assert!(ok.contains("<Success>true</Success>"), "{ok}");
+    let bad_key = answer(&upload_body(GUID, "wrong-key-zz", "a.BIF", file));
+    assert!(
+        bad_key.contains("<Success>false</Success>") && bad_key.contains("WebServiceKey"),
+        "{bad_key}"
+    );
+    let bad_guid = answer(&upload_body(
+        "00000000-0000-0000-0000-000000000000",
+        IC_KEY,
+        "a.BIF",
+        file,
+    ));
+    assert!(
+        bad_guid.contains("<Success>false</Success>") && bad_guid.contains("BillerGUID"),
+        "{bad_guid}"
+    );
+    let j = sbx.journal();
+    assert_eq!(j[0]["operation"], "UploadInvoiceFile");
+    assert_eq!(j[0]["file"]["name"], "2661_11262026.BIF");
+    assert_eq!(j[0]["file"]["size"], file.len());
+    use sha2::Digest;
+    assert_eq!(
+        j[0]["file"]["sha256"],
+        format!("{:x}", sha2::Sha256::digest(file))
+    );
+    assert_eq!(j[1]["outcome"], "rejected");
+    let text = sbx.journal_text();
+    assert!(!text.contains(IC_KEY) && !text.contains("wrong-key-zz"));
+}
+
+/// The in-process API the nightly demo uses, and reproducible random faults.
+#[test]
+fn in_process_sandbox_and_reproducible_faults() {
+    let dir = tempfile::tempdir().unwrap();
+    let seed = write_seed(dir.path());
+    let run = |fault_seed: u64| {
+        let h = Sandbox::start(SandboxOptions {
+            listen: "127.0.0.1:0".into(),
+            seeds: vec![seed.clone()],
+            faults: FaultSpec::parse("http500@0.3,item_failure@0.3").unwrap(),
+            fault_seed,
+            user_id: "InvoiceCloud".into(),
+            password: Some(PASSWORD.into()),
+            ..SandboxOptions::default()
+        })
+        .unwrap();
+        let c = client(h.url(), PASSWORD, 5);
+        let mut seen = Vec::new();
+        for i in 0..20 {
+            let r = c.commit_payment_transaction(&[
+                pay(NORMAL, &format!("R-{i}-a"), "0.01", TenderKind::CreditCard),
+                pay(NO_CARD, &format!("R-{i}-b"), "0.01", TenderKind::Ach),
+            ]);
+            seen.push(format!("{r:?}"));
+        }
+        let outcomes: Vec<String> = h
+            .journal()
+            .iter()
+            .map(|e| format!("{} {:?}", e.outcome, e.items))
+            .collect();
+        h.shutdown();
+        (seen, outcomes)
+    };
+    let a = run(9);
+    assert_eq!(a, run(9));
+    assert!(a.1.iter().any(|o| o.starts_with("http500")), "{:?}", a.1);
+    assert!(a.1.iter().any(|o| o.starts_with("partial")), "{:?}", a.1);
+    assert!(a.1.iter().any(|o| o.starts_with("ok")), "{:?}", a.1);
+}
