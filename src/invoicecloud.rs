@@ -10,8 +10,9 @@
 //! pipeline.
 
 use base64::Engine as _;
-use quick_xml::escape::escape;
-use quick_xml::events::Event;
+
+use crate::multispeak::response::{ResponseError, SoapFault, fault_of, read_envelope};
+use crate::multispeak::xml::{Element, esc};
 
 /// The XML namespace of InvoiceCloud's CloudInvoicing web service.
 pub const NAMESPACE: &str = "https://www.invoicecloud.com/portal/webservices/CloudInvoicing/";
@@ -19,9 +20,6 @@ pub const NAMESPACE: &str = "https://www.invoicecloud.com/portal/webservices/Clo
 /// The SOAPAction header value of UploadInvoiceFile.
 pub const UPLOAD_SOAP_ACTION: &str =
     "https://www.invoicecloud.com/portal/webservices/CloudInvoicing/UploadInvoiceFile";
-
-/// The largest answer read; UploadInvoiceFile answers a few hundred bytes.
-pub const MAX_RESPONSE_BYTES: usize = 1 << 20;
 
 /// What UploadInvoiceFile said (D16).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,23 +29,30 @@ pub struct UploadAnswer {
     pub message: String,
 }
 
-/// An answer that is not the D16 shape.
+/// An answer (or, on the sandbox's side, a request) that is not the
+/// contract's shape.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AnswerError {
-    #[error("InvoiceCloud's answer is not well-formed XML: {0}")]
-    Malformed(String),
+    #[error("InvoiceCloud's message cannot be read: {0}")]
+    Unreadable(#[from] ResponseError),
     #[error("InvoiceCloud answered a SOAP Fault: {0}")]
-    Fault(String),
-    #[error(
-        "InvoiceCloud's answer has no UploadInvoiceFileResult/Success in namespace {NAMESPACE}"
-    )]
-    Missing,
+    Fault(SoapFault),
+    #[error("expected {expected} in namespace {NAMESPACE}, found {found}")]
+    Unexpected {
+        expected: &'static str,
+        found: String,
+    },
+    #[error("InvoiceCloud's message lacks {0}")]
+    Missing(&'static str),
     #[error("InvoiceCloud's answer has Success = {0:?}; expected true or false")]
     BadSuccess(String),
+    #[error("FileContents is not base64: {0}")]
+    BadBase64(String),
 }
 
 /// The SOAP 1.1 envelope of an UploadInvoiceFile call. The web-service key
-/// is inside; callers must never log the result.
+/// is inside; callers must never log the result (see
+/// [`crate::multispeak::redact`]).
 pub fn upload_request(
     biller_guid: &str,
     web_service_key: &str,
@@ -63,48 +68,46 @@ pub fn upload_request(
     s.push_str("<soap:Body><UploadInvoiceFile xmlns=\"");
     s.push_str(NAMESPACE);
     s.push_str("\"><Req><BillerGUID>");
-    s.push_str(&escape(biller_guid));
+    s.push_str(&esc(biller_guid));
     s.push_str("</BillerGUID><WebServiceKey>");
-    s.push_str(&escape(web_service_key));
+    s.push_str(&esc(web_service_key));
     s.push_str("</WebServiceKey><FileName>");
-    s.push_str(&escape(file_name));
+    s.push_str(&esc(file_name));
     s.push_str("</FileName><FileContents>");
     s.push_str(&b64);
     s.push_str("</FileContents></Req></UploadInvoiceFile></soap:Body></soap:Envelope>");
     s
 }
 
-/// Reads an UploadInvoiceFile answer (an HTTP 200 or 500 body).
-///
-/// Namespaces are checked by resolving prefixes, so any prefix the server
-/// picks is accepted and an element from another namespace is not mistaken
-/// for ours.
-pub fn parse_upload_answer(body: &[u8]) -> Result<UploadAnswer, AnswerError> {
-    let mut success: Option<String> = None;
-    let mut message = String::new();
-    let mut fault: Option<String> = None;
-    walk(body, |path, value| {
-        let n = path.len();
-        let ours = |i: usize| path[i].0;
-        let name = |i: usize| path[i].1.as_str();
-        if n >= 3
-            && (n - 3..n).all(ours)
-            && name(n - 3) == "UploadInvoiceFileResponse"
-            && name(n - 2) == "UploadInvoiceFileResult"
-        {
-            match name(n - 1) {
-                "Success" => success = Some(value),
-                "Message" => message = value,
-                _ => {}
-            }
-        } else if n >= 2 && name(n - 2) == "Fault" && name(n - 1) == "faultstring" {
-            fault = Some(value);
-        }
-    })?;
-    if let Some(f) = fault {
+/// The one element of the body, which must be `expected` in our namespace,
+/// or the Fault the server sent instead.
+fn body_element(bytes: &[u8], expected: &'static str) -> Result<Element, AnswerError> {
+    let env = read_envelope(bytes)?;
+    if let Some(f) = fault_of(&env.body) {
         return Err(AnswerError::Fault(f));
     }
-    match success.as_deref().map(str::trim) {
+    if !env.body.is(NAMESPACE, expected) {
+        return Err(AnswerError::Unexpected {
+            expected,
+            found: env.body.qualified(),
+        });
+    }
+    Ok(env.body)
+}
+
+/// Reads an UploadInvoiceFile answer (an HTTP 200 or 500 body). Namespaces
+/// are resolved, so any prefix is accepted and an element of another
+/// namespace is never mistaken for ours.
+pub fn parse_upload_answer(body: &[u8]) -> Result<UploadAnswer, AnswerError> {
+    let response = body_element(body, "UploadInvoiceFileResponse")?;
+    let result = response
+        .child(NAMESPACE, "UploadInvoiceFileResult")
+        .ok_or(AnswerError::Missing("UploadInvoiceFileResult"))?;
+    let message = result
+        .child_text(NAMESPACE, "Message")
+        .unwrap_or("")
+        .to_string();
+    match result.child_text(NAMESPACE, "Success") {
         Some("true") | Some("1") => Ok(UploadAnswer {
             success: true,
             message,
@@ -114,13 +117,12 @@ pub fn parse_upload_answer(body: &[u8]) -> Result<UploadAnswer, AnswerError> {
             message,
         }),
         Some(other) => Err(AnswerError::BadSuccess(other.to_string())),
-        None => Err(AnswerError::Missing),
+        None => Err(AnswerError::Missing("UploadInvoiceFileResult/Success")),
     }
 }
 
-/// Reads an UploadInvoiceFile request (the sandbox's side): biller GUID,
-/// web-service key, file name and the decoded file contents.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// An UploadInvoiceFile request as the sandbox reads it.
+#[derive(Clone, PartialEq, Eq)]
 pub struct UploadRequest {
     pub biller_guid: String,
     pub web_service_key: String,
@@ -128,118 +130,36 @@ pub struct UploadRequest {
     pub contents: Vec<u8>,
 }
 
+impl std::fmt::Debug for UploadRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UploadRequest")
+            .field("biller_guid", &self.biller_guid)
+            .field("web_service_key", &"***")
+            .field("file_name", &self.file_name)
+            .field("contents", &format_args!("{} bytes", self.contents.len()))
+            .finish()
+    }
+}
+
 /// Parses an UploadInvoiceFile request body.
 pub fn parse_upload_request(body: &[u8]) -> Result<UploadRequest, AnswerError> {
-    let (mut guid, mut key, mut name, mut b64) = (None, None, None, None);
-    walk(body, |path, value| {
-        let n = path.len();
-        if n >= 3 && path[n - 3].1 == "UploadInvoiceFile" && path[n - 2].1 == "Req" {
-            match path[n - 1].1.as_str() {
-                "BillerGUID" => guid = Some(value),
-                "WebServiceKey" => key = Some(value),
-                "FileName" => name = Some(value),
-                "FileContents" => b64 = Some(value),
-                _ => {}
-            }
-        }
-    })?;
-    let (Some(biller_guid), Some(web_service_key), Some(file_name), Some(b64)) =
-        (guid, key, name, b64)
-    else {
-        return Err(AnswerError::Missing);
+    let call = body_element(body, "UploadInvoiceFile")?;
+    let req = call
+        .child(NAMESPACE, "Req")
+        .ok_or(AnswerError::Missing("Req"))?;
+    let text = |name: &'static str| {
+        req.child_text(NAMESPACE, name)
+            .ok_or(AnswerError::Missing(name))
     };
-    let clean: String = b64.chars().filter(|c| !c.is_ascii_whitespace()).collect();
-    let contents = base64::engine::general_purpose::STANDARD
-        .decode(clean)
-        .map_err(|e| AnswerError::Malformed(format!("FileContents is not base64: {e}")))?;
+    let b64: String = text("FileContents")?.split_ascii_whitespace().collect();
     Ok(UploadRequest {
-        biller_guid,
-        web_service_key,
-        file_name,
-        contents,
+        biller_guid: text("BillerGUID")?.to_string(),
+        web_service_key: text("WebServiceKey")?.to_string(),
+        file_name: text("FileName")?.to_string(),
+        contents: base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .map_err(|e| AnswerError::BadBase64(e.to_string()))?,
     })
-}
-
-/// Walks a document, calling `on_end(path, text)` as each element closes,
-/// where `path` lists (in InvoiceCloud's namespace, local name) from the root
-/// and `text` is the element's own text with references resolved.
-///
-/// Refuses a DOCTYPE (SOAP has none, and entity tricks start there), unknown
-/// entities, nesting deeper than 64 and a document that ends inside an element.
-fn walk(body: &[u8], mut on_end: impl FnMut(&[(bool, String)], String)) -> Result<(), AnswerError> {
-    use quick_xml::name::ResolveResult;
-    let malformed = |e: &dyn std::fmt::Display| AnswerError::Malformed(e.to_string());
-    let mut reader = quick_xml::reader::NsReader::from_reader(body);
-    let mut path: Vec<(bool, String)> = Vec::new();
-    let mut text = String::new();
-    let mut buf = Vec::new();
-    loop {
-        let (ns, ev) = reader
-            .read_resolved_event_into(&mut buf)
-            .map_err(|e| malformed(&e))?;
-        let ours = matches!(ns, ResolveResult::Bound(n) if n.as_ref() == NAMESPACE);
-        match ev {
-            Event::Start(e) => {
-                if path.len() >= 64 {
-                    return Err(malformed(&"elements nested too deeply"));
-                }
-                path.push((ours, e.local_name().as_ref().to_string()));
-                text.clear();
-            }
-            Event::Empty(e) => {
-                path.push((ours, e.local_name().as_ref().to_string()));
-                on_end(&path, String::new());
-                path.pop();
-            }
-            Event::End(_) => {
-                on_end(&path, std::mem::take(&mut text));
-                path.pop();
-            }
-            Event::Text(t) => text.push_str(&t.xml10_content()),
-            Event::CData(t) => text.push_str(&t.xml10_content()),
-            Event::GeneralRef(r) => push_reference(&mut text, &r)?,
-            Event::DocType(_) => {
-                return Err(malformed(&"a DOCTYPE is not allowed in a SOAP message"));
-            }
-            Event::Eof => break,
-            _ => {}
-        }
-        buf.clear();
-    }
-    if !path.is_empty() {
-        return Err(malformed(&"the document ends inside an element"));
-    }
-    Ok(())
-}
-
-/// Appends the text of `&name;` or `&#N;`: the five predefined entities and
-/// character references. Anything else is refused: SOAP has no DTD, so an
-/// unknown entity can only be an attack or garbage.
-fn push_reference(
-    text: &mut String,
-    r: &quick_xml::events::BytesRef<'_>,
-) -> Result<(), AnswerError> {
-    if r.is_char_ref() {
-        return match r.resolve_char_ref() {
-            Ok(Some(c)) => {
-                text.push(c);
-                Ok(())
-            }
-            _ => Err(AnswerError::Malformed(format!(
-                "bad character reference &{};",
-                &**r
-            ))),
-        };
-    }
-    text.push(match &**r {
-        "lt" => '<',
-        "gt" => '>',
-        "amp" => '&',
-        "apos" => '\'',
-        "quot" => '"',
-        other => return Err(AnswerError::Malformed(format!("unknown entity &{other};"))),
-    });
-    Ok(())
 }
 
 /// The D16 answer, as the sandbox sends it.
@@ -254,7 +174,7 @@ pub fn upload_answer(success: bool, message: &str) -> String {
         ),
         ns = NAMESPACE,
         s = success,
-        m = escape(message)
+        m = esc(message)
     )
 }
 
@@ -303,32 +223,35 @@ mod tests {
 
     #[test]
     fn wrong_answers_are_errors_not_success() {
-        let wrong_ns = r#"<Envelope><Body><UploadInvoiceFileResponse xmlns="urn:other"><UploadInvoiceFileResult><Success>true</Success></UploadInvoiceFileResult></UploadInvoiceFileResponse></Body></Envelope>"#;
-        assert_eq!(
+        let unreadable =
+            |b: &[u8]| matches!(parse_upload_answer(b), Err(AnswerError::Unreadable(_)));
+        // Not a SOAP envelope, not well-formed, unfinished, a DOCTYPE.
+        let no_soap =
+            r#"<Envelope><Body><UploadInvoiceFileResponse xmlns="urn:x"/></Body></Envelope>"#;
+        assert!(unreadable(no_soap.as_bytes()));
+        assert!(unreadable(b"<a><b></a>"));
+        assert!(unreadable(b"<a>"));
+        assert!(unreadable(b"<!DOCTYPE x [<!ENTITY a \"b\">]><a>&a;</a>"));
+        // The right names in another namespace are not our answer.
+        let wrong_ns = upload_answer(true, "").replace(NAMESPACE, "urn:other");
+        assert!(matches!(
             parse_upload_answer(wrong_ns.as_bytes()),
-            Err(AnswerError::Missing)
-        );
-        assert!(matches!(
-            parse_upload_answer(b"<a><b></a>"),
-            Err(AnswerError::Malformed(_))
-        ));
-        assert!(matches!(
-            parse_upload_answer(b"<a>"),
-            Err(AnswerError::Malformed(_))
-        ));
-        assert!(matches!(
-            parse_upload_answer(b"<!DOCTYPE x [<!ENTITY a \"b\">]><a>&a;</a>"),
-            Err(AnswerError::Malformed(_))
+            Err(AnswerError::Unexpected { .. })
         ));
         let fault = r#"<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body><soap:Fault><faultcode>soap:Server</faultcode><faultstring>boom</faultstring></soap:Fault></soap:Body></soap:Envelope>"#;
-        assert_eq!(
-            parse_upload_answer(fault.as_bytes()),
-            Err(AnswerError::Fault("boom".into()))
-        );
+        match parse_upload_answer(fault.as_bytes()) {
+            Err(AnswerError::Fault(f)) => assert_eq!(f.string, "boom"),
+            other => panic!("{other:?}"),
+        }
         let maybe = upload_answer(true, "").replace(">true<", ">maybe<");
         assert!(matches!(
             parse_upload_answer(maybe.as_bytes()),
             Err(AnswerError::BadSuccess(_))
+        ));
+        let no_success = upload_answer(true, "").replace("<Success>true</Success>", "");
+        assert!(matches!(
+            parse_upload_answer(no_success.as_bytes()),
+            Err(AnswerError::Missing(_))
         ));
     }
 

@@ -10,13 +10,13 @@ use base64::Engine as _;
 use chrono::DateTime;
 use common::*;
 use daffron_bridge::config::ServiceVersion;
+use daffron_bridge::invoicecloud;
 use daffron_bridge::multispeak::outcome::Transient;
 use daffron_bridge::multispeak::request::MsgHeader;
 use daffron_bridge::multispeak::{
     CallError, CustomerPaperless, HistoryComment, ItemOutcome, MultiSpeakClient,
     PaymentTransaction, TenderKind,
 };
-use daffron_bridge::sandbox::invoicecloud;
 use daffron_bridge::sandbox::{FaultSpec, Sandbox, SandboxOptions};
 use daffron_bridge::transport::http::{HttpClient, HttpOptions};
 use rust_decimal::Decimal;
@@ -256,7 +256,7 @@ fn upload_body(guid: &str, key: &str, name: &str, contents: &[u8]) -> String {
     let b64 = base64::engine::general_purpose::STANDARD.encode(contents);
     format!(
         "<?xml version=\"1.0\" encoding=\"utf-8\"?><soap:Envelope xmlns:soap=\"http://schemas.xmlsoap.org/soap/envelope/\"><soap:Body><UploadInvoiceFile xmlns=\"{}\"><Req><BillerGUID>{guid}</BillerGUID><WebServiceKey>{key}</WebServiceKey><FileName>{name}</FileName><FileContents>{b64}</FileContents></Req></UploadInvoiceFile></soap:Body></soap:Envelope>",
-        invoicecloud::NS
+        invoicecloud::NAMESPACE
     )
 }
 
@@ -268,7 +268,7 @@ fn invoicecloud_upload_d16() {
     let file = b"FH|...|\n";
     let answer = |body: &str| {
         let r = http
-            .post_soap(&url, invoicecloud::UPLOAD_ACTION, body)
+            .post_soap(&url, invoicecloud::UPLOAD_SOAP_ACTION, body)
             .unwrap();
         assert_eq!(r.status, 200);
         String::from_utf8(r.body).unwrap()
