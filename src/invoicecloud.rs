@@ -11,8 +11,11 @@
 
 use base64::Engine as _;
 
-use crate::multispeak::response::{ResponseError, SoapFault, fault_of, read_envelope};
-use crate::multispeak::xml::{Element, esc};
+use crate::multispeak::CallError;
+use crate::multispeak::client::{http_error, settle};
+use crate::multispeak::response::{Answer, ResponseError, fault_of, read_envelope};
+use crate::multispeak::xml::esc;
+use crate::transport::http::HttpClient;
 
 /// The XML namespace of InvoiceCloud's CloudInvoicing web service.
 pub const NAMESPACE: &str = "https://www.invoicecloud.com/portal/webservices/CloudInvoicing/";
@@ -29,23 +32,15 @@ pub struct UploadAnswer {
     pub message: String,
 }
 
-/// An answer (or, on the sandbox's side, a request) that is not the
-/// contract's shape.
+/// A request that is not the contract's shape (the sandbox's side).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum AnswerError {
-    #[error("InvoiceCloud's message cannot be read: {0}")]
+pub enum RequestError {
+    #[error("the request cannot be read: {0}")]
     Unreadable(#[from] ResponseError),
-    #[error("InvoiceCloud answered a SOAP Fault: {0}")]
-    Fault(SoapFault),
-    #[error("expected {expected} in namespace {NAMESPACE}, found {found}")]
-    Unexpected {
-        expected: &'static str,
-        found: String,
-    },
-    #[error("InvoiceCloud's message lacks {0}")]
+    #[error("expected UploadInvoiceFile in namespace {NAMESPACE}, found {0}")]
+    Unexpected(String),
+    #[error("the request lacks Req/{0}")]
     Missing(&'static str),
-    #[error("InvoiceCloud's answer has Success = {0:?}; expected true or false")]
-    BadSuccess(String),
     #[error("FileContents is not base64: {0}")]
     BadBase64(String),
 }
@@ -79,46 +74,68 @@ pub fn upload_request(
     s
 }
 
-/// The one element of the body, which must be `expected` in our namespace,
-/// or the Fault the server sent instead.
-fn body_element(bytes: &[u8], expected: &'static str) -> Result<Element, AnswerError> {
-    let env = read_envelope(bytes)?;
+/// Reads an UploadInvoiceFile answer (an HTTP 200 or 500 body): the D16
+/// result, or the SOAP Fault sent instead. Namespaces are resolved, so any
+/// prefix is accepted and an element of another namespace is never taken
+/// for ours. Whether a failure is worth retrying is decided with the
+/// MultiSpeak calls' rules ([`crate::multispeak::client::settle`]).
+pub fn parse_upload_answer(body: &[u8]) -> Result<Answer<UploadAnswer>, ResponseError> {
+    let env = read_envelope(body)?;
     if let Some(f) = fault_of(&env.body) {
-        return Err(AnswerError::Fault(f));
+        return Ok(Answer::Fault(f));
     }
-    if !env.body.is(NAMESPACE, expected) {
-        return Err(AnswerError::Unexpected {
-            expected,
-            found: env.body.qualified(),
-        });
+    if !env.body.is(NAMESPACE, "UploadInvoiceFileResponse") {
+        return Err(ResponseError::Missing(format!(
+            "UploadInvoiceFileResponse in namespace {NAMESPACE} (found {})",
+            env.body.qualified()
+        )));
     }
-    Ok(env.body)
-}
-
-/// Reads an UploadInvoiceFile answer (an HTTP 200 or 500 body). Namespaces
-/// are resolved, so any prefix is accepted and an element of another
-/// namespace is never mistaken for ours.
-pub fn parse_upload_answer(body: &[u8]) -> Result<UploadAnswer, AnswerError> {
-    let response = body_element(body, "UploadInvoiceFileResponse")?;
-    let result = response
+    let result = env
+        .body
         .child(NAMESPACE, "UploadInvoiceFileResult")
-        .ok_or(AnswerError::Missing("UploadInvoiceFileResult"))?;
+        .ok_or_else(|| ResponseError::Missing("UploadInvoiceFileResult".into()))?;
     let message = result
         .child_text(NAMESPACE, "Message")
         .unwrap_or("")
         .to_string();
-    match result.child_text(NAMESPACE, "Success") {
-        Some("true") | Some("1") => Ok(UploadAnswer {
-            success: true,
-            message,
-        }),
-        Some("false") | Some("0") => Ok(UploadAnswer {
-            success: false,
-            message,
-        }),
-        Some(other) => Err(AnswerError::BadSuccess(other.to_string())),
-        None => Err(AnswerError::Missing("UploadInvoiceFileResult/Success")),
-    }
+    let success = match result.child_text(NAMESPACE, "Success") {
+        Some("true") | Some("1") => true,
+        Some("false") | Some("0") => false,
+        Some(other) => {
+            return Err(ResponseError::BadValue {
+                what: "UploadInvoiceFileResult/Success".into(),
+                value: other.to_string(),
+                expected: "true or false",
+            });
+        }
+        None => {
+            return Err(ResponseError::Missing(
+                "UploadInvoiceFileResult/Success".into(),
+            ));
+        }
+    };
+    Ok(Answer::Ok(UploadAnswer { success, message }))
+}
+
+/// Sends one file to UploadInvoiceFile.
+///
+/// Failures are sorted like MultiSpeak calls' ([`CallError`]): no answer,
+/// HTTP 5xx without a Fault, or an unusable answer are transient and worth
+/// another try; a Fault or HTTP 4xx is final. `Success=false` is an answer,
+/// not an error: the caller records the rejection with its message.
+pub fn upload(
+    http: &HttpClient,
+    url: &str,
+    biller_guid: &str,
+    web_service_key: &str,
+    file_name: &str,
+    contents: &[u8],
+) -> Result<UploadAnswer, CallError> {
+    let body = upload_request(biller_guid, web_service_key, file_name, contents);
+    let reply = http
+        .post_soap(url, UPLOAD_SOAP_ACTION, &body)
+        .map_err(http_error)?;
+    settle(reply.status, parse_upload_answer(&reply.body))
 }
 
 /// An UploadInvoiceFile request as the sandbox reads it.
@@ -142,14 +159,17 @@ impl std::fmt::Debug for UploadRequest {
 }
 
 /// Parses an UploadInvoiceFile request body.
-pub fn parse_upload_request(body: &[u8]) -> Result<UploadRequest, AnswerError> {
-    let call = body_element(body, "UploadInvoiceFile")?;
+pub fn parse_upload_request(body: &[u8]) -> Result<UploadRequest, RequestError> {
+    let call = read_envelope(body)?.body;
+    if !call.is(NAMESPACE, "UploadInvoiceFile") {
+        return Err(RequestError::Unexpected(call.qualified()));
+    }
     let req = call
         .child(NAMESPACE, "Req")
-        .ok_or(AnswerError::Missing("Req"))?;
+        .ok_or(RequestError::Missing("Req"))?;
     let text = |name: &'static str| {
         req.child_text(NAMESPACE, name)
-            .ok_or(AnswerError::Missing(name))
+            .ok_or(RequestError::Missing(name))
     };
     let b64: String = text("FileContents")?.split_ascii_whitespace().collect();
     Ok(UploadRequest {
@@ -158,7 +178,7 @@ pub fn parse_upload_request(body: &[u8]) -> Result<UploadRequest, AnswerError> {
         file_name: text("FileName")?.to_string(),
         contents: base64::engine::general_purpose::STANDARD
             .decode(b64)
-            .map_err(|e| AnswerError::BadBase64(e.to_string()))?,
+            .map_err(|e| RequestError::BadBase64(e.to_string()))?,
     })
 }
 
@@ -196,63 +216,91 @@ mod tests {
         assert_eq!(r.contents, b"FH|x\r\nIH|\xff\n");
     }
 
+    fn answer_of(body: &str) -> Result<Answer<UploadAnswer>, ResponseError> {
+        parse_upload_answer(body.as_bytes())
+    }
+
     #[test]
     fn answers() {
-        let ok = parse_upload_answer(upload_answer(true, "1 file queued").as_bytes()).unwrap();
+        let ok = UploadAnswer {
+            success: true,
+            message: "1 file queued".into(),
+        };
         assert_eq!(
-            ok,
-            UploadAnswer {
-                success: true,
-                message: "1 file queued".into()
-            }
+            answer_of(&upload_answer(true, "1 file queued")),
+            Ok(Answer::Ok(ok))
         );
-        let no = parse_upload_answer(upload_answer(false, "Bad <key>").as_bytes()).unwrap();
+        let no = UploadAnswer {
+            success: false,
+            message: "Bad <key>".into(),
+        };
         assert_eq!(
-            no,
-            UploadAnswer {
-                success: false,
-                message: "Bad <key>".into()
-            }
+            answer_of(&upload_answer(false, "Bad <key>")),
+            Ok(Answer::Ok(no))
         );
         // Another prefix for the same namespace is fine.
         let prefixed = format!(
             r#"<e:Envelope xmlns:e="http://schemas.xmlsoap.org/soap/envelope/"><e:Body><x:UploadInvoiceFileResponse xmlns:x="{NAMESPACE}"><x:UploadInvoiceFileResult><x:Success>true</x:Success></x:UploadInvoiceFileResult></x:UploadInvoiceFileResponse></e:Body></e:Envelope>"#
         );
-        assert!(parse_upload_answer(prefixed.as_bytes()).unwrap().success);
+        assert!(matches!(
+            answer_of(&prefixed),
+            Ok(Answer::Ok(UploadAnswer { success: true, .. }))
+        ));
     }
 
     #[test]
     fn wrong_answers_are_errors_not_success() {
-        let unreadable =
-            |b: &[u8]| matches!(parse_upload_answer(b), Err(AnswerError::Unreadable(_)));
         // Not a SOAP envelope, not well-formed, unfinished, a DOCTYPE.
-        let no_soap =
-            r#"<Envelope><Body><UploadInvoiceFileResponse xmlns="urn:x"/></Body></Envelope>"#;
-        assert!(unreadable(no_soap.as_bytes()));
-        assert!(unreadable(b"<a><b></a>"));
-        assert!(unreadable(b"<a>"));
-        assert!(unreadable(b"<!DOCTYPE x [<!ENTITY a \"b\">]><a>&a;</a>"));
+        for bad in [
+            r#"<Envelope><Body><UploadInvoiceFileResponse xmlns="urn:x"/></Body></Envelope>"#,
+            "<a><b></a>",
+            "<a>",
+            "<!DOCTYPE x [<!ENTITY a \"b\">]><a>&a;</a>",
+        ] {
+            assert!(answer_of(bad).is_err(), "{bad}");
+        }
         // The right names in another namespace are not our answer.
         let wrong_ns = upload_answer(true, "").replace(NAMESPACE, "urn:other");
         assert!(matches!(
-            parse_upload_answer(wrong_ns.as_bytes()),
-            Err(AnswerError::Unexpected { .. })
+            answer_of(&wrong_ns),
+            Err(ResponseError::Missing(_))
         ));
         let fault = r#"<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body><soap:Fault><faultcode>soap:Server</faultcode><faultstring>boom</faultstring></soap:Fault></soap:Body></soap:Envelope>"#;
-        match parse_upload_answer(fault.as_bytes()) {
-            Err(AnswerError::Fault(f)) => assert_eq!(f.string, "boom"),
-            other => panic!("{other:?}"),
-        }
+        assert!(matches!(answer_of(fault), Ok(Answer::Fault(f)) if f.string == "boom"));
         let maybe = upload_answer(true, "").replace(">true<", ">maybe<");
         assert!(matches!(
-            parse_upload_answer(maybe.as_bytes()),
-            Err(AnswerError::BadSuccess(_))
+            answer_of(&maybe),
+            Err(ResponseError::BadValue { .. })
         ));
         let no_success = upload_answer(true, "").replace("<Success>true</Success>", "");
         assert!(matches!(
-            parse_upload_answer(no_success.as_bytes()),
-            Err(AnswerError::Missing(_))
+            answer_of(&no_success),
+            Err(ResponseError::Missing(_))
         ));
+    }
+
+    #[test]
+    fn requests_must_be_ours() {
+        let other = upload_request("g", "k", "f", b"x").replace(NAMESPACE, "urn:other");
+        assert!(matches!(
+            parse_upload_request(other.as_bytes()),
+            Err(RequestError::Unexpected(_))
+        ));
+        let no_name = upload_request("g", "k", "f", b"x").replace("<FileName>f</FileName>", "");
+        assert_eq!(
+            parse_upload_request(no_name.as_bytes()),
+            Err(RequestError::Missing("FileName"))
+        );
+        let bad_b64 = upload_request("g", "k", "f", b"x").replace("eA==", "!!");
+        assert!(matches!(
+            parse_upload_request(bad_b64.as_bytes()),
+            Err(RequestError::BadBase64(_))
+        ));
+        let dbg = format!(
+            "{:?}",
+            parse_upload_request(upload_request("g", "s3cret", "f", b"x").as_bytes())
+        );
+        assert!(!dbg.contains("s3cret"), "{dbg}");
     }
 
     proptest::proptest! {

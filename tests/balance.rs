@@ -1,9 +1,9 @@
 //! `daffron-bridge balance` against the real sandbox binary over loopback.
 
-mod common;
+mod support;
 
 use assert_cmd::Command;
-use common::*;
+use support::sandbox::*;
 
 fn balance(
     cfg: &std::path::Path,

@@ -2,7 +2,7 @@
 //! against the MultiSpeak 3.0 AC schema with xmllint (interface.md §1.3).
 //! Needs xmllint: `apt-get install -y libxml2-utils` (scripts/install-deps.sh).
 
-mod common;
+mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -235,7 +235,7 @@ fn sandbox_answers_validate() {
     use daffron_bridge::transport::http::{HttpClient, HttpOptions};
 
     let dir = tempfile::tempdir().unwrap();
-    let seed = common::write_seed(dir.path());
+    let seed = support::sandbox::write_seed(dir.path());
     let h = Sandbox::start(SandboxOptions {
         listen: "127.0.0.1:0".into(),
         seeds: vec![seed],

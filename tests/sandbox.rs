@@ -2,13 +2,12 @@
 //! `daffron-bridge sandbox` binary over loopback HTTP; and the in-process
 //! `Sandbox::start` API.
 
-mod common;
+mod support;
 
 use std::str::FromStr;
 
 use base64::Engine as _;
 use chrono::DateTime;
-use common::*;
 use daffron_bridge::config::ServiceVersion;
 use daffron_bridge::invoicecloud;
 use daffron_bridge::multispeak::outcome::Transient;
@@ -20,6 +19,7 @@ use daffron_bridge::multispeak::{
 use daffron_bridge::sandbox::{FaultSpec, Sandbox, SandboxOptions};
 use daffron_bridge::transport::http::{HttpClient, HttpOptions};
 use rust_decimal::Decimal;
+use support::sandbox::*;
 
 fn client(url: &str, pwd: &str, timeout: u64) -> MultiSpeakClient {
     MultiSpeakClient::new(

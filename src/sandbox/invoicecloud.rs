@@ -9,13 +9,13 @@
 use sha2::{Digest, Sha256};
 
 use super::{JournalEntry, Reply, Shared, UploadedFile, entry, fault_envelope, lock, xml_reply};
-use crate::invoicecloud::{AnswerError, parse_upload_request, upload_answer};
+use crate::invoicecloud::{RequestError, parse_upload_request, upload_answer};
 
 pub(super) fn upload(shared: &Shared, body: &[u8]) -> (Reply, JournalEntry) {
     let op = "UploadInvoiceFile";
     let req = match parse_upload_request(body) {
         Ok(req) => req,
-        Err(AnswerError::BadBase64(m)) => {
+        Err(RequestError::BadBase64(m)) => {
             let mut e = entry(op, vec![], "rejected");
             e.message = Some(format!("FileContents is not base64: {m}"));
             return (

@@ -1,6 +1,5 @@
-//! Shared helpers for the tests that run the real binary against a sandbox
-//! over loopback HTTP.
-#![allow(dead_code)]
+//! The real `daffron-bridge sandbox` over loopback HTTP, for the tests that
+//! talk to it.
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -8,7 +7,7 @@ use std::process::{Child, Command, Stdio};
 
 pub const PASSWORD: &str = "Sup3r-S3cret-Pw!";
 pub const IC_KEY: &str = "IC-KEY-6f1d2c9e";
-pub const GUID: &str = "3F358D04-4273-4551-BB14-B9F719EC0A61";
+pub use super::GUID;
 
 /// Accounts of the seed file and what the sandbox makes of them (digit-sum
 /// rule of `sandbox::state::seed_flags`).
