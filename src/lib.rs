@@ -29,6 +29,7 @@ pub mod intake;
 pub mod invoicecloud;
 pub mod multispeak;
 pub mod pdf_link;
+pub mod pipeline;
 pub mod pump;
 pub mod report;
 pub mod rtdr;

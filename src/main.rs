@@ -32,6 +32,9 @@ enum Command {
     Pull(commands::pull::Args),
     /// Upload validated BIF files to InvoiceCloud UploadInvoiceFile.
     Upload(commands::upload::Args),
+    /// The nightly job: pull, validate, upload (and, as they are built, the
+    /// data pump and the report).
+    Run(commands::run::Args),
     /// Real-time balance of an account (RTDR, GetPayableItemsList).
     Balance(commands::balance::Args),
     /// Local stand-in for Daffron's MultiSpeak CB server and InvoiceCloud's upload.
@@ -47,6 +50,7 @@ fn main() -> std::process::ExitCode {
         Command::PdfLink(a) => commands::pdf_link::run(&cli.globals, a),
         Command::Pull(a) => commands::pull::run(&cli.globals, a),
         Command::Upload(a) => commands::upload::run(&cli.globals, a),
+        Command::Run(a) => commands::run::run(&cli.globals, a),
         Command::Balance(a) => commands::balance::run(&cli.globals, a),
         Command::Sandbox(a) => commands::sandbox::run(&cli.globals, a),
     };

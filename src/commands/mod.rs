@@ -12,6 +12,7 @@ use crate::{Error, ExitCode, Result};
 pub mod balance;
 pub mod pdf_link;
 pub mod pull;
+pub mod run;
 pub mod sandbox;
 pub mod transform;
 pub mod upload;

@@ -14,12 +14,10 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::{Format, Globals};
-use crate::bif::layout::Layout;
-use crate::config::Config;
-use crate::intake::{self, Admission, IntakeOptions, IntakeSummary, Outcome, PullLock};
+use crate::intake::{self, IntakeSummary, Outcome, PullLock};
+use crate::pipeline;
 use crate::store::Store;
-use crate::transport::{DropboxSource, SftpSource, Source};
-use crate::{Error, ExitCode, Result};
+use crate::{ExitCode, Result};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
@@ -28,81 +26,20 @@ pub struct Args {
     pub format: Format,
 }
 
-/// The checks `pull` runs on every downloaded file: the BIF validator with
-/// this biller's rules.
-pub fn admission(config: &Config, layout: &Layout) -> Box<dyn Admission> {
-    Box::new(intake::ValidatorAdmission::from_config(
-        config,
-        layout.clone(),
-    ))
-}
-
 pub fn run(g: &Globals, args: &Args) -> Result<ExitCode> {
     let config = g.load_config()?;
     let layout = crate::bif::layout_for(&config)?;
-    if config.sftp.is_some() && config.dropbox.is_some() {
-        return Err(Error::Usage(format!(
-            "configuration {}: `pull` reads either [sftp] or [dropbox]; remove one of them",
-            config.origin
-        )));
-    }
     let state = g.state_path(&config);
     let _lock = PullLock::acquire(&state)?;
     let mut store = Store::open(&state)?;
-
-    let (source, settle_seconds, keep_originals): (
-        std::result::Result<Box<dyn Source>, crate::transport::TransportError>,
-        u64,
-        bool,
-    ) = match (&config.sftp, &config.dropbox) {
-        (Some(s), _) => {
-            let password = s
-                .password
-                .as_ref()
-                .map(|p| p.expose("[sftp] password"))
-                .transpose()?;
-            (
-                SftpSource::connect(s, password.as_deref()).map(|c| Box::new(c) as Box<dyn Source>),
-                s.settle_seconds,
-                false,
-            )
-        }
-        (None, Some(d)) => (
-            Ok(Box::new(DropboxSource::new(d)) as Box<dyn Source>),
-            d.settle_seconds,
-            d.keep_originals,
-        ),
-        (None, None) => {
-            config.require_sftp("pull")?;
-            return Err(Error::Usage("`pull` needs [sftp] or [dropbox]".into()));
-        }
-    };
-
-    let summary = match source {
-        Ok(mut source) => {
-            let opts = IntakeOptions {
-                bid: config.biller.bid,
-                inbox: config.paths.inbox.clone(),
-                quarantine: config.paths.quarantine.clone(),
-                settle_seconds,
-                layout: layout.clone(),
-                keep_originals,
-            };
-            let checks = admission(&config, &layout);
-            intake::run(source.as_mut(), &mut store, checks.as_ref(), &opts)
-        }
-        Err(e) => IntakeSummary {
-            source: config
-                .sftp
-                .as_ref()
-                .map(|s| format!("sftp://{}@{}:{}{}", s.user, s.host, s.port, s.remote_dir))
-                .unwrap_or_default(),
-            files: Vec::new(),
-            stopped: Some(e.into()),
-        },
-    };
-
+    let summary = pipeline::pull(&config, &layout, &mut store)?;
     print(&summary, args.format);
+    finish(summary)
+}
+
+/// The exit code of a pull: the error where intake stopped (3 when it was
+/// transient), else 1 when a file was quarantined or refused.
+pub fn finish(summary: IntakeSummary) -> Result<ExitCode> {
     let code = if summary.count("quarantined") + summary.count("refused") > 0 {
         ExitCode::InputErrors
     } else {
@@ -115,13 +52,14 @@ pub fn run(g: &Globals, args: &Args) -> Result<ExitCode> {
 }
 
 #[derive(Serialize)]
-struct Stopped {
+pub struct Stopped {
     message: String,
     transient: bool,
 }
 
+/// The JSON form of a pull (`pull --format json`, and `run`'s `pull`).
 #[derive(Serialize)]
-struct JsonSummary<'a> {
+pub struct JsonSummary<'a> {
     source: &'a str,
     files: &'a [intake::FileOutcome],
     counts: BTreeMap<&'static str, usize>,
@@ -136,24 +74,31 @@ const WORDS: [&str; 5] = [
     "refused",
 ];
 
-fn print(s: &IntakeSummary, format: Format) {
-    let counts: BTreeMap<&'static str, usize> = WORDS.iter().map(|w| (*w, s.count(w))).collect();
+fn counts(s: &IntakeSummary) -> BTreeMap<&'static str, usize> {
+    WORDS.iter().map(|w| (*w, s.count(w))).collect()
+}
+
+/// The JSON form of a pull.
+pub fn json_summary(s: &IntakeSummary) -> JsonSummary<'_> {
+    JsonSummary {
+        source: &s.source,
+        files: &s.files,
+        counts: counts(s),
+        stopped: s.stopped.as_ref().map(|e| Stopped {
+            message: e.to_string(),
+            transient: e.is_transient(),
+        }),
+    }
+}
+
+/// Prints a pull's outcome: a line per file and a count, or one JSON object.
+pub fn print(s: &IntakeSummary, format: Format) {
+    let counts = counts(s);
     match format {
-        Format::Json => {
-            let j = JsonSummary {
-                source: &s.source,
-                files: &s.files,
-                counts,
-                stopped: s.stopped.as_ref().map(|e| Stopped {
-                    message: e.to_string(),
-                    transient: e.is_transient(),
-                }),
-            };
-            match serde_json::to_string(&j) {
-                Ok(text) => println!("{text}"),
-                Err(e) => eprintln!("daffron-bridge: cannot print JSON: {e}"),
-            }
-        }
+        Format::Json => match serde_json::to_string(&json_summary(s)) {
+            Ok(text) => println!("{text}"),
+            Err(e) => eprintln!("daffron-bridge: cannot print JSON: {e}"),
+        },
         Format::Text => {
             println!("pull from {}", s.source);
             for f in &s.files {

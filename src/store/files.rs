@@ -72,9 +72,10 @@ pub struct TakenRow {
     pub taken_at: String,
 }
 
-const COLUMNS: &str = "id, name, sha256, size, mtime, source, verdict, local_path, taken_at";
+pub(super) const COLUMNS: &str =
+    "id, name, sha256, size, mtime, source, verdict, local_path, taken_at";
 
-fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TakenRow> {
+pub(super) fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TakenRow> {
     let verdict: String = r.get(6)?;
     let size: i64 = r.get(3)?;
     let local: String = r.get(7)?;

@@ -55,9 +55,11 @@ CREATE INDEX account_changes_file ON account_changes(file_id);
 CREATE TABLE uploads (
     id          INTEGER PRIMARY KEY,
     file_name   TEXT NOT NULL,
-    sha256      TEXT NOT NULL,
+    sha256      TEXT NOT NULL,          -- of the bytes sent (the transformed file)
+    source_sha256 TEXT NOT NULL,        -- of the file as taken (taken_files.sha256)
     at          TEXT NOT NULL,          -- RFC 3339, UTC
     outcome     TEXT NOT NULL CHECK (outcome IN ('accepted', 'rejected', 'failed')),
     message     TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX uploads_sha256 ON uploads(sha256);
+CREATE INDEX uploads_source_sha256 ON uploads(source_sha256);
