@@ -1,0 +1,140 @@
+//! `run`, the nightly job, end to end with the real binary: the embedded demo
+//! configuration in a fresh folder, and a night whose upload fails being
+//! caught up the next night.
+
+mod support;
+
+use std::path::Path;
+
+use assert_cmd::Command;
+use support::sandbox::{IC_KEY, SandboxProc};
+
+fn json(out: &[u8]) -> serde_json::Value {
+    serde_json::from_slice(out).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(out)))
+}
+
+#[test]
+fn the_demo_runs_on_the_embedded_default_in_a_fresh_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let outbound = dir.path().join("samples/outbound");
+    std::fs::create_dir_all(&outbound).unwrap();
+    std::fs::write(outbound.join("2661_11262026.BIF"), support::bif::valid(4)).unwrap();
+    support::age(&outbound.join("2661_11262026.BIF"), 120);
+
+    let night = || {
+        let out = Command::cargo_bin("daffron-bridge")
+            .unwrap()
+            .current_dir(dir.path())
+            .args(["run", "--format", "json"])
+            .env_remove("IC_WEB_SERVICE_KEY")
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        json(&out)
+    };
+    let first = night();
+    assert_eq!(first["pull"]["counts"]["taken"], 1, "{first}");
+    assert_eq!(first["upload"][0]["outcome"], "uploaded", "{first}");
+    assert!(dir.path().join("demo/inbox/2661_11262026.BIF").exists());
+    // The demo copies, never moves, the checked-in samples.
+    assert!(outbound.join("2661_11262026.BIF").exists());
+
+    let second = night();
+    assert_eq!(second["pull"]["counts"]["taken"], 0, "{second}");
+    assert_eq!(second["pull"]["counts"]["already_taken"], 1, "{second}");
+    assert_eq!(second["upload"].as_array().unwrap().len(), 0, "{second}");
+}
+
+fn config(dir: &Path, upload_url: &str) -> std::path::PathBuf {
+    let p = dir.join("daffron-bridge.toml");
+    std::fs::write(
+        &p,
+        format!(
+            r#"[biller]
+bid = 2661
+name = "Lowell Light & Power"
+guid = "{}"
+
+[dropbox]
+dir = "outbound"
+
+[invoicecloud]
+upload_url = "{upload_url}/portal/webservices/CloudInvoicing.asmx"
+web_service_key = {{ env = "TEST_IC_KEY" }}
+
+[pump]
+timeout_seconds = 5
+"#,
+            support::GUID
+        ),
+    )
+    .unwrap();
+    p
+}
+
+fn run(dir: &Path, cfg: &Path) -> Command {
+    let mut c = Command::cargo_bin("daffron-bridge").unwrap();
+    c.arg("--config")
+        .arg(cfg)
+        .args(["run", "--format", "json"])
+        .env("TEST_IC_KEY", IC_KEY)
+        .current_dir(dir);
+    c
+}
+
+#[test]
+fn an_upload_that_failed_is_sent_the_next_night() {
+    let dir = tempfile::tempdir().unwrap();
+    let outbound = dir.path().join("outbound");
+    std::fs::create_dir_all(&outbound).unwrap();
+    std::fs::write(outbound.join("2661_11262026.BIF"), support::bif::valid(2)).unwrap();
+
+    // Night 1: InvoiceCloud is down. The file is taken, the upload fails: 3.
+    let down = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let cfg = config(dir.path(), &format!("http://127.0.0.1:{down}"));
+    let out = run(dir.path(), &cfg)
+        .assert()
+        .code(3)
+        .get_output()
+        .stdout
+        .clone();
+    let v = json(&out);
+    assert_eq!(v["pull"]["counts"]["taken"], 1, "{v}");
+    assert_eq!(v["upload"][0]["outcome"], "failed", "{v}");
+    assert!(dir.path().join("inbox/2661_11262026.BIF").exists());
+
+    // Night 2: nothing new on the source, but the pending upload goes out.
+    let sbx = SandboxProc::start("");
+    let cfg = config(dir.path(), &sbx.url);
+    let out = run(dir.path(), &cfg)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let v = json(&out);
+    assert_eq!(v["pull"]["counts"]["taken"], 0, "{v}");
+    assert_eq!(v["upload"][0]["outcome"], "uploaded", "{v}");
+    let sent: Vec<_> = sbx
+        .journal()
+        .into_iter()
+        .filter(|e| e["operation"] == "UploadInvoiceFile")
+        .collect();
+    assert_eq!(sent.len(), 1);
+
+    // Night 3: nothing at all to do.
+    let out = run(dir.path(), &cfg)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let v = json(&out);
+    assert_eq!(v["upload"].as_array().unwrap().len(), 0, "{v}");
+}
