@@ -43,7 +43,7 @@ impl FileReport {
     /// lines (errors and warnings in file order), then the summary line.
     pub fn render_text(&self) -> String {
         let mut all: Vec<&Issue> = self.errors.iter().chain(&self.warnings).collect();
-        all.sort_by_key(|i| i.line.unwrap_or(0));
+        all.sort_by_key(|i| super::scan::issue_order(i));
         let mut s = String::new();
         for i in all {
             s.push_str(&self.issue_line(i));

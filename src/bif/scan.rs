@@ -425,7 +425,30 @@ impl Scanner<'_, '_> {
             trim(&bytes[a..b])
         };
         let row_type = f(0);
-        let Some(kind) = RecordKind::from_bytes(row_type) else {
+        let kind = match RecordKind::from_bytes(row_type) {
+            Some(k) => Some(k),
+            None => {
+                // `ih` for `IH`: the row is read as what it plainly is, and
+                // the RowType reported (bad_literal) instead of every field
+                // of the row being lost to unknown_record.
+                let upper = row_type.to_ascii_uppercase();
+                let k = RecordKind::from_bytes(&upper);
+                if let Some(k) = k {
+                    self.out.sink.report(Code::BadLiteral, || {
+                        Issue::new(
+                            Code::BadLiteral,
+                            Some(line),
+                            format!("\"{}\" must be {k}", text_of(row_type)),
+                        )
+                        .record(k)
+                        .field("RowType", 1)
+                        .value(&text_of(row_type))
+                    });
+                }
+                k
+            }
+        };
+        let Some(kind) = kind else {
             self.out.sink.report(Code::UnknownRecord, || {
                 Issue::new(
                     Code::UnknownRecord,
@@ -1033,7 +1056,7 @@ impl Merger {
         let cap = self.max;
         for list in [&mut self.sink.errors, &mut self.sink.warnings] {
             if list.len() > cap.saturating_mul(slack) {
-                list.sort_by_key(|i| i.line.unwrap_or(0));
+                list.sort_by_key(issue_order);
                 list.truncate(cap);
             }
         }
@@ -1095,7 +1118,7 @@ impl Merger {
             }
         }
         for list in [&mut self.sink.errors, &mut self.sink.warnings] {
-            list.sort_by_key(|i| i.line.unwrap_or(0));
+            list.sort_by_key(issue_order);
             list.truncate(self.max);
         }
         Merged {
@@ -1108,6 +1131,11 @@ impl Merger {
             warning_count: self.sink.warning_count,
         }
     }
+}
+
+/// File order: by line, then by column (whole-row issues first).
+pub fn issue_order(i: &Issue) -> (u64, usize) {
+    (i.line.unwrap_or(0), i.field_position.unwrap_or(0))
 }
 
 /// Cents as a decimal amount (`4821377` -> `48213.77`).
