@@ -40,19 +40,103 @@ impl Rng {
 }
 
 const FIRST: &[&str] = &[
-    "JAMES", "MARY", "ROBERT", "PATRICIA", "JOHN", "JENNIFER", "MICHAEL", "LINDA", "DAVID",
-    "ELIZABETH", "WILLIAM", "BARBARA", "RICHARD", "SUSAN", "JOSEPH", "JESSICA", "THOMAS",
-    "KAREN", "DANIEL", "NANCY", "MATTHEW", "LISA", "GARY", "SANDRA", "KEVIN", "DONNA", "BRIAN",
-    "CAROL", "TIMOTHY", "MICHELLE", "JASON", "AMANDA", "RYAN", "MELISSA", "ERIC", "DEBORAH",
-    "DALE", "JOYCE", "LARRY", "SHIRLEY", "DOUGLAS", "KATHLEEN", "GERALD", "JUDITH", "HEIDI",
+    "JAMES",
+    "MARY",
+    "ROBERT",
+    "PATRICIA",
+    "JOHN",
+    "JENNIFER",
+    "MICHAEL",
+    "LINDA",
+    "DAVID",
+    "ELIZABETH",
+    "WILLIAM",
+    "BARBARA",
+    "RICHARD",
+    "SUSAN",
+    "JOSEPH",
+    "JESSICA",
+    "THOMAS",
+    "KAREN",
+    "DANIEL",
+    "NANCY",
+    "MATTHEW",
+    "LISA",
+    "GARY",
+    "SANDRA",
+    "KEVIN",
+    "DONNA",
+    "BRIAN",
+    "CAROL",
+    "TIMOTHY",
+    "MICHELLE",
+    "JASON",
+    "AMANDA",
+    "RYAN",
+    "MELISSA",
+    "ERIC",
+    "DEBORAH",
+    "DALE",
+    "JOYCE",
+    "LARRY",
+    "SHIRLEY",
+    "DOUGLAS",
+    "KATHLEEN",
+    "GERALD",
+    "JUDITH",
+    "HEIDI",
 ];
 const LAST: &[&str] = &[
-    "VANDERMOLEN", "DEVRIES", "VANDYKE", "SMITH", "JOHNSON", "WILLIAMS", "BROWN", "JONES",
-    "MILLER", "DAVIS", "WILSON", "ANDERSON", "TAYLOR", "THOMAS", "MOORE", "MARTIN", "JACKSON",
-    "THOMPSON", "WHITE", "HARRIS", "CLARK", "LEWIS", "ROBINSON", "WALKER", "YOUNG", "KING",
-    "BOERSMA", "HOEKSTRA", "VANDENBERG", "KOOISTRA", "POSTMA", "KUIPER", "MEYER", "SCHUTTE",
-    "NIEBOER", "BYLSMA", "WIERSMA", "VANHOUTEN", "OSTERHOUSE", "DEKKER", "STRAUB", "KOWALSKI",
-    "NOWAK", "WISNIEWSKI", "GRAVES", "HALE", "BRANDT", "FOREMAN", "AVERY", "ROTH",
+    "VANDERMOLEN",
+    "DEVRIES",
+    "VANDYKE",
+    "SMITH",
+    "JOHNSON",
+    "WILLIAMS",
+    "BROWN",
+    "JONES",
+    "MILLER",
+    "DAVIS",
+    "WILSON",
+    "ANDERSON",
+    "TAYLOR",
+    "THOMAS",
+    "MOORE",
+    "MARTIN",
+    "JACKSON",
+    "THOMPSON",
+    "WHITE",
+    "HARRIS",
+    "CLARK",
+    "LEWIS",
+    "ROBINSON",
+    "WALKER",
+    "YOUNG",
+    "KING",
+    "BOERSMA",
+    "HOEKSTRA",
+    "VANDENBERG",
+    "KOOISTRA",
+    "POSTMA",
+    "KUIPER",
+    "MEYER",
+    "SCHUTTE",
+    "NIEBOER",
+    "BYLSMA",
+    "WIERSMA",
+    "VANHOUTEN",
+    "OSTERHOUSE",
+    "DEKKER",
+    "STRAUB",
+    "KOWALSKI",
+    "NOWAK",
+    "WISNIEWSKI",
+    "GRAVES",
+    "HALE",
+    "BRANDT",
+    "FOREMAN",
+    "AVERY",
+    "ROTH",
 ];
 const BUSINESS: &[&str] = &[
     "LOWELL AREA SCHOOLS",
@@ -67,11 +151,36 @@ const BUSINESS: &[&str] = &[
     "ST MARY CATHOLIC CHURCH",
 ];
 const STREETS: &[&str] = &[
-    "MAIN ST", "MONROE ST", "HUDSON ST", "JACKSON ST", "VERGENNES ST", "RIVERSIDE DR",
-    "FOREMAN ST", "AVERY ST", "KING ST", "WASHINGTON ST", "BROADWAY ST", "BOWES RD",
-    "FULTON ST", "LINCOLN LAKE AVE", "PARK ST", "SUFFOLK ST", "HIGH ST", "SPRING ST",
-    "CHATHAM ST", "AMITY ST", "GEE DR", "SEGWUN AVE", "N DIVISION ST", "GRAND RIVER DR",
-    "MCPHERSON ST", "EAST ST", "WEST ST", "PLEASANT ST", "CASCADE RD", "ALDEN NASH AVE",
+    "MAIN ST",
+    "MONROE ST",
+    "HUDSON ST",
+    "JACKSON ST",
+    "VERGENNES ST",
+    "RIVERSIDE DR",
+    "FOREMAN ST",
+    "AVERY ST",
+    "KING ST",
+    "WASHINGTON ST",
+    "BROADWAY ST",
+    "BOWES RD",
+    "FULTON ST",
+    "LINCOLN LAKE AVE",
+    "PARK ST",
+    "SUFFOLK ST",
+    "HIGH ST",
+    "SPRING ST",
+    "CHATHAM ST",
+    "AMITY ST",
+    "GEE DR",
+    "SEGWUN AVE",
+    "N DIVISION ST",
+    "GRAND RIVER DR",
+    "MCPHERSON ST",
+    "EAST ST",
+    "WEST ST",
+    "PLEASANT ST",
+    "CASCADE RD",
+    "ALDEN NASH AVE",
 ];
 /// (city, ZIP) pairs of the service area.
 const CITIES: &[(&str, &str)] = &[
@@ -155,7 +264,10 @@ fn invoice(rng: &mut Rng, i: u64, date: &str) -> (String, i64) {
     let bctr = 12000 + rng.below(88000);
     let location = format!("3210{:08}", (base * 7 + rng.below(7)) % 100_000_000);
     let inv_no = format!("{base}{sub}{bctr}");
-    let inv_date = format!("{mm}/{:02}/{yyyy}", (dd.parse::<u64>().unwrap_or(26)).saturating_sub(6).max(1));
+    let inv_date = format!(
+        "{mm}/{:02}/{yyyy}",
+        (dd.parse::<u64>().unwrap_or(26)).saturating_sub(6).max(1)
+    );
     let due = {
         let m: u64 = mm.parse().unwrap_or(11);
         let (m2, y2) = if m == 12 {
@@ -177,7 +289,10 @@ fn invoice(rng: &mut Rng, i: u64, date: &str) -> (String, i64) {
         lines.push(("PREPAID BALANCE APPLIED".into(), -c));
     } else {
         lines.push(("CUSTOMER CHARGE".into(), 1200));
-        lines.push((format!("ENERGY CHARGE {kwh} KWH @ 0.1321"), kwh * 1321 / 100));
+        lines.push((
+            format!("ENERGY CHARGE {kwh} KWH @ 0.1321"),
+            kwh * 1321 / 100,
+        ));
         lines.push(("POWER SUPPLY COST RECOVERY".into(), kwh * 38 / 100));
         if rng.chance(45) {
             lines.push(("WATER SERVICE".into(), 1850 + rng.below(4000) as i64));
@@ -191,7 +306,10 @@ fn invoice(rng: &mut Rng, i: u64, date: &str) -> (String, i64) {
         if kind < 10 {
             // Overpaid last month: a credit balance.
             let sub_total: i64 = lines.iter().map(|l| l.1).sum();
-            lines.push(("PAYMENT - THANK YOU".into(), -(sub_total + 500 + rng.below(20000) as i64)));
+            lines.push((
+                "PAYMENT - THANK YOU".into(),
+                -(sub_total + 500 + rng.below(20000) as i64),
+            ));
         } else if kind < 18 {
             lines.push(("PRIOR BALANCE".into(), 2000 + rng.below(15000) as i64));
             lines.push(("LATE PAYMENT CHARGE".into(), 500));
@@ -209,7 +327,13 @@ fn invoice(rng: &mut Rng, i: u64, date: &str) -> (String, i64) {
         bctr.to_string()
     };
     // IBM i pads some fields with trailing spaces.
-    let pad = |s: &str, w: usize, on: bool| if on { format!("{s:<w$}") } else { s.to_string() };
+    let pad = |s: &str, w: usize, on: bool| {
+        if on {
+            format!("{s:<w$}")
+        } else {
+            s.to_string()
+        }
+    };
     let padded = rng.chance(20);
 
     let mut s = String::with_capacity(512);
@@ -308,12 +432,7 @@ fn run(a: &Args) -> io::Result<()> {
         None => Box::new(io::stdout().lock()),
     };
     let mut w = BufWriter::with_capacity(1 << 20, out);
-    write!(
-        w,
-        "FH|{}|{mm_dd_yyyy}|{n}|{}\r\n",
-        a.guid,
-        money(total)
-    )?;
+    write!(w, "FH|{}|{mm_dd_yyyy}|{n}|{}\r\n", a.guid, money(total))?;
     let mut rng = Rng(a.seed);
     for i in 0..n {
         let (s, _) = invoice(&mut rng, i, &a.date);

@@ -169,6 +169,10 @@ pub struct Issue {
     pub value: Option<String>,
     /// What is wrong, for people.
     pub message: String,
+    /// The other line involved, where there is one: the first occurrence of
+    /// a duplicate, the IH of a CR, the row that showed a CR missing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub related_line: Option<u64>,
 }
 
 impl Issue {
@@ -183,6 +187,21 @@ impl Issue {
             severity: code.severity(),
             value: None,
             message: message.into(),
+            related_line: None,
+        }
+    }
+
+    /// Names another line; `{related}` in the message becomes its number
+    /// once the file's line numbers are final (chunks count from 1).
+    pub fn related(mut self, line: u64) -> Issue {
+        self.related_line = Some(line);
+        self
+    }
+
+    /// Puts the related line's number into the message.
+    pub fn resolve_related(&mut self) {
+        if let Some(l) = self.related_line {
+            self.message = self.message.replace("{related}", &l.to_string());
         }
     }
 

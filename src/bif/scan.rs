@@ -149,6 +149,9 @@ impl Sink {
             if let Some(l) = i.line.as_mut() {
                 *l += delta;
             }
+            if let Some(l) = i.related_line.as_mut() {
+                *l += delta;
+            }
         }
     }
 }
@@ -797,12 +800,22 @@ fn orphan(line: u64, kind: RecordKind, why: &str) -> Issue {
 }
 
 fn missing_customer(ih_line: u64, seen_at: u64) -> Issue {
-    let msg = if seen_at == 0 {
-        "this invoice has no CR row (the file ends first)".to_string()
+    if seen_at == 0 {
+        Issue::new(
+            Code::MissingCustomer,
+            Some(ih_line),
+            "this invoice has no CR row (the file ends first)",
+        )
+        .record(RecordKind::IH)
     } else {
-        format!("this invoice has no CR row (line {seen_at} starts the next invoice)")
-    };
-    Issue::new(Code::MissingCustomer, Some(ih_line), msg).record(RecordKind::IH)
+        Issue::new(
+            Code::MissingCustomer,
+            Some(ih_line),
+            "this invoice has no CR row (line {related} starts the next invoice)",
+        )
+        .record(RecordKind::IH)
+        .related(seen_at)
+    }
 }
 
 /// CR AccountNumber must be Custom2-Custom3 of its IH where both are present
@@ -828,14 +841,15 @@ pub fn account_mismatch(
             Code::AccountMismatch,
             Some(line),
             format!(
-                "AccountNumber {a} is not Custom2-Custom3 of its IH (line {ih_line}): {}-{}",
+                "AccountNumber {a} is not Custom2-Custom3 of its IH (line {{related}}): {}-{}",
                 text_of(custom2),
                 text_of(custom3)
             ),
         )
         .record(RecordKind::CR)
         .field("AccountNumber", 2)
-        .value(&a),
+        .value(&a)
+        .related(ih_line),
     )
 }
 
@@ -961,6 +975,7 @@ impl Merger {
             match ev {
                 HeadEvent::Issue(mut i) => {
                     i.line = i.line.map(|l| l + base);
+                    i.related_line = i.related_line.map(|l| l + base);
                     self.sink.push(i);
                 }
                 HeadEvent::MissingCustomerOfTail => {
@@ -1008,9 +1023,10 @@ impl Merger {
                     Issue::new(
                         Code::DuplicateHeader,
                         Some(line),
-                        format!("a second FH row (the header is line {first}); a file has one FH"),
+                        "a second FH row (the header is line {related}); a file has one FH",
                     )
-                    .record(RecordKind::FH),
+                    .record(RecordKind::FH)
+                    .related(first),
                 );
             }
         }
@@ -1029,8 +1045,9 @@ impl Merger {
                     Issue::new(
                         Code::DuplicateInvoice,
                         Some(line),
-                        format!("InvoiceNumber {n} is also on line {first}"),
+                        format!("InvoiceNumber {n} is also on line {{related}}"),
                     )
+                    .related(first)
                     .record(RecordKind::IH)
                     .field("InvoiceNumber", 4)
                     .value(&n)
@@ -1120,6 +1137,7 @@ impl Merger {
         for list in [&mut self.sink.errors, &mut self.sink.warnings] {
             list.sort_by_key(issue_order);
             list.truncate(self.max);
+            list.iter_mut().for_each(Issue::resolve_related);
         }
         Merged {
             lines: self.line_base,
