@@ -87,12 +87,12 @@ impl ValidateOptions {
 /// The file name rule (`interface.md` §1.1): `{BID}_{MMDDYYYY}.BIF`, the
 /// extension in any case, the BID the configured one, the date a real date.
 /// Returns the date for the FH FileCreationDate comparison.
-pub fn check_file_name(name: &str, bid: Option<u32>) -> std::result::Result<Ymd, Issue> {
+pub fn check_file_name(name: &str, bid: Option<u32>) -> std::result::Result<Ymd, Box<Issue>> {
     let base = Path::new(name)
         .file_name()
         .and_then(|n| n.to_str())
         .unwrap_or(name);
-    let bad = |why: String| Issue::new(Code::BadFileName, None, why).value(base);
+    let bad = |why: String| Box::new(Issue::new(Code::BadFileName, None, why).value(base));
     let stem = match base.len().checked_sub(4) {
         Some(i) if base.is_char_boundary(i) && base[i..].eq_ignore_ascii_case(".bif") => &base[..i],
         _ => {
@@ -148,7 +148,7 @@ fn start(name: &str, opts: &ValidateOptions) -> (Merger, Option<Ymd>) {
     let date = match check_file_name(name, opts.rules.bid) {
         Ok(d) => Some(d),
         Err(i) => {
-            m.push(i);
+            m.push(*i);
             None
         }
     };
