@@ -43,7 +43,7 @@ impl FileReport {
     /// lines (errors and warnings in file order), then the summary line.
     pub fn render_text(&self) -> String {
         let mut all: Vec<&Issue> = self.errors.iter().chain(&self.warnings).collect();
-        all.sort_by_key(|i| super::scan::issue_order(i));
+        all.sort_by(|a, b| super::scan::issue_order(a, b));
         let mut s = String::new();
         for i in all {
             s.push_str(&self.issue_line(i));

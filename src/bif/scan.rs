@@ -108,6 +108,11 @@ pub fn step(state: Order, kind: RecordKind) -> (Order, [Option<OrderEvent>; 2]) 
 }
 
 /// Issues kept up to a cap, counted all.
+///
+/// Within a chunk issues arrive in line order (every rule reports on the
+/// line that reveals the problem), so keeping the first `max` plus the rest
+/// of the line where the cap is reached keeps a superset of the file's first
+/// `max` issues; the merge sorts and cuts exactly.
 #[derive(Debug, Default, Clone)]
 pub struct Sink {
     pub errors: Vec<Issue>,
@@ -115,6 +120,8 @@ pub struct Sink {
     pub error_count: u64,
     pub warning_count: u64,
     max: usize,
+    last_error_line: u64,
+    last_warning_line: u64,
 }
 
 impl Sink {
@@ -125,23 +132,34 @@ impl Sink {
         }
     }
 
-    /// Counts an issue of `code` and builds it only while under the cap, so
-    /// a file with millions of bad rows costs no allocation per row.
+    /// Counts an issue of `code` on `line` and builds it only while it may
+    /// be kept, so a file with millions of bad rows costs no allocation per
+    /// row.
     #[inline]
-    pub fn report(&mut self, code: Code, build: impl FnOnce() -> Issue) {
-        let (list, count) = match code.severity() {
-            Severity::Error => (&mut self.errors, &mut self.error_count),
-            Severity::Warning => (&mut self.warnings, &mut self.warning_count),
+    pub fn report(&mut self, code: Code, line: u64, build: impl FnOnce() -> Issue) {
+        let (list, count, last) = match code.severity() {
+            Severity::Error => (
+                &mut self.errors,
+                &mut self.error_count,
+                &mut self.last_error_line,
+            ),
+            Severity::Warning => (
+                &mut self.warnings,
+                &mut self.warning_count,
+                &mut self.last_warning_line,
+            ),
         };
         *count += 1;
-        if list.len() < self.max {
+        if list.len() < self.max || line <= *last {
             list.push(build());
+            *last = (*last).max(line);
         }
     }
 
     pub fn push(&mut self, issue: Issue) {
         let code = issue.code;
-        self.report(code, || issue);
+        let line = issue.line.unwrap_or(0);
+        self.report(code, line, || issue);
     }
 
     fn rebase(&mut self, delta: u64) {
@@ -175,6 +193,7 @@ struct Head {
     state: Order,
     events: Vec<HeadEvent>,
     dropped: u64,
+    last_line: u64,
 }
 
 /// The open invoice at the end of a chunk.
@@ -301,6 +320,7 @@ pub fn scan_chunk(bytes: &[u8], at_file_start: bool, rules: &ScanRules<'_>) -> C
         state: s,
         events: Vec::new(),
         dropped: 0,
+        last_line: 0,
     };
     let mut sc = Scanner {
         rules,
@@ -393,7 +413,7 @@ impl Scanner<'_, '_> {
         let raw = &bytes[start..end];
         if end - start > MAX_LINE {
             self.out.rows += 1;
-            self.out.sink.report(Code::LineTooLong, || {
+            self.out.sink.report(Code::LineTooLong, line, || {
                 Issue::new(
                     Code::LineTooLong,
                     Some(line),
@@ -407,14 +427,14 @@ impl Scanner<'_, '_> {
             return;
         }
         if trim(raw).is_empty() {
-            self.out.sink.report(Code::BlankLine, || {
+            self.out.sink.report(Code::BlankLine, line, || {
                 Issue::new(Code::BlankLine, Some(line), "blank line; skipped")
             });
             return;
         }
         self.out.rows += 1;
         if !self.utf8_ok && simdutf8::basic::from_utf8(raw).is_err() {
-            self.out.sink.report(Code::Cp1252Encoding, || {
+            self.out.sink.report(Code::Cp1252Encoding, line, || {
                 Issue::new(
                     Code::Cp1252Encoding,
                     Some(line),
@@ -437,7 +457,7 @@ impl Scanner<'_, '_> {
                 let upper = row_type.to_ascii_uppercase();
                 let k = RecordKind::from_bytes(&upper);
                 if let Some(k) = k {
-                    self.out.sink.report(Code::BadLiteral, || {
+                    self.out.sink.report(Code::BadLiteral, line, || {
                         Issue::new(
                             Code::BadLiteral,
                             Some(line),
@@ -452,7 +472,7 @@ impl Scanner<'_, '_> {
             }
         };
         let Some(kind) = kind else {
-            self.out.sink.report(Code::UnknownRecord, || {
+            self.out.sink.report(Code::UnknownRecord, line, || {
                 Issue::new(
                     Code::UnknownRecord,
                     Some(line),
@@ -538,8 +558,9 @@ impl Scanner<'_, '_> {
                                 account: account.map(text_of),
                             },
                         };
-                        if h.events.len() < self.rules.max_issues.max(2) {
+                        if h.events.len() < self.rules.max_issues || line <= h.last_line {
                             h.events.push(ev);
+                            h.last_line = line;
                         } else {
                             h.dropped += 1;
                         }
@@ -576,7 +597,7 @@ impl Scanner<'_, '_> {
                 .get(specs.len())
                 .map(|&(a, b)| text_of(trim(&bytes[a..b])))
                 .unwrap_or_default();
-            self.out.sink.report(Code::TooManyFields, || {
+            self.out.sink.report(Code::TooManyFields, line, || {
                 Issue::new(
                     Code::TooManyFields,
                     Some(line),
@@ -592,7 +613,7 @@ impl Scanner<'_, '_> {
         let min = layout.min_fields();
         if n_fields < min {
             let missing = &specs[n_fields];
-            self.out.sink.report(Code::TooFewFields, || {
+            self.out.sink.report(Code::TooFewFields, line, || {
                 Issue::new(
                     Code::TooFewFields,
                     Some(line),
@@ -618,7 +639,7 @@ impl Scanner<'_, '_> {
             let v = trim(&bytes[a..b]);
             if v.is_empty() {
                 if is_ih && i == keys.ih_custom10 && needs_bctr(self.rules.pdf_version, custom9) {
-                    self.out.sink.report(Code::MissingBctr, || {
+                    self.out.sink.report(Code::MissingBctr, line, || {
                         Issue::new(
                             Code::MissingBctr,
                             Some(line),
@@ -628,7 +649,7 @@ impl Scanner<'_, '_> {
                         .field(&spec.name, spec.position)
                     });
                 } else if spec.required {
-                    self.out.sink.report(Code::MissingRequired, || {
+                    self.out.sink.report(Code::MissingRequired, line, || {
                         Issue::new(
                             Code::MissingRequired,
                             Some(line),
@@ -645,7 +666,7 @@ impl Scanner<'_, '_> {
                 continue;
             }
             if let Err(code) = format::check(&spec.format, v) {
-                self.out.sink.report(code, || {
+                self.out.sink.report(code, line, || {
                     let text = text_of(v);
                     Issue::new(
                         code,
@@ -680,7 +701,7 @@ impl Scanner<'_, '_> {
             && got != want
         {
             let spec = &layout.fields[keys.fh_biller_guid];
-            self.out.sink.report(Code::BillerMismatch, || {
+            self.out.sink.report(Code::BillerMismatch, line, || {
                 Issue::new(
                     Code::BillerMismatch,
                     Some(line),
@@ -701,7 +722,7 @@ impl Scanner<'_, '_> {
         {
             let spec = &layout.fields[keys.fh_creation_date];
             let v = text_of(get(keys.fh_creation_date));
-            self.out.sink.report(Code::FileDateMismatch, || {
+            self.out.sink.report(Code::FileDateMismatch, line, || {
                 Issue::new(
                     Code::FileDateMismatch,
                     Some(line),
@@ -730,7 +751,7 @@ impl Scanner<'_, '_> {
             let spec = &layout.fields[keys.ih_due_date];
             let v = text_of(get(keys.ih_due_date));
             let d = text_of(get(keys.ih_invoice_date));
-            self.out.sink.report(Code::DueBeforeInvoiceDate, || {
+            self.out.sink.report(Code::DueBeforeInvoiceDate, line, || {
                 Issue::new(
                     Code::DueBeforeInvoiceDate,
                     Some(line),
@@ -755,18 +776,18 @@ impl Scanner<'_, '_> {
             OrderEvent::MissingHeader => {
                 self.out
                     .sink
-                    .report(Code::MissingHeader, || missing_header(line, kind));
+                    .report(Code::MissingHeader, line, || missing_header(line, kind));
             }
             OrderEvent::Orphan(why) => {
                 self.out
                     .sink
-                    .report(Code::OrphanRecord, || orphan(line, kind, why));
+                    .report(Code::OrphanRecord, line, || orphan(line, kind, why));
             }
             OrderEvent::MissingCustomerOfOpen => {
                 let at = self.open_line;
-                self.out
-                    .sink
-                    .report(Code::MissingCustomer, || missing_customer(at, line));
+                self.out.sink.report(Code::MissingCustomer, line, || {
+                    missing_customer(at, line, false)
+                });
             }
             OrderEvent::CustomerOfOpen => {
                 let c2 = &bytes[self.open_c2.0..self.open_c2.1];
@@ -799,23 +820,18 @@ fn orphan(line: u64, kind: RecordKind, why: &str) -> Issue {
     .record(kind)
 }
 
-fn missing_customer(ih_line: u64, seen_at: u64) -> Issue {
-    if seen_at == 0 {
-        Issue::new(
-            Code::MissingCustomer,
-            Some(ih_line),
-            "this invoice has no CR row (the file ends first)",
-        )
-        .record(RecordKind::IH)
+/// The invoice on `ih_line` got no CR row. Reported on the line that shows
+/// it (the next IH, or the file's last line), so that issues always arrive
+/// in line order; the IH's line is the related line.
+fn missing_customer(ih_line: u64, seen_at: u64, at_end: bool) -> Issue {
+    let msg = if at_end {
+        "the file ends, but the invoice on line {related} has no CR row"
     } else {
-        Issue::new(
-            Code::MissingCustomer,
-            Some(ih_line),
-            "this invoice has no CR row (line {related} starts the next invoice)",
-        )
+        "the invoice on line {related} has no CR row (this IH starts the next invoice)"
+    };
+    Issue::new(Code::MissingCustomer, Some(seen_at), msg)
         .record(RecordKind::IH)
-        .related(seen_at)
-    }
+        .related(ih_line)
 }
 
 /// CR AccountNumber must be Custom2-Custom3 of its IH where both are present
@@ -969,6 +985,7 @@ impl Merger {
                 state: Order::Start,
                 events: Vec::new(),
                 dropped: 0,
+                last_line: 0,
             },
         );
         for ev in head.events {
@@ -982,7 +999,7 @@ impl Merger {
                     // Only reachable from OpenIh, which only a chunk with an IH leaves.
                     if let Some(t) = &self.tail {
                         let first_ih = c.first_ih.map_or(0, |l| l + base);
-                        self.sink.push(missing_customer(t.line, first_ih));
+                        self.sink.push(missing_customer(t.line, first_ih, false));
                     }
                 }
                 HeadEvent::AccountOfTail { line, account } => {
@@ -1009,7 +1026,6 @@ impl Merger {
         self.sink.warning_count += rest.warning_count;
         self.sink.errors.append(&mut rest.errors);
         self.sink.warnings.append(&mut rest.warnings);
-        self.trim_lists(2);
 
         // Header rows: the first one is the file's header; later ones are
         // duplicates.
@@ -1041,7 +1057,7 @@ impl Merger {
             let line = k.line + base;
             if let Some(first) = self.dups.add(k.hash, number, line) {
                 let n = text_of(number);
-                self.sink.report(Code::DuplicateInvoice, || {
+                self.sink.report(Code::DuplicateInvoice, line, || {
                     Issue::new(
                         Code::DuplicateInvoice,
                         Some(line),
@@ -1067,13 +1083,16 @@ impl Merger {
             None => self.state = head.state,
         }
         self.line_base += c.lines;
+        // Cutting to the `max` smallest at any time is exact: what is cut is
+        // larger than everything kept.
+        self.trim_lists(2);
     }
 
     fn trim_lists(&mut self, slack: usize) {
         let cap = self.max;
         for list in [&mut self.sink.errors, &mut self.sink.warnings] {
             if list.len() > cap.saturating_mul(slack) {
-                list.sort_by_key(issue_order);
+                list.sort_by(issue_order);
                 list.truncate(cap);
             }
         }
@@ -1091,7 +1110,8 @@ impl Merger {
         if self.state == Order::OpenIh
             && let Some(t) = &self.tail
         {
-            self.sink.push(missing_customer(t.line, 0));
+            self.sink
+                .push(missing_customer(t.line, self.line_base.max(1), true));
         }
         if let Some(fh) = &self.fh {
             let keys = layout.keys();
@@ -1135,7 +1155,7 @@ impl Merger {
             }
         }
         for list in [&mut self.sink.errors, &mut self.sink.warnings] {
-            list.sort_by_key(issue_order);
+            list.sort_by(issue_order);
             list.truncate(self.max);
             list.iter_mut().for_each(Issue::resolve_related);
         }
@@ -1151,9 +1171,12 @@ impl Merger {
     }
 }
 
-/// File order: by line, then by column (whole-row issues first).
-pub fn issue_order(i: &Issue) -> (u64, usize) {
-    (i.line.unwrap_or(0), i.field_position.unwrap_or(0))
+/// File order: by line, then by column (whole-row issues first), then by
+/// code and message, so the order never depends on chunk edges.
+pub fn issue_order(a: &Issue, b: &Issue) -> std::cmp::Ordering {
+    (a.line.unwrap_or(0), a.field_position.unwrap_or(0), a.code)
+        .cmp(&(b.line.unwrap_or(0), b.field_position.unwrap_or(0), b.code))
+        .then_with(|| a.message.cmp(&b.message))
 }
 
 /// Cents as a decimal amount (`4821377` -> `48213.77`).
