@@ -144,14 +144,19 @@ pub fn date(parts: &[DatePart], v: &[u8]) -> Result<Ymd, Code> {
             }
         }
     }
-    if i != v.len() || y == 0 || !(1..=12).contains(&m) || d == 0 || d > days_in_month(y, m) {
+    if i != v.len() {
         return Err(Code::BadDate);
     }
-    Ok(Ymd {
-        year: y,
-        month: m,
-        day: d,
-    })
+    calendar(y, m, d)
+}
+
+/// A real calendar day (no 02/30, no year 0).
+#[inline]
+pub fn calendar(year: u16, month: u8, day: u8) -> Result<Ymd, Code> {
+    if year == 0 || !(1..=12).contains(&month) || day == 0 || day > days_in_month(year, month) {
+        return Err(Code::BadDate);
+    }
+    Ok(Ymd { year, month, day })
 }
 
 fn days_in_month(y: u16, m: u8) -> u8 {

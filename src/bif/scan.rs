@@ -25,7 +25,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 
 use super::format::{self, Ymd};
 use super::issue::{Code, Issue, Severity};
-use super::layout::{FieldFormat, Layout, RecordKind, RecordLayout};
+use super::layout::{FieldFormat, Layout, RecordKind};
 use crate::config::PdfVersion;
 
 /// Lines longer than this are reported as `line_too_long` and not parsed:
@@ -297,8 +297,158 @@ fn needs_bctr(configured: PdfVersion, custom9: &[u8]) -> bool {
 /// Up to this many columns are kept per row; more are only counted.
 const MAX_KEPT_FIELDS: usize = 64;
 
+/// What a field is to the cross-field rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    None,
+    FhGuid,
+    FhDate,
+    FhCount,
+    FhTotal,
+    IhNumber,
+    IhDate,
+    IhDue,
+    IhTotal,
+    IhCustom2,
+    IhCustom3,
+    IhCustom9,
+    IhCustom10,
+    CrAccount,
+}
+
+/// A field format resolved for the hot loop.
+#[derive(Debug, Clone)]
+enum Fmt {
+    /// RowType: already matched to the record kind.
+    RowType,
+    /// The usual `%m/%d/%Y`, checked without the generic pattern walk.
+    DateMdy,
+    Other(FieldFormat),
+}
+
+#[derive(Debug, Clone)]
+struct Spec {
+    fmt: Fmt,
+    required: bool,
+    role: Role,
+}
+
+#[derive(Debug, Clone)]
+struct Rec {
+    specs: Vec<Spec>,
+    min_fields: usize,
+}
+
+/// The layout compiled for scanning: one [`Rec`] per record kind.
+#[derive(Debug, Clone)]
+struct Compiled {
+    recs: [Rec; 4],
+}
+
+impl Compiled {
+    fn new(layout: &Layout) -> Compiled {
+        let k = layout.keys();
+        let rec = |kind: RecordKind| {
+            let r = layout.record(kind);
+            let specs = r
+                .fields
+                .iter()
+                .enumerate()
+                .map(|(i, f)| {
+                    use RecordKind::*;
+                    let role = match kind {
+                        FH if i == k.fh_biller_guid => Role::FhGuid,
+                        FH if i == k.fh_creation_date => Role::FhDate,
+                        FH if i == k.fh_invoice_count => Role::FhCount,
+                        FH if i == k.fh_total_amount => Role::FhTotal,
+                        IH if i == k.ih_invoice_number => Role::IhNumber,
+                        IH if i == k.ih_invoice_date => Role::IhDate,
+                        IH if i == k.ih_due_date => Role::IhDue,
+                        IH if i == k.ih_total_amount_due => Role::IhTotal,
+                        IH if i == k.ih_custom2 => Role::IhCustom2,
+                        IH if i == k.ih_custom3 => Role::IhCustom3,
+                        IH if i == k.ih_custom9 => Role::IhCustom9,
+                        IH if i == k.ih_custom10 => Role::IhCustom10,
+                        CR if i == k.cr_account_number => Role::CrAccount,
+                        _ => Role::None,
+                    };
+                    let fmt = match &f.format {
+                        _ if i == 0 => Fmt::RowType,
+                        FieldFormat::Date { pattern, .. } if pattern == "%m/%d/%Y" => Fmt::DateMdy,
+                        other => Fmt::Other(other.clone()),
+                    };
+                    Spec {
+                        fmt,
+                        required: f.required,
+                        role,
+                    }
+                })
+                .collect();
+            Rec {
+                specs,
+                min_fields: r.min_fields(),
+            }
+        };
+        Compiled {
+            recs: RecordKind::ALL.map(rec),
+        }
+    }
+}
+
+/// `%m/%d/%Y` by hand: the commonest check of the file.
+#[inline]
+fn date_mdy(v: &[u8]) -> Result<Ymd, Code> {
+    let &[m1, m2, b'/', d1, d2, b'/', y1, y2, y3, y4] = v else {
+        return Err(Code::BadDate);
+    };
+    let dig = |b: u8| -> Result<u16, Code> {
+        if b.is_ascii_digit() {
+            Ok(u16::from(b - b'0'))
+        } else {
+            Err(Code::BadDate)
+        }
+    };
+    let month = dig(m1)? * 10 + dig(m2)?;
+    let day = dig(d1)? * 10 + dig(d2)?;
+    let year = dig(y1)? * 1000 + dig(y2)? * 100 + dig(y3)? * 10 + dig(y4)?;
+    format::calendar(year, month as u8, day as u8)
+}
+
+/// Positions of `|` and `\n` in 64 bytes, as bit masks (bit i = byte i).
+#[inline]
+fn delim_masks(block: &[u8; 64]) -> (u64, u64) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::*;
+        let mut pipes = 0u64;
+        let mut nls = 0u64;
+        // SAFETY: SSE2 is part of the x86_64 baseline; every load reads 16
+        // bytes inside the 64-byte array.
+        unsafe {
+            let p = _mm_set1_epi8(b'|' as i8);
+            let n = _mm_set1_epi8(b'\n' as i8);
+            for k in 0..4 {
+                let v = _mm_loadu_si128(block.as_ptr().add(16 * k) as *const __m128i);
+                pipes |= u64::from(_mm_movemask_epi8(_mm_cmpeq_epi8(v, p)) as u16) << (16 * k);
+                nls |= u64::from(_mm_movemask_epi8(_mm_cmpeq_epi8(v, n)) as u16) << (16 * k);
+            }
+        }
+        (pipes, nls)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let (mut pipes, mut nls) = (0u64, 0u64);
+        for (i, &b) in block.iter().enumerate() {
+            pipes |= u64::from(b == b'|') << i;
+            nls |= u64::from(b == b'\n') << i;
+        }
+        (pipes, nls)
+    }
+}
+
 struct Scanner<'r, 'a> {
     rules: &'r ScanRules<'a>,
+    c: Compiled,
     out: ChunkSummary,
     /// `None` until the chunk's first IH; then the single machine's state.
     state: Option<Order>,
@@ -324,6 +474,7 @@ pub fn scan_chunk(bytes: &[u8], at_file_start: bool, rules: &ScanRules<'_>) -> C
     };
     let mut sc = Scanner {
         rules,
+        c: Compiled::new(rules.layout),
         out: ChunkSummary {
             lines: 0,
             invoices: 0,
@@ -351,40 +502,72 @@ pub fn scan_chunk(bytes: &[u8], at_file_start: bool, rules: &ScanRules<'_>) -> C
     let mut line_start = 0usize;
     let mut field_start = 0usize;
     let mut line_no = 0u64;
-    let mut it = memchr::memchr2_iter(b'|', b'\n', bytes);
-    loop {
-        let next = it.next();
-        let end = match next {
-            Some(p) if bytes[p] == b'|' => {
+    let mut end_line = |sc: &mut Scanner<'_, '_>,
+                        end: usize,
+                        fields: &mut Vec<(usize, usize)>,
+                        n_fields: &mut usize,
+                        line_start: &mut usize,
+                        field_start: &mut usize| {
+        line_no += 1;
+        let mut content_end = end;
+        if content_end > *line_start && bytes[content_end - 1] == b'\r' {
+            content_end -= 1;
+        }
+        let last_start = (*field_start).min(content_end);
+        if fields.len() < MAX_KEPT_FIELDS {
+            fields.push((last_start, content_end));
+        }
+        *n_fields += 1;
+        sc.line(bytes, line_no, *line_start, content_end, fields, *n_fields);
+        fields.clear();
+        *n_fields = 0;
+        *line_start = end + 1;
+        *field_start = end + 1;
+    };
+    let mut base = 0usize;
+    while base < bytes.len() {
+        let (pipes, nls) = match bytes.get(base..base + 64) {
+            Some(b) => delim_masks(b.try_into().unwrap_or(&[0u8; 64])),
+            None => {
+                let rest = &bytes[base..];
+                let mut pad = [0u8; 64];
+                pad[..rest.len()].copy_from_slice(rest);
+                delim_masks(&pad)
+            }
+        };
+        let mut m = pipes | nls;
+        while m != 0 {
+            let bit = m.trailing_zeros();
+            m &= m - 1;
+            let p = base + bit as usize;
+            if nls >> bit & 1 == 0 {
                 if fields.len() < MAX_KEPT_FIELDS {
                     fields.push((field_start, p));
                 }
                 n_fields += 1;
                 field_start = p + 1;
-                continue;
+            } else {
+                end_line(
+                    &mut sc,
+                    p,
+                    &mut fields,
+                    &mut n_fields,
+                    &mut line_start,
+                    &mut field_start,
+                );
             }
-            Some(p) => p,
-            None if line_start < bytes.len() => bytes.len(),
-            None => break,
-        };
-        line_no += 1;
-        let mut content_end = end;
-        if content_end > line_start && bytes[content_end - 1] == b'\r' {
-            content_end -= 1;
         }
-        let last_start = field_start.min(content_end);
-        if fields.len() < MAX_KEPT_FIELDS {
-            fields.push((last_start, content_end));
-        }
-        n_fields += 1;
-        sc.line(bytes, line_no, line_start, content_end, &fields, n_fields);
-        fields.clear();
-        n_fields = 0;
-        line_start = end + 1;
-        field_start = end + 1;
-        if next.is_none() {
-            break;
-        }
+        base += 64;
+    }
+    if line_start < bytes.len() {
+        end_line(
+            &mut sc,
+            bytes.len(),
+            &mut fields,
+            &mut n_fields,
+            &mut line_start,
+            &mut field_start,
+        );
     }
     sc.out.lines = line_no;
     if let Some(state) = sc.state {
@@ -398,6 +581,29 @@ pub fn scan_chunk(bytes: &[u8], at_file_start: bool, rules: &ScanRules<'_>) -> C
         ));
     }
     sc.out
+}
+
+/// Values of the fields the cross-field rules use, from one row.
+#[derive(Default)]
+struct Captured {
+    cents: Option<i64>,
+    count: Option<u64>,
+    date: Option<Ymd>,
+    due: Option<Ymd>,
+    guid_ok: bool,
+    number: (usize, usize),
+    c2: (usize, usize),
+    c3: (usize, usize),
+    account_ok: bool,
+    account: (usize, usize),
+    guid: (usize, usize),
+}
+
+/// The offsets of `v`, a sub-slice of `bytes`.
+#[inline]
+fn span(bytes: &[u8], v: &[u8]) -> (usize, usize) {
+    let off = v.as_ptr() as usize - bytes.as_ptr() as usize;
+    (off, off + v.len())
 }
 
 impl Scanner<'_, '_> {
@@ -426,7 +632,7 @@ impl Scanner<'_, '_> {
             });
             return;
         }
-        if trim(raw).is_empty() {
+        if n_fields == 1 && trim(raw).is_empty() {
             self.out.sink.report(Code::BlankLine, line, || {
                 Issue::new(Code::BlankLine, Some(line), "blank line; skipped")
             });
@@ -443,11 +649,7 @@ impl Scanner<'_, '_> {
                 .value(&text_of(raw))
             });
         }
-        let f = |i: usize| -> &[u8] {
-            let (a, b) = fields[i];
-            trim(&bytes[a..b])
-        };
-        let row_type = f(0);
+        let row_type = trim(&bytes[fields[0].0..fields[0].1]);
         let kind = match RecordKind::from_bytes(row_type) {
             Some(k) => Some(k),
             None => {
@@ -486,33 +688,17 @@ impl Scanner<'_, '_> {
             });
             return;
         };
-        let layout = self.rules.layout.record(kind);
-        self.fields(kind, layout, line, bytes, fields, n_fields);
-        let keys = *self.rules.layout.keys();
-        let get = |i: usize| -> &[u8] { if i < fields.len() { f(i) } else { b"" } };
-        let range = |i: usize| -> (usize, usize) {
-            if i < fields.len() {
-                let (a, b) = fields[i];
-                let v = trim(&bytes[a..b]);
-                // v is a sub-slice of bytes: recover its offsets.
-                let off = v.as_ptr() as usize - bytes.as_ptr() as usize;
-                (off, off + v.len())
-            } else {
-                (0, 0)
-            }
-        };
+        let cap = self.fields(kind, line, bytes, fields, n_fields);
 
-        // Record-specific rules that need typed values.
-        let mut account: Option<&[u8]> = None;
         match kind {
-            RecordKind::FH => self.fh_row(line, &get, layout),
+            RecordKind::FH => self.fh_row(line, bytes, &cap),
             RecordKind::IH => {
                 self.out.invoices += 1;
                 self.out.first_ih.get_or_insert(line);
-                if let Ok(c) = format::amount_cents(get(keys.ih_total_amount_due)) {
+                if let Some(c) = cap.cents {
                     self.out.total_cents += i128::from(c);
                 }
-                let number = get(keys.ih_invoice_number);
+                let number = &bytes[cap.number.0..cap.number.1];
                 if !number.is_empty() {
                     let start = self.out.arena.len() as u32;
                     self.out.arena.extend_from_slice(number);
@@ -523,16 +709,15 @@ impl Scanner<'_, '_> {
                         len: number.len() as u32,
                     });
                 }
-                self.due_dates(line, &get, layout);
-            }
-            RecordKind::CR => {
-                let a = get(keys.cr_account_number);
-                if format::account(a).is_ok() {
-                    account = Some(a);
+                if let (Some(inv), Some(due)) = (cap.date, cap.due)
+                    && due < inv
+                {
+                    self.due_before(line, inv, due);
                 }
             }
-            RecordKind::ID => {}
+            RecordKind::CR | RecordKind::ID => {}
         }
+        let account = cap.account_ok.then(|| &bytes[cap.account.0..cap.account.1]);
 
         // Row order.
         match self.state {
@@ -574,24 +759,25 @@ impl Scanner<'_, '_> {
         }
         if kind == RecordKind::IH {
             self.open_line = line;
-            self.open_c2 = range(keys.ih_custom2);
-            self.open_c3 = range(keys.ih_custom3);
+            self.open_c2 = cap.c2;
+            self.open_c3 = cap.c3;
         }
     }
 
-    /// Column counts, required fields and formats of one row.
+    /// Column counts, required fields and formats of one row; returns the
+    /// values the cross-field rules need.
     fn fields(
         &mut self,
         kind: RecordKind,
-        layout: &RecordLayout,
         line: u64,
         bytes: &[u8],
         fields: &[(usize, usize)],
         n_fields: usize,
-    ) {
-        let specs = &layout.fields;
-        let keys = self.rules.layout.keys();
-        let is_ih = kind == RecordKind::IH;
+    ) -> Captured {
+        let mut cap = Captured::default();
+        let rec = &self.c.recs[kind as usize];
+        let specs = &rec.specs;
+        let layout = self.rules.layout.record(kind);
         if n_fields > specs.len() {
             let extra = fields
                 .get(specs.len())
@@ -610,35 +796,31 @@ impl Scanner<'_, '_> {
                 .value(&extra)
             });
         }
-        let min = layout.min_fields();
+        let min = rec.min_fields;
         if n_fields < min {
-            let missing = &specs[n_fields];
+            let missing = &layout.fields[n_fields];
             self.out.sink.report(Code::TooFewFields, line, || {
                 Issue::new(
                     Code::TooFewFields,
                     Some(line),
                     format!(
                         "the row stops after {n_fields} columns; {kind} needs at least {min} (through {})",
-                        specs[min - 1].name
+                        layout.fields[min - 1].name
                     ),
                 )
                 .record(kind)
                 .field(&missing.name, missing.position)
             });
         }
-        let custom9 = if is_ih {
-            fields
-                .get(keys.ih_custom9)
-                .map(|&(a, b)| trim(&bytes[a..b]))
-                .unwrap_or(b"")
-        } else {
-            b""
-        };
-        for (i, spec) in specs.iter().enumerate().take(n_fields.min(fields.len())) {
+        let mut custom9: &[u8] = b"";
+        let n = n_fields.min(fields.len()).min(specs.len());
+        for i in 1..n {
+            let spec = &specs[i];
             let (a, b) = fields[i];
             let v = trim(&bytes[a..b]);
             if v.is_empty() {
-                if is_ih && i == keys.ih_custom10 && needs_bctr(self.rules.pdf_version, custom9) {
+                if spec.role == Role::IhCustom10 && needs_bctr(self.rules.pdf_version, custom9) {
+                    let f = &layout.fields[i];
                     self.out.sink.report(Code::MissingBctr, line, || {
                         Issue::new(
                             Code::MissingBctr,
@@ -646,26 +828,63 @@ impl Scanner<'_, '_> {
                             "Custom10 is empty, but this invoice's PDF link needs BCTR (setting 119 >= 2, or Custom9 with INV/EBIL)",
                         )
                         .record(kind)
-                        .field(&spec.name, spec.position)
+                        .field(&f.name, f.position)
                     });
                 } else if spec.required {
+                    let f = &layout.fields[i];
                     self.out.sink.report(Code::MissingRequired, line, || {
                         Issue::new(
                             Code::MissingRequired,
                             Some(line),
-                            format!("{} is required", spec.name),
+                            format!("{} is required", f.name),
                         )
                         .record(kind)
-                        .field(&spec.name, spec.position)
+                        .field(&f.name, f.position)
                     });
                 }
                 continue;
             }
-            if i == 0 {
-                // RowType: already matched to `kind`.
-                continue;
+            let res = match (&spec.fmt, spec.role) {
+                (Fmt::RowType, _) => Ok(()),
+                (Fmt::DateMdy, role) => date_mdy(v).map(|d| match role {
+                    Role::IhDue => cap.due = Some(d),
+                    Role::IhDate | Role::FhDate => cap.date = Some(d),
+                    _ => {}
+                }),
+                (Fmt::Other(FieldFormat::Date { parts, .. }), role) => {
+                    format::date(parts, v).map(|d| match role {
+                        Role::IhDue => cap.due = Some(d),
+                        Role::IhDate | Role::FhDate => cap.date = Some(d),
+                        _ => {}
+                    })
+                }
+                (Fmt::Other(FieldFormat::Amount), Role::IhTotal | Role::FhTotal) => {
+                    format::amount_cents(v).map(|c| cap.cents = Some(c))
+                }
+                (Fmt::Other(FieldFormat::Int), Role::FhCount) => {
+                    format::int(v).map(|c| cap.count = Some(c))
+                }
+                (Fmt::Other(f), role) => {
+                    let r = format::check(f, v);
+                    match role {
+                        Role::FhGuid => cap.guid_ok = r.is_ok(),
+                        Role::CrAccount => cap.account_ok = r.is_ok(),
+                        _ => {}
+                    }
+                    r
+                }
+            };
+            match spec.role {
+                Role::IhNumber => cap.number = span(bytes, v),
+                Role::IhCustom2 => cap.c2 = span(bytes, v),
+                Role::IhCustom3 => cap.c3 = span(bytes, v),
+                Role::IhCustom9 => custom9 = v,
+                Role::CrAccount => cap.account = span(bytes, v),
+                Role::FhGuid => cap.guid = span(bytes, v),
+                _ => {}
             }
-            if let Err(code) = format::check(&spec.format, v) {
+            if let Err(code) = res {
+                let f = &layout.fields[i];
                 self.out.sink.report(code, line, || {
                     let text = text_of(v);
                     Issue::new(
@@ -674,30 +893,32 @@ impl Scanner<'_, '_> {
                         format!(
                             "\"{}\" {}",
                             super::issue::truncate(&text),
-                            format::expectation(&spec.format)
+                            format::expectation(&f.format)
                         ),
                     )
                     .record(kind)
-                    .field(&spec.name, spec.position)
+                    .field(&f.name, f.position)
                     .value(&text)
                 });
             }
         }
+        cap
     }
 
-    fn fh_row<'b>(&mut self, line: u64, get: &dyn Fn(usize) -> &'b [u8], layout: &RecordLayout) {
+    fn fh_row(&mut self, line: u64, bytes: &[u8], cap: &Captured) {
         let keys = self.rules.layout.keys();
+        let layout = self.rules.layout.record(RecordKind::FH);
         self.out.fh_count += 1;
         if self.out.fh_rows.len() <= self.rules.max_issues {
             self.out.fh_rows.push(FhRow {
                 line,
-                invoice_count: format::int(get(keys.fh_invoice_count)).ok(),
-                total_cents: format::amount_cents(get(keys.fh_total_amount)).ok(),
+                invoice_count: cap.count,
+                total_cents: cap.cents,
             });
         }
-        let g = get(keys.fh_biller_guid);
-        if let (Some(want), Ok(got)) = (self.rules.biller_guid, uuid::Uuid::try_parse_ascii(g))
-            && format::guid(g).is_ok()
+        let g = &bytes[cap.guid.0..cap.guid.1];
+        if let (Some(want), true) = (self.rules.biller_guid, cap.guid_ok)
+            && let Ok(got) = uuid::Uuid::try_parse_ascii(g)
             && got != want
         {
             let spec = &layout.fields[keys.fh_biller_guid];
@@ -714,14 +935,11 @@ impl Scanner<'_, '_> {
                 .value(&text_of(g))
             });
         }
-        if let (Some(want), FieldFormat::Date { parts, .. }) = (
-            self.rules.name_date,
-            &layout.fields[keys.fh_creation_date].format,
-        ) && let Ok(got) = format::date(parts, get(keys.fh_creation_date))
+        if let (Some(want), Some(got)) = (self.rules.name_date, cap.date)
             && got != want
         {
             let spec = &layout.fields[keys.fh_creation_date];
-            let v = text_of(get(keys.fh_creation_date));
+            let v = format!("{:02}/{:02}/{:04}", got.month, got.day, got.year);
             self.out.sink.report(Code::FileDateMismatch, line, || {
                 Issue::new(
                     Code::FileDateMismatch,
@@ -739,29 +957,24 @@ impl Scanner<'_, '_> {
     }
 
     /// A due date before the invoice date is suspicious, not fatal (warning).
-    fn due_dates<'b>(&mut self, line: u64, get: &dyn Fn(usize) -> &'b [u8], layout: &RecordLayout) {
+    fn due_before(&mut self, line: u64, inv: Ymd, due: Ymd) {
         let keys = self.rules.layout.keys();
-        let parse = |i: usize| match &layout.fields[i].format {
-            FieldFormat::Date { parts, .. } => format::date(parts, get(i)).ok(),
-            _ => None,
-        };
-        if let (Some(inv), Some(due)) = (parse(keys.ih_invoice_date), parse(keys.ih_due_date))
-            && due < inv
-        {
-            let spec = &layout.fields[keys.ih_due_date];
-            let v = text_of(get(keys.ih_due_date));
-            let d = text_of(get(keys.ih_invoice_date));
-            self.out.sink.report(Code::DueBeforeInvoiceDate, line, || {
-                Issue::new(
-                    Code::DueBeforeInvoiceDate,
-                    Some(line),
-                    format!("InvoiceDueDate {v} is before InvoiceDate {d}"),
-                )
-                .record(RecordKind::IH)
-                .field(&spec.name, spec.position)
-                .value(&v)
-            });
-        }
+        let spec = &self.rules.layout.record(RecordKind::IH).fields[keys.ih_due_date];
+        let show = |d: Ymd| format!("{:02}/{:02}/{:04}", d.month, d.day, d.year);
+        self.out.sink.report(Code::DueBeforeInvoiceDate, line, || {
+            Issue::new(
+                Code::DueBeforeInvoiceDate,
+                Some(line),
+                format!(
+                    "InvoiceDueDate {} is before InvoiceDate {}",
+                    show(due),
+                    show(inv)
+                ),
+            )
+            .record(RecordKind::IH)
+            .field(&spec.name, spec.position)
+            .value(&show(due))
+        });
     }
 
     fn order_event(
