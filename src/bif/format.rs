@@ -94,25 +94,30 @@ pub fn amount_cents(v: &[u8]) -> Result<i64, Code> {
         Some((b'-', r)) => (true, r),
         _ => (false, v),
     };
-    let (int_part, frac) = match memchr::memchr(b'.', rest) {
-        Some(i) => (&rest[..i], Some(&rest[i + 1..])),
-        None => (rest, None),
-    };
-    if int_part.is_empty() || int_part.len() > 16 || !int_part.iter().all(u8::is_ascii_digit) {
+    let mut cents: i64 = 0;
+    let mut int_digits = 0usize;
+    let mut i = 0usize;
+    while i < rest.len() {
+        let b = rest[i];
+        if b.is_ascii_digit() {
+            cents = cents * 10 + i64::from(b - b'0');
+            int_digits += 1;
+            i += 1;
+        } else {
+            break;
+        }
+    }
+    if int_digits == 0 || int_digits > 16 {
         return Err(Code::BadAmount);
     }
-    let mut cents = int_part
-        .iter()
-        .fold(0i64, |n, &b| n * 10 + i64::from(b - b'0'))
-        * 100;
-    match frac {
-        None => {}
-        Some(f) if (1..=2).contains(&f.len()) && f.iter().all(u8::is_ascii_digit) => {
-            let d0 = i64::from(f[0] - b'0');
-            let d1 = f.get(1).map_or(0, |b| i64::from(b - b'0'));
-            cents += d0 * 10 + d1;
+    cents *= 100;
+    match &rest[i..] {
+        [] => {}
+        [b'.', d0] if d0.is_ascii_digit() => cents += i64::from(d0 - b'0') * 10,
+        [b'.', d0, d1] if d0.is_ascii_digit() && d1.is_ascii_digit() => {
+            cents += i64::from(d0 - b'0') * 10 + i64::from(d1 - b'0')
         }
-        Some(_) => return Err(Code::BadAmount),
+        _ => return Err(Code::BadAmount),
     }
     Ok(if neg { -cents } else { cents })
 }
@@ -169,6 +174,7 @@ fn days_in_month(y: u16, m: u8) -> u8 {
 }
 
 /// `digits`: ASCII digits only (Custom2, Custom3, Custom4).
+#[inline]
 pub fn digits(v: &[u8]) -> Result<(), Code> {
     if !v.is_empty() && v.iter().all(u8::is_ascii_digit) {
         Ok(())
@@ -188,6 +194,7 @@ pub fn char_count(v: &[u8]) -> usize {
 
 /// `text:MIN..MAX`: a length in characters. Characters are only counted when
 /// the byte length cannot decide (a character is 1 to 4 bytes).
+#[inline]
 pub fn text(min: usize, max: usize, v: &[u8]) -> Result<(), Code> {
     let n = v.len();
     if n <= max && n >= min.saturating_mul(4) {

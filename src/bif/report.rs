@@ -34,7 +34,9 @@ pub struct FileReport {
     pub rows: u64,
     /// File size.
     pub bytes: u64,
-    /// SHA-256 of the raw file, lower-case hex.
+    /// SHA-256 of the raw file, lower-case hex; empty (and left out of the
+    /// JSON) when `--no-checksum` skipped it.
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub sha256: String,
 }
 

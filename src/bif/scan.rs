@@ -77,6 +77,7 @@ pub enum OrderEvent {
 /// One step of the row-order machine (`interface.md` §1.1 "Order"): the
 /// state after a row of `kind`, and up to two events. Pure, so every rule of
 /// the order is tested in one place.
+#[inline]
 pub fn step(state: Order, kind: RecordKind) -> (Order, [Option<OrderEvent>; 2]) {
     use OrderEvent::*;
     use RecordKind::*;
@@ -323,6 +324,12 @@ enum Fmt {
     RowType,
     /// The usual `%m/%d/%Y`, checked without the generic pattern walk.
     DateMdy,
+    Text {
+        min: usize,
+        max: usize,
+    },
+    Amount,
+    Digits,
     Other(FieldFormat),
 }
 
@@ -375,6 +382,12 @@ impl Compiled {
                     let fmt = match &f.format {
                         _ if i == 0 => Fmt::RowType,
                         FieldFormat::Date { pattern, .. } if pattern == "%m/%d/%Y" => Fmt::DateMdy,
+                        FieldFormat::Text { min, max } => Fmt::Text {
+                            min: *min,
+                            max: *max,
+                        },
+                        FieldFormat::Amount => Fmt::Amount,
+                        FieldFormat::Digits => Fmt::Digits,
                         other => Fmt::Other(other.clone()),
                     };
                     Spec {
@@ -721,6 +734,15 @@ impl Scanner<'_, '_> {
 
         // Row order.
         match self.state {
+            // The common transitions, without the general machine.
+            Some(Order::OpenCr) if kind == RecordKind::ID => {}
+            Some(Order::OpenCr | Order::Ready) if kind == RecordKind::IH => {
+                self.state = Some(Order::OpenIh);
+            }
+            Some(Order::OpenIh) if kind == RecordKind::CR => {
+                self.order_event(OrderEvent::CustomerOfOpen, line, kind, account, bytes);
+                self.state = Some(Order::OpenCr);
+            }
             Some(state) => {
                 let (next, events) = step(state, kind);
                 for e in events.into_iter().flatten() {
@@ -858,9 +880,12 @@ impl Scanner<'_, '_> {
                         _ => {}
                     })
                 }
-                (Fmt::Other(FieldFormat::Amount), Role::IhTotal | Role::FhTotal) => {
+                (Fmt::Text { min, max }, _) => format::text(*min, *max, v),
+                (Fmt::Amount, Role::IhTotal | Role::FhTotal) => {
                     format::amount_cents(v).map(|c| cap.cents = Some(c))
                 }
+                (Fmt::Amount, _) => format::amount_cents(v).map(|_| ()),
+                (Fmt::Digits, _) => format::digits(v),
                 (Fmt::Other(FieldFormat::Int), Role::FhCount) => {
                     format::int(v).map(|c| cap.count = Some(c))
                 }

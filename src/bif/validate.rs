@@ -62,6 +62,9 @@ pub struct ValidateOptions {
     pub block_size: usize,
     /// Files up to this size are read whole.
     pub read_whole_max: u64,
+    /// Compute the SHA-256 of each file (`FileReport::sha256`). It is one
+    /// sequential pass, the costliest single step on a huge file.
+    pub checksum: bool,
 }
 
 impl Default for ValidateOptions {
@@ -71,6 +74,7 @@ impl Default for ValidateOptions {
             rules: FileRules::default(),
             block_size: BLOCK,
             read_whole_max: READ_WHOLE_MAX,
+            checksum: true,
         }
     }
 }
@@ -212,7 +216,13 @@ pub fn validate_bytes(
                 .map(|(i, p)| scan::scan_chunk(p, i == 0, &rules))
                 .collect::<Vec<_>>()
         },
-        || hex(&Sha256::digest(bytes)),
+        || {
+            if opts.checksum {
+                hex(&Sha256::digest(bytes))
+            } else {
+                String::new()
+            }
+        },
     );
     for s in summaries {
         m.add(s);
@@ -270,19 +280,19 @@ struct BlockReader<R> {
     /// Inside a line over [`MAX_LINE`]: bytes are dropped until its end.
     skipping: bool,
     eof: bool,
-    hasher: Sha256,
+    hasher: Option<Sha256>,
     bytes: u64,
 }
 
 impl<R: Read> BlockReader<R> {
-    fn new(r: R, block: usize) -> Self {
+    fn new(r: R, block: usize, checksum: bool) -> Self {
         BlockReader {
             r,
             block: block.max(1),
             carry: Vec::new(),
             skipping: false,
             eof: false,
-            hasher: Sha256::new(),
+            hasher: checksum.then(Sha256::new),
             bytes: 0,
         }
     }
@@ -300,7 +310,9 @@ impl<R: Read> BlockReader<R> {
             }
             let start = buf.len();
             let n = (&mut self.r).take(self.block as u64).read_to_end(buf)?;
-            self.hasher.update(&buf[start..]);
+            if let Some(h) = self.hasher.as_mut() {
+                h.update(&buf[start..]);
+            }
             self.bytes += n as u64;
             if n < self.block {
                 self.eof = true;
@@ -351,7 +363,7 @@ fn validate_stream(
     let rules = rules_for(layout, opts, date);
     let workers = rayon::current_num_threads().max(1);
     let max_in_flight = workers + 2;
-    let mut reader = BlockReader::new(file, opts.block_size);
+    let mut reader = BlockReader::new(file, opts.block_size, opts.checksum);
 
     let (job_tx, job_rx) = mpsc::sync_channel::<(usize, Vec<u8>)>(max_in_flight);
     let job_rx = Mutex::new(job_rx);
@@ -423,7 +435,11 @@ fn validate_stream(
         // An empty file still goes through the scanner once.
         m.add(scan::scan_chunk(b"", true, &rules));
     }
-    let sha = hex(&reader.hasher.finalize());
+    let sha = reader
+        .hasher
+        .take()
+        .map(|h| hex(&h.finalize()))
+        .unwrap_or_default();
     Ok(finish(name, m, layout, reader.bytes, sha))
 }
 
@@ -470,7 +486,7 @@ mod tests {
         let mut text = b"ab\ncd\n".to_vec();
         text.extend(std::iter::repeat_n(b'x', 3 * MAX_LINE));
         text.extend(b"\nef\ngh");
-        let mut r = BlockReader::new(&text[..], 4096);
+        let mut r = BlockReader::new(&text[..], 4096, true);
         let mut buf = Vec::new();
         let mut blocks = Vec::new();
         while r.next_block(&mut buf).unwrap() {
