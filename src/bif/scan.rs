@@ -269,6 +269,18 @@ pub fn hash_bytes(b: &[u8]) -> u64 {
 
 #[inline]
 fn trim(mut v: &[u8]) -> &[u8] {
+    // Most fields have nothing to trim.
+    match (v.first(), v.last()) {
+        (Some(a), Some(b)) if !matches!(a, b' ' | b'\t') && !matches!(b, b' ' | b'\t') => {
+            return v;
+        }
+        (None, _) | (_, None) => return v,
+        _ => {}
+    }
+    // IBM i pads on the right, often by tens of spaces: drop 8 at a time.
+    while v.len() >= 8 && v[v.len() - 8..] == *b"        " {
+        v = &v[..v.len() - 8];
+    }
     while let [b' ' | b'\t', rest @ ..] = v {
         v = rest;
     }
