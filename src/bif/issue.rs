@@ -71,7 +71,7 @@ codes! {
     TooFewFields = "too_few_fields", Error;
     /// A required field is empty.
     MissingRequired = "missing_required", Error;
-    /// A `literal:X` field is not X.
+    /// A `literal:X` field is not X (a RowType such as `ih`; the row is still read as IH).
     BadLiteral = "bad_literal", Error;
     /// An `enum:A|B` field is none of the listed values.
     BadEnum = "bad_enum", Error;

@@ -1137,13 +1137,14 @@ impl Hasher for IdHasher {
 
 type IdMap<V> = HashMap<u64, V, BuildHasherDefault<IdHasher>>;
 
-/// The InvoiceNumbers seen so far, in file order.
+/// The InvoiceNumbers seen so far, in file order: about 40 bytes an
+/// invoice (hash slot, start and line, the number's bytes).
 #[derive(Default)]
 struct DupIndex {
     /// hash -> index of the first number with that hash.
     first: IdMap<u32>,
-    /// (start in arena, length, line).
-    entries: Vec<(u64, u32, u64)>,
+    /// (start in arena, line); a number ends where the next one starts.
+    entries: Vec<(u64, u64)>,
     arena: Vec<u8>,
     /// Exact fallback for the (astronomically rare) 64-bit collisions.
     collided: HashMap<Vec<u8>, u64>,
@@ -1151,8 +1152,13 @@ struct DupIndex {
 
 impl DupIndex {
     fn bytes(&self, i: u32) -> &[u8] {
-        let (s, l, _) = self.entries[i as usize];
-        &self.arena[s as usize..s as usize + l as usize]
+        let i = i as usize;
+        let start = self.entries[i].0 as usize;
+        let end = self
+            .entries
+            .get(i + 1)
+            .map_or(self.arena.len(), |e| e.0 as usize);
+        &self.arena[start..end]
     }
 
     /// Adds a number; answers the line of its first occurrence when it is a
@@ -1160,7 +1166,7 @@ impl DupIndex {
     fn add(&mut self, hash: u64, number: &[u8], line: u64) -> Option<u64> {
         if let Some(&i) = self.first.get(&hash) {
             if self.bytes(i) == number {
-                return Some(self.entries[i as usize].2);
+                return Some(self.entries[i as usize].1);
             }
             // Same hash, different number: keep it exactly.
             if let Some(&l) = self.collided.get(number) {
@@ -1170,8 +1176,7 @@ impl DupIndex {
             return None;
         }
         let idx = self.entries.len() as u32;
-        self.entries
-            .push((self.arena.len() as u64, number.len() as u32, line));
+        self.entries.push((self.arena.len() as u64, line));
         self.arena.extend_from_slice(number);
         self.first.insert(hash, idx);
         None
