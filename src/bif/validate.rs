@@ -65,6 +65,9 @@ pub struct ValidateOptions {
     /// Compute the SHA-256 of each file (`FileReport::sha256`). It is one
     /// sequential pass, the costliest single step on a huge file.
     pub checksum: bool,
+    /// Show a progress bar on stderr while streaming a big file (the CLI
+    /// sets it when stderr is a terminal).
+    pub progress: bool,
 }
 
 impl Default for ValidateOptions {
@@ -75,6 +78,7 @@ impl Default for ValidateOptions {
             block_size: BLOCK,
             read_whole_max: READ_WHOLE_MAX,
             checksum: true,
+            progress: false,
         }
     }
 }
@@ -244,7 +248,7 @@ pub fn validate_path(path: &Path, layout: &Layout, opts: &ValidateOptions) -> Re
         (&file).read_to_end(&mut bytes).map_err(read_err)?;
         return Ok(validate_bytes(&name, &bytes, layout, opts));
     }
-    validate_stream(&name, file, layout, opts).map_err(read_err)
+    validate_stream(&name, file, size, layout, opts).map_err(read_err)
 }
 
 /// Validates many files: small ones in parallel, big ones one after the
@@ -356,6 +360,7 @@ fn hex(d: &[u8]) -> String {
 fn validate_stream(
     name: &str,
     file: File,
+    size: u64,
     layout: &Layout,
     opts: &ValidateOptions,
 ) -> io::Result<FileReport> {
@@ -364,6 +369,16 @@ fn validate_stream(
     let workers = rayon::current_num_threads().max(1);
     let max_in_flight = workers + 2;
     let mut reader = BlockReader::new(file, opts.block_size, opts.checksum);
+    let bar = opts.progress.then(|| {
+        let b = indicatif::ProgressBar::new(size);
+        if let Ok(style) = indicatif::ProgressStyle::with_template(
+            "{msg} {bar:40} {bytes}/{total_bytes} {bytes_per_sec} {eta}",
+        ) {
+            b.set_style(style);
+        }
+        b.set_message(name.to_string());
+        b
+    });
 
     let (job_tx, job_rx) = mpsc::sync_channel::<(usize, Vec<u8>)>(max_in_flight);
     let job_rx = Mutex::new(job_rx);
@@ -418,6 +433,9 @@ fn validate_stream(
                     return Err(io::Error::other("a validation worker stopped"));
                 }
                 sent += 1;
+                if let Some(b) = &bar {
+                    b.set_position(reader.bytes);
+                }
             }
             Ok(())
         })();
@@ -431,6 +449,9 @@ fn validate_stream(
         }
         result
     })?;
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
     if reader.bytes == 0 {
         // An empty file still goes through the scanner once.
         m.add(scan::scan_chunk(b"", true, &rules));

@@ -4,7 +4,7 @@
 //! Exit codes: 0 every file valid (warnings allowed), 1 some file invalid,
 //! 2 usage, configuration or a file that cannot be read.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -38,6 +38,7 @@ pub fn run(g: &Globals, args: &Args) -> Result<ExitCode> {
     let opts = ValidateOptions {
         max_errors: args.max_errors,
         checksum: !args.no_checksum,
+        progress: std::io::stderr().is_terminal(),
         ..ValidateOptions::from_config(&config)
     };
     let started = Instant::now();
