@@ -218,8 +218,8 @@ pub struct FhRow {
 struct InvKey {
     hash: u64,
     line: u64,
-    start: u32,
-    len: u32,
+    start: usize,
+    len: usize,
 }
 
 /// Everything a chunk contributes to the file's verdict.
@@ -725,13 +725,13 @@ impl Scanner<'_, '_> {
                 }
                 let number = &bytes[cap.number.0..cap.number.1];
                 if !number.is_empty() {
-                    let start = self.out.arena.len() as u32;
+                    let start = self.out.arena.len();
                     self.out.arena.extend_from_slice(number);
                     self.out.keys.push(InvKey {
                         hash: hash_bytes(number),
                         line,
                         start,
-                        len: number.len() as u32,
+                        len: number.len(),
                     });
                 }
                 if let (Some(inv), Some(due)) = (cap.date, cap.due)
@@ -1308,7 +1308,7 @@ impl Merger {
 
         // Duplicate InvoiceNumbers, in file order.
         for k in &c.keys {
-            let number = &c.arena[k.start as usize..(k.start + k.len) as usize];
+            let number = &c.arena[k.start..k.start + k.len];
             let line = k.line + base;
             if let Some(first) = self.dups.add(k.hash, number, line) {
                 let n = text_of(number);
