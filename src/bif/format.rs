@@ -100,6 +100,10 @@ pub fn amount_cents(v: &[u8]) -> Result<i64, Code> {
     while i < rest.len() {
         let b = rest[i];
         if b.is_ascii_digit() {
+            if int_digits == 16 {
+                // Refused before the value could overflow (found by fuzzing).
+                return Err(Code::BadAmount);
+            }
             cents = cents * 10 + i64::from(b - b'0');
             int_digits += 1;
             i += 1;
@@ -397,6 +401,10 @@ mod tests {
         assert_eq!(amount_cents(b"1.5"), Ok(150));
         assert_eq!(amount_cents(b"-1.05"), Ok(-105));
         assert_eq!(amount_cents(b"48213.77"), Ok(4821377));
+        assert_eq!(
+            amount_cents(b"9999999999999999.99"),
+            Ok(999_999_999_999_999_999)
+        );
         for bad in [
             &b"-"[..],
             b"1.",
@@ -408,6 +416,8 @@ mod tests {
             b"1e3",
             b"--1",
             b"12345678901234567",
+            b"99999999999999999999999999999999",
+            b"-99999999999999999999999999999999.99",
         ] {
             assert_eq!(amount_cents(bad), Err(Code::BadAmount), "{bad:?}");
         }
