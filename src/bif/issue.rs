@@ -71,7 +71,7 @@ codes! {
     TooFewFields = "too_few_fields", Error;
     /// A required field is empty.
     MissingRequired = "missing_required", Error;
-    /// A `literal:X` field is not X.
+    /// A `literal:X` field is not X (a RowType such as `ih`; the row is still read as IH).
     BadLiteral = "bad_literal", Error;
     /// An `enum:A|B` field is none of the listed values.
     BadEnum = "bad_enum", Error;
@@ -169,6 +169,10 @@ pub struct Issue {
     pub value: Option<String>,
     /// What is wrong, for people.
     pub message: String,
+    /// The other line involved, where there is one: the first occurrence of
+    /// a duplicate, the IH of a CR, the row that showed a CR missing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub related_line: Option<u64>,
 }
 
 impl Issue {
@@ -183,6 +187,21 @@ impl Issue {
             severity: code.severity(),
             value: None,
             message: message.into(),
+            related_line: None,
+        }
+    }
+
+    /// Names another line; `{related}` in the message becomes its number
+    /// once the file's line numbers are final (chunks count from 1).
+    pub fn related(mut self, line: u64) -> Issue {
+        self.related_line = Some(line);
+        self
+    }
+
+    /// Puts the related line's number into the message.
+    pub fn resolve_related(&mut self) {
+        if let Some(l) = self.related_line {
+            self.message = self.message.replace("{related}", &l.to_string());
         }
     }
 

@@ -34,7 +34,9 @@ pub struct FileReport {
     pub rows: u64,
     /// File size.
     pub bytes: u64,
-    /// SHA-256 of the raw file, lower-case hex.
+    /// SHA-256 of the raw file, lower-case hex; empty (and left out of the
+    /// JSON) when `--no-checksum` skipped it.
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub sha256: String,
 }
 
@@ -43,7 +45,7 @@ impl FileReport {
     /// lines (errors and warnings in file order), then the summary line.
     pub fn render_text(&self) -> String {
         let mut all: Vec<&Issue> = self.errors.iter().chain(&self.warnings).collect();
-        all.sort_by_key(|i| i.line.unwrap_or(0));
+        all.sort_by(|a, b| super::scan::issue_order(a, b));
         let mut s = String::new();
         for i in all {
             s.push_str(&self.issue_line(i));

@@ -25,7 +25,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 
 use super::format::{self, Ymd};
 use super::issue::{Code, Issue, Severity};
-use super::layout::{FieldFormat, Layout, RecordKind, RecordLayout};
+use super::layout::{FieldFormat, Layout, RecordKind};
 use crate::config::PdfVersion;
 
 /// Lines longer than this are reported as `line_too_long` and not parsed:
@@ -77,6 +77,7 @@ pub enum OrderEvent {
 /// One step of the row-order machine (`interface.md` §1.1 "Order"): the
 /// state after a row of `kind`, and up to two events. Pure, so every rule of
 /// the order is tested in one place.
+#[inline]
 pub fn step(state: Order, kind: RecordKind) -> (Order, [Option<OrderEvent>; 2]) {
     use OrderEvent::*;
     use RecordKind::*;
@@ -108,6 +109,11 @@ pub fn step(state: Order, kind: RecordKind) -> (Order, [Option<OrderEvent>; 2]) 
 }
 
 /// Issues kept up to a cap, counted all.
+///
+/// Within a chunk issues arrive in line order (every rule reports on the
+/// line that reveals the problem), so keeping the first `max` plus the rest
+/// of the line where the cap is reached keeps a superset of the file's first
+/// `max` issues; the merge sorts and cuts exactly.
 #[derive(Debug, Default, Clone)]
 pub struct Sink {
     pub errors: Vec<Issue>,
@@ -115,6 +121,8 @@ pub struct Sink {
     pub error_count: u64,
     pub warning_count: u64,
     max: usize,
+    last_error_line: u64,
+    last_warning_line: u64,
 }
 
 impl Sink {
@@ -125,28 +133,42 @@ impl Sink {
         }
     }
 
-    /// Counts an issue of `code` and builds it only while under the cap, so
-    /// a file with millions of bad rows costs no allocation per row.
+    /// Counts an issue of `code` on `line` and builds it only while it may
+    /// be kept, so a file with millions of bad rows costs no allocation per
+    /// row.
     #[inline]
-    pub fn report(&mut self, code: Code, build: impl FnOnce() -> Issue) {
-        let (list, count) = match code.severity() {
-            Severity::Error => (&mut self.errors, &mut self.error_count),
-            Severity::Warning => (&mut self.warnings, &mut self.warning_count),
+    pub fn report(&mut self, code: Code, line: u64, build: impl FnOnce() -> Issue) {
+        let (list, count, last) = match code.severity() {
+            Severity::Error => (
+                &mut self.errors,
+                &mut self.error_count,
+                &mut self.last_error_line,
+            ),
+            Severity::Warning => (
+                &mut self.warnings,
+                &mut self.warning_count,
+                &mut self.last_warning_line,
+            ),
         };
         *count += 1;
-        if list.len() < self.max {
+        if list.len() < self.max || line <= *last {
             list.push(build());
+            *last = (*last).max(line);
         }
     }
 
     pub fn push(&mut self, issue: Issue) {
         let code = issue.code;
-        self.report(code, || issue);
+        let line = issue.line.unwrap_or(0);
+        self.report(code, line, || issue);
     }
 
     fn rebase(&mut self, delta: u64) {
         for i in self.errors.iter_mut().chain(self.warnings.iter_mut()) {
             if let Some(l) = i.line.as_mut() {
+                *l += delta;
+            }
+            if let Some(l) = i.related_line.as_mut() {
                 *l += delta;
             }
         }
@@ -172,6 +194,7 @@ struct Head {
     state: Order,
     events: Vec<HeadEvent>,
     dropped: u64,
+    last_line: u64,
 }
 
 /// The open invoice at the end of a chunk.
@@ -195,8 +218,8 @@ pub struct FhRow {
 struct InvKey {
     hash: u64,
     line: u64,
-    start: u32,
-    len: u32,
+    start: usize,
+    len: usize,
 }
 
 /// Everything a chunk contributes to the file's verdict.
@@ -246,6 +269,18 @@ pub fn hash_bytes(b: &[u8]) -> u64 {
 
 #[inline]
 fn trim(mut v: &[u8]) -> &[u8] {
+    // Most fields have nothing to trim.
+    match (v.first(), v.last()) {
+        (Some(a), Some(b)) if !matches!(a, b' ' | b'\t') && !matches!(b, b' ' | b'\t') => {
+            return v;
+        }
+        (None, _) | (_, None) => return v,
+        _ => {}
+    }
+    // IBM i pads on the right, often by tens of spaces: drop 8 at a time.
+    while v.len() >= 8 && v[v.len() - 8..] == *b"        " {
+        v = &v[..v.len() - 8];
+    }
     while let [b' ' | b'\t', rest @ ..] = v {
         v = rest;
     }
@@ -275,8 +310,170 @@ fn needs_bctr(configured: PdfVersion, custom9: &[u8]) -> bool {
 /// Up to this many columns are kept per row; more are only counted.
 const MAX_KEPT_FIELDS: usize = 64;
 
+/// What a field is to the cross-field rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    None,
+    FhGuid,
+    FhDate,
+    FhCount,
+    FhTotal,
+    IhNumber,
+    IhDate,
+    IhDue,
+    IhTotal,
+    IhCustom2,
+    IhCustom3,
+    IhCustom9,
+    IhCustom10,
+    CrAccount,
+}
+
+/// A field format resolved for the hot loop.
+#[derive(Debug, Clone)]
+enum Fmt {
+    /// RowType: already matched to the record kind.
+    RowType,
+    /// The usual `%m/%d/%Y`, checked without the generic pattern walk.
+    DateMdy,
+    Text {
+        min: usize,
+        max: usize,
+    },
+    Amount,
+    Digits,
+    Other(FieldFormat),
+}
+
+#[derive(Debug, Clone)]
+struct Spec {
+    fmt: Fmt,
+    required: bool,
+    role: Role,
+}
+
+#[derive(Debug, Clone)]
+struct Rec {
+    specs: Vec<Spec>,
+    min_fields: usize,
+}
+
+/// The layout compiled for scanning: one [`Rec`] per record kind.
+#[derive(Debug, Clone)]
+struct Compiled {
+    recs: [Rec; 4],
+}
+
+impl Compiled {
+    fn new(layout: &Layout) -> Compiled {
+        let k = layout.keys();
+        let rec = |kind: RecordKind| {
+            let r = layout.record(kind);
+            let specs = r
+                .fields
+                .iter()
+                .enumerate()
+                .map(|(i, f)| {
+                    use RecordKind::*;
+                    let role = match kind {
+                        FH if i == k.fh_biller_guid => Role::FhGuid,
+                        FH if i == k.fh_creation_date => Role::FhDate,
+                        FH if i == k.fh_invoice_count => Role::FhCount,
+                        FH if i == k.fh_total_amount => Role::FhTotal,
+                        IH if i == k.ih_invoice_number => Role::IhNumber,
+                        IH if i == k.ih_invoice_date => Role::IhDate,
+                        IH if i == k.ih_due_date => Role::IhDue,
+                        IH if i == k.ih_total_amount_due => Role::IhTotal,
+                        IH if i == k.ih_custom2 => Role::IhCustom2,
+                        IH if i == k.ih_custom3 => Role::IhCustom3,
+                        IH if i == k.ih_custom9 => Role::IhCustom9,
+                        IH if i == k.ih_custom10 => Role::IhCustom10,
+                        CR if i == k.cr_account_number => Role::CrAccount,
+                        _ => Role::None,
+                    };
+                    let fmt = match &f.format {
+                        _ if i == 0 => Fmt::RowType,
+                        FieldFormat::Date { pattern, .. } if pattern == "%m/%d/%Y" => Fmt::DateMdy,
+                        FieldFormat::Text { min, max } => Fmt::Text {
+                            min: *min,
+                            max: *max,
+                        },
+                        FieldFormat::Amount => Fmt::Amount,
+                        FieldFormat::Digits => Fmt::Digits,
+                        other => Fmt::Other(other.clone()),
+                    };
+                    Spec {
+                        fmt,
+                        required: f.required,
+                        role,
+                    }
+                })
+                .collect();
+            Rec {
+                specs,
+                min_fields: r.min_fields(),
+            }
+        };
+        Compiled {
+            recs: RecordKind::ALL.map(rec),
+        }
+    }
+}
+
+/// `%m/%d/%Y` by hand: the commonest check of the file.
+#[inline]
+fn date_mdy(v: &[u8]) -> Result<Ymd, Code> {
+    let &[m1, m2, b'/', d1, d2, b'/', y1, y2, y3, y4] = v else {
+        return Err(Code::BadDate);
+    };
+    let dig = |b: u8| -> Result<u16, Code> {
+        if b.is_ascii_digit() {
+            Ok(u16::from(b - b'0'))
+        } else {
+            Err(Code::BadDate)
+        }
+    };
+    let month = dig(m1)? * 10 + dig(m2)?;
+    let day = dig(d1)? * 10 + dig(d2)?;
+    let year = dig(y1)? * 1000 + dig(y2)? * 100 + dig(y3)? * 10 + dig(y4)?;
+    format::calendar(year, month as u8, day as u8)
+}
+
+/// Positions of `|` and `\n` in 64 bytes, as bit masks (bit i = byte i).
+#[inline]
+fn delim_masks(block: &[u8; 64]) -> (u64, u64) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::*;
+        let mut pipes = 0u64;
+        let mut nls = 0u64;
+        // SAFETY: SSE2 is part of the x86_64 baseline; every load reads 16
+        // bytes inside the 64-byte array.
+        unsafe {
+            let p = _mm_set1_epi8(b'|' as i8);
+            let n = _mm_set1_epi8(b'\n' as i8);
+            for k in 0..4 {
+                let v = _mm_loadu_si128(block.as_ptr().add(16 * k) as *const __m128i);
+                pipes |= u64::from(_mm_movemask_epi8(_mm_cmpeq_epi8(v, p)) as u16) << (16 * k);
+                nls |= u64::from(_mm_movemask_epi8(_mm_cmpeq_epi8(v, n)) as u16) << (16 * k);
+            }
+        }
+        (pipes, nls)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let (mut pipes, mut nls) = (0u64, 0u64);
+        for (i, &b) in block.iter().enumerate() {
+            pipes |= u64::from(b == b'|') << i;
+            nls |= u64::from(b == b'\n') << i;
+        }
+        (pipes, nls)
+    }
+}
+
 struct Scanner<'r, 'a> {
     rules: &'r ScanRules<'a>,
+    c: Compiled,
     out: ChunkSummary,
     /// `None` until the chunk's first IH; then the single machine's state.
     state: Option<Order>,
@@ -298,9 +495,11 @@ pub fn scan_chunk(bytes: &[u8], at_file_start: bool, rules: &ScanRules<'_>) -> C
         state: s,
         events: Vec::new(),
         dropped: 0,
+        last_line: 0,
     };
     let mut sc = Scanner {
         rules,
+        c: Compiled::new(rules.layout),
         out: ChunkSummary {
             lines: 0,
             invoices: 0,
@@ -328,40 +527,72 @@ pub fn scan_chunk(bytes: &[u8], at_file_start: bool, rules: &ScanRules<'_>) -> C
     let mut line_start = 0usize;
     let mut field_start = 0usize;
     let mut line_no = 0u64;
-    let mut it = memchr::memchr2_iter(b'|', b'\n', bytes);
-    loop {
-        let next = it.next();
-        let end = match next {
-            Some(p) if bytes[p] == b'|' => {
+    let mut end_line = |sc: &mut Scanner<'_, '_>,
+                        end: usize,
+                        fields: &mut Vec<(usize, usize)>,
+                        n_fields: &mut usize,
+                        line_start: &mut usize,
+                        field_start: &mut usize| {
+        line_no += 1;
+        let mut content_end = end;
+        if content_end > *line_start && bytes[content_end - 1] == b'\r' {
+            content_end -= 1;
+        }
+        let last_start = (*field_start).min(content_end);
+        if fields.len() < MAX_KEPT_FIELDS {
+            fields.push((last_start, content_end));
+        }
+        *n_fields += 1;
+        sc.line(bytes, line_no, *line_start, content_end, fields, *n_fields);
+        fields.clear();
+        *n_fields = 0;
+        *line_start = end + 1;
+        *field_start = end + 1;
+    };
+    let mut base = 0usize;
+    while base < bytes.len() {
+        let (pipes, nls) = match bytes.get(base..base + 64) {
+            Some(b) => delim_masks(b.try_into().unwrap_or(&[0u8; 64])),
+            None => {
+                let rest = &bytes[base..];
+                let mut pad = [0u8; 64];
+                pad[..rest.len()].copy_from_slice(rest);
+                delim_masks(&pad)
+            }
+        };
+        let mut m = pipes | nls;
+        while m != 0 {
+            let bit = m.trailing_zeros();
+            m &= m - 1;
+            let p = base + bit as usize;
+            if nls >> bit & 1 == 0 {
                 if fields.len() < MAX_KEPT_FIELDS {
                     fields.push((field_start, p));
                 }
                 n_fields += 1;
                 field_start = p + 1;
-                continue;
+            } else {
+                end_line(
+                    &mut sc,
+                    p,
+                    &mut fields,
+                    &mut n_fields,
+                    &mut line_start,
+                    &mut field_start,
+                );
             }
-            Some(p) => p,
-            None if line_start < bytes.len() => bytes.len(),
-            None => break,
-        };
-        line_no += 1;
-        let mut content_end = end;
-        if content_end > line_start && bytes[content_end - 1] == b'\r' {
-            content_end -= 1;
         }
-        let last_start = field_start.min(content_end);
-        if fields.len() < MAX_KEPT_FIELDS {
-            fields.push((last_start, content_end));
-        }
-        n_fields += 1;
-        sc.line(bytes, line_no, line_start, content_end, &fields, n_fields);
-        fields.clear();
-        n_fields = 0;
-        line_start = end + 1;
-        field_start = end + 1;
-        if next.is_none() {
-            break;
-        }
+        base += 64;
+    }
+    if line_start < bytes.len() {
+        end_line(
+            &mut sc,
+            bytes.len(),
+            &mut fields,
+            &mut n_fields,
+            &mut line_start,
+            &mut field_start,
+        );
     }
     sc.out.lines = line_no;
     if let Some(state) = sc.state {
@@ -377,6 +608,29 @@ pub fn scan_chunk(bytes: &[u8], at_file_start: bool, rules: &ScanRules<'_>) -> C
     sc.out
 }
 
+/// Values of the fields the cross-field rules use, from one row.
+#[derive(Default)]
+struct Captured {
+    cents: Option<i64>,
+    count: Option<u64>,
+    date: Option<Ymd>,
+    due: Option<Ymd>,
+    guid_ok: bool,
+    number: (usize, usize),
+    c2: (usize, usize),
+    c3: (usize, usize),
+    account_ok: bool,
+    account: (usize, usize),
+    guid: (usize, usize),
+}
+
+/// The offsets of `v`, a sub-slice of `bytes`.
+#[inline]
+fn span(bytes: &[u8], v: &[u8]) -> (usize, usize) {
+    let off = v.as_ptr() as usize - bytes.as_ptr() as usize;
+    (off, off + v.len())
+}
+
 impl Scanner<'_, '_> {
     fn line(
         &mut self,
@@ -390,7 +644,7 @@ impl Scanner<'_, '_> {
         let raw = &bytes[start..end];
         if end - start > MAX_LINE {
             self.out.rows += 1;
-            self.out.sink.report(Code::LineTooLong, || {
+            self.out.sink.report(Code::LineTooLong, line, || {
                 Issue::new(
                     Code::LineTooLong,
                     Some(line),
@@ -403,15 +657,15 @@ impl Scanner<'_, '_> {
             });
             return;
         }
-        if trim(raw).is_empty() {
-            self.out.sink.report(Code::BlankLine, || {
+        if n_fields == 1 && trim(raw).is_empty() {
+            self.out.sink.report(Code::BlankLine, line, || {
                 Issue::new(Code::BlankLine, Some(line), "blank line; skipped")
             });
             return;
         }
         self.out.rows += 1;
         if !self.utf8_ok && simdutf8::basic::from_utf8(raw).is_err() {
-            self.out.sink.report(Code::Cp1252Encoding, || {
+            self.out.sink.report(Code::Cp1252Encoding, line, || {
                 Issue::new(
                     Code::Cp1252Encoding,
                     Some(line),
@@ -420,13 +674,32 @@ impl Scanner<'_, '_> {
                 .value(&text_of(raw))
             });
         }
-        let f = |i: usize| -> &[u8] {
-            let (a, b) = fields[i];
-            trim(&bytes[a..b])
+        let row_type = trim(&bytes[fields[0].0..fields[0].1]);
+        let kind = match RecordKind::from_bytes(row_type) {
+            Some(k) => Some(k),
+            None => {
+                // `ih` for `IH`: the row is read as what it plainly is, and
+                // the RowType reported (bad_literal) instead of every field
+                // of the row being lost to unknown_record.
+                let upper = row_type.to_ascii_uppercase();
+                let k = RecordKind::from_bytes(&upper);
+                if let Some(k) = k {
+                    self.out.sink.report(Code::BadLiteral, line, || {
+                        Issue::new(
+                            Code::BadLiteral,
+                            Some(line),
+                            format!("\"{}\" must be {k}", text_of(row_type)),
+                        )
+                        .record(k)
+                        .field("RowType", 1)
+                        .value(&text_of(row_type))
+                    });
+                }
+                k
+            }
         };
-        let row_type = f(0);
-        let Some(kind) = RecordKind::from_bytes(row_type) else {
-            self.out.sink.report(Code::UnknownRecord, || {
+        let Some(kind) = kind else {
+            self.out.sink.report(Code::UnknownRecord, line, || {
                 Issue::new(
                     Code::UnknownRecord,
                     Some(line),
@@ -440,56 +713,48 @@ impl Scanner<'_, '_> {
             });
             return;
         };
-        let layout = self.rules.layout.record(kind);
-        self.fields(kind, layout, line, bytes, fields, n_fields);
-        let keys = *self.rules.layout.keys();
-        let get = |i: usize| -> &[u8] { if i < fields.len() { f(i) } else { b"" } };
-        let range = |i: usize| -> (usize, usize) {
-            if i < fields.len() {
-                let (a, b) = fields[i];
-                let v = trim(&bytes[a..b]);
-                // v is a sub-slice of bytes: recover its offsets.
-                let off = v.as_ptr() as usize - bytes.as_ptr() as usize;
-                (off, off + v.len())
-            } else {
-                (0, 0)
-            }
-        };
+        let cap = self.fields(kind, line, bytes, fields, n_fields);
 
-        // Record-specific rules that need typed values.
-        let mut account: Option<&[u8]> = None;
         match kind {
-            RecordKind::FH => self.fh_row(line, &get, layout),
+            RecordKind::FH => self.fh_row(line, bytes, &cap),
             RecordKind::IH => {
                 self.out.invoices += 1;
                 self.out.first_ih.get_or_insert(line);
-                if let Ok(c) = format::amount_cents(get(keys.ih_total_amount_due)) {
+                if let Some(c) = cap.cents {
                     self.out.total_cents += i128::from(c);
                 }
-                let number = get(keys.ih_invoice_number);
+                let number = &bytes[cap.number.0..cap.number.1];
                 if !number.is_empty() {
-                    let start = self.out.arena.len() as u32;
+                    let start = self.out.arena.len();
                     self.out.arena.extend_from_slice(number);
                     self.out.keys.push(InvKey {
                         hash: hash_bytes(number),
                         line,
                         start,
-                        len: number.len() as u32,
+                        len: number.len(),
                     });
                 }
-                self.due_dates(line, &get, layout);
-            }
-            RecordKind::CR => {
-                let a = get(keys.cr_account_number);
-                if format::account(a).is_ok() {
-                    account = Some(a);
+                if let (Some(inv), Some(due)) = (cap.date, cap.due)
+                    && due < inv
+                {
+                    self.due_before(line, inv, due);
                 }
             }
-            RecordKind::ID => {}
+            RecordKind::CR | RecordKind::ID => {}
         }
+        let account = cap.account_ok.then(|| &bytes[cap.account.0..cap.account.1]);
 
         // Row order.
         match self.state {
+            // The common transitions, without the general machine.
+            Some(Order::OpenCr) if kind == RecordKind::ID => {}
+            Some(Order::OpenCr | Order::Ready) if kind == RecordKind::IH => {
+                self.state = Some(Order::OpenIh);
+            }
+            Some(Order::OpenIh) if kind == RecordKind::CR => {
+                self.order_event(OrderEvent::CustomerOfOpen, line, kind, account, bytes);
+                self.state = Some(Order::OpenCr);
+            }
             Some(state) => {
                 let (next, events) = step(state, kind);
                 for e in events.into_iter().flatten() {
@@ -512,8 +777,9 @@ impl Scanner<'_, '_> {
                                 account: account.map(text_of),
                             },
                         };
-                        if h.events.len() < self.rules.max_issues.max(2) {
+                        if h.events.len() < self.rules.max_issues || line <= h.last_line {
                             h.events.push(ev);
+                            h.last_line = line;
                         } else {
                             h.dropped += 1;
                         }
@@ -527,30 +793,31 @@ impl Scanner<'_, '_> {
         }
         if kind == RecordKind::IH {
             self.open_line = line;
-            self.open_c2 = range(keys.ih_custom2);
-            self.open_c3 = range(keys.ih_custom3);
+            self.open_c2 = cap.c2;
+            self.open_c3 = cap.c3;
         }
     }
 
-    /// Column counts, required fields and formats of one row.
+    /// Column counts, required fields and formats of one row; returns the
+    /// values the cross-field rules need.
     fn fields(
         &mut self,
         kind: RecordKind,
-        layout: &RecordLayout,
         line: u64,
         bytes: &[u8],
         fields: &[(usize, usize)],
         n_fields: usize,
-    ) {
-        let specs = &layout.fields;
-        let keys = self.rules.layout.keys();
-        let is_ih = kind == RecordKind::IH;
+    ) -> Captured {
+        let mut cap = Captured::default();
+        let rec = &self.c.recs[kind as usize];
+        let specs = &rec.specs;
+        let layout = self.rules.layout.record(kind);
         if n_fields > specs.len() {
             let extra = fields
                 .get(specs.len())
                 .map(|&(a, b)| text_of(trim(&bytes[a..b])))
                 .unwrap_or_default();
-            self.out.sink.report(Code::TooManyFields, || {
+            self.out.sink.report(Code::TooManyFields, line, || {
                 Issue::new(
                     Code::TooManyFields,
                     Some(line),
@@ -563,63 +830,99 @@ impl Scanner<'_, '_> {
                 .value(&extra)
             });
         }
-        let min = layout.min_fields();
+        let min = rec.min_fields;
         if n_fields < min {
-            let missing = &specs[n_fields];
-            self.out.sink.report(Code::TooFewFields, || {
+            let missing = &layout.fields[n_fields];
+            self.out.sink.report(Code::TooFewFields, line, || {
                 Issue::new(
                     Code::TooFewFields,
                     Some(line),
                     format!(
                         "the row stops after {n_fields} columns; {kind} needs at least {min} (through {})",
-                        specs[min - 1].name
+                        layout.fields[min - 1].name
                     ),
                 )
                 .record(kind)
                 .field(&missing.name, missing.position)
             });
         }
-        let custom9 = if is_ih {
-            fields
-                .get(keys.ih_custom9)
-                .map(|&(a, b)| trim(&bytes[a..b]))
-                .unwrap_or(b"")
-        } else {
-            b""
-        };
-        for (i, spec) in specs.iter().enumerate().take(n_fields.min(fields.len())) {
+        let mut custom9: &[u8] = b"";
+        let n = n_fields.min(fields.len()).min(specs.len());
+        for i in 1..n {
+            let spec = &specs[i];
             let (a, b) = fields[i];
             let v = trim(&bytes[a..b]);
             if v.is_empty() {
-                if is_ih && i == keys.ih_custom10 && needs_bctr(self.rules.pdf_version, custom9) {
-                    self.out.sink.report(Code::MissingBctr, || {
+                if spec.role == Role::IhCustom10 && needs_bctr(self.rules.pdf_version, custom9) {
+                    let f = &layout.fields[i];
+                    self.out.sink.report(Code::MissingBctr, line, || {
                         Issue::new(
                             Code::MissingBctr,
                             Some(line),
                             "Custom10 is empty, but this invoice's PDF link needs BCTR (setting 119 >= 2, or Custom9 with INV/EBIL)",
                         )
                         .record(kind)
-                        .field(&spec.name, spec.position)
+                        .field(&f.name, f.position)
                     });
                 } else if spec.required {
-                    self.out.sink.report(Code::MissingRequired, || {
+                    let f = &layout.fields[i];
+                    self.out.sink.report(Code::MissingRequired, line, || {
                         Issue::new(
                             Code::MissingRequired,
                             Some(line),
-                            format!("{} is required", spec.name),
+                            format!("{} is required", f.name),
                         )
                         .record(kind)
-                        .field(&spec.name, spec.position)
+                        .field(&f.name, f.position)
                     });
                 }
                 continue;
             }
-            if i == 0 {
-                // RowType: already matched to `kind`.
-                continue;
+            let res = match (&spec.fmt, spec.role) {
+                (Fmt::RowType, _) => Ok(()),
+                (Fmt::DateMdy, role) => date_mdy(v).map(|d| match role {
+                    Role::IhDue => cap.due = Some(d),
+                    Role::IhDate | Role::FhDate => cap.date = Some(d),
+                    _ => {}
+                }),
+                (Fmt::Other(FieldFormat::Date { parts, .. }), role) => {
+                    format::date(parts, v).map(|d| match role {
+                        Role::IhDue => cap.due = Some(d),
+                        Role::IhDate | Role::FhDate => cap.date = Some(d),
+                        _ => {}
+                    })
+                }
+                (Fmt::Text { min, max }, _) => format::text(*min, *max, v),
+                (Fmt::Amount, Role::IhTotal | Role::FhTotal) => {
+                    format::amount_cents(v).map(|c| cap.cents = Some(c))
+                }
+                (Fmt::Amount, _) => format::amount_cents(v).map(|_| ()),
+                (Fmt::Digits, _) => format::digits(v),
+                (Fmt::Other(FieldFormat::Int), Role::FhCount) => {
+                    format::int(v).map(|c| cap.count = Some(c))
+                }
+                (Fmt::Other(f), role) => {
+                    let r = format::check(f, v);
+                    match role {
+                        Role::FhGuid => cap.guid_ok = r.is_ok(),
+                        Role::CrAccount => cap.account_ok = r.is_ok(),
+                        _ => {}
+                    }
+                    r
+                }
+            };
+            match spec.role {
+                Role::IhNumber => cap.number = span(bytes, v),
+                Role::IhCustom2 => cap.c2 = span(bytes, v),
+                Role::IhCustom3 => cap.c3 = span(bytes, v),
+                Role::IhCustom9 => custom9 = v,
+                Role::CrAccount => cap.account = span(bytes, v),
+                Role::FhGuid => cap.guid = span(bytes, v),
+                _ => {}
             }
-            if let Err(code) = format::check(&spec.format, v) {
-                self.out.sink.report(code, || {
+            if let Err(code) = res {
+                let f = &layout.fields[i];
+                self.out.sink.report(code, line, || {
                     let text = text_of(v);
                     Issue::new(
                         code,
@@ -627,34 +930,36 @@ impl Scanner<'_, '_> {
                         format!(
                             "\"{}\" {}",
                             super::issue::truncate(&text),
-                            format::expectation(&spec.format)
+                            format::expectation(&f.format)
                         ),
                     )
                     .record(kind)
-                    .field(&spec.name, spec.position)
+                    .field(&f.name, f.position)
                     .value(&text)
                 });
             }
         }
+        cap
     }
 
-    fn fh_row<'b>(&mut self, line: u64, get: &dyn Fn(usize) -> &'b [u8], layout: &RecordLayout) {
+    fn fh_row(&mut self, line: u64, bytes: &[u8], cap: &Captured) {
         let keys = self.rules.layout.keys();
+        let layout = self.rules.layout.record(RecordKind::FH);
         self.out.fh_count += 1;
         if self.out.fh_rows.len() <= self.rules.max_issues {
             self.out.fh_rows.push(FhRow {
                 line,
-                invoice_count: format::int(get(keys.fh_invoice_count)).ok(),
-                total_cents: format::amount_cents(get(keys.fh_total_amount)).ok(),
+                invoice_count: cap.count,
+                total_cents: cap.cents,
             });
         }
-        let g = get(keys.fh_biller_guid);
-        if let (Some(want), Ok(got)) = (self.rules.biller_guid, uuid::Uuid::try_parse_ascii(g))
-            && format::guid(g).is_ok()
+        let g = &bytes[cap.guid.0..cap.guid.1];
+        if let (Some(want), true) = (self.rules.biller_guid, cap.guid_ok)
+            && let Ok(got) = uuid::Uuid::try_parse_ascii(g)
             && got != want
         {
             let spec = &layout.fields[keys.fh_biller_guid];
-            self.out.sink.report(Code::BillerMismatch, || {
+            self.out.sink.report(Code::BillerMismatch, line, || {
                 Issue::new(
                     Code::BillerMismatch,
                     Some(line),
@@ -667,15 +972,12 @@ impl Scanner<'_, '_> {
                 .value(&text_of(g))
             });
         }
-        if let (Some(want), FieldFormat::Date { parts, .. }) = (
-            self.rules.name_date,
-            &layout.fields[keys.fh_creation_date].format,
-        ) && let Ok(got) = format::date(parts, get(keys.fh_creation_date))
+        if let (Some(want), Some(got)) = (self.rules.name_date, cap.date)
             && got != want
         {
             let spec = &layout.fields[keys.fh_creation_date];
-            let v = text_of(get(keys.fh_creation_date));
-            self.out.sink.report(Code::FileDateMismatch, || {
+            let v = format!("{:02}/{:02}/{:04}", got.month, got.day, got.year);
+            self.out.sink.report(Code::FileDateMismatch, line, || {
                 Issue::new(
                     Code::FileDateMismatch,
                     Some(line),
@@ -692,29 +994,24 @@ impl Scanner<'_, '_> {
     }
 
     /// A due date before the invoice date is suspicious, not fatal (warning).
-    fn due_dates<'b>(&mut self, line: u64, get: &dyn Fn(usize) -> &'b [u8], layout: &RecordLayout) {
+    fn due_before(&mut self, line: u64, inv: Ymd, due: Ymd) {
         let keys = self.rules.layout.keys();
-        let parse = |i: usize| match &layout.fields[i].format {
-            FieldFormat::Date { parts, .. } => format::date(parts, get(i)).ok(),
-            _ => None,
-        };
-        if let (Some(inv), Some(due)) = (parse(keys.ih_invoice_date), parse(keys.ih_due_date))
-            && due < inv
-        {
-            let spec = &layout.fields[keys.ih_due_date];
-            let v = text_of(get(keys.ih_due_date));
-            let d = text_of(get(keys.ih_invoice_date));
-            self.out.sink.report(Code::DueBeforeInvoiceDate, || {
-                Issue::new(
-                    Code::DueBeforeInvoiceDate,
-                    Some(line),
-                    format!("InvoiceDueDate {v} is before InvoiceDate {d}"),
-                )
-                .record(RecordKind::IH)
-                .field(&spec.name, spec.position)
-                .value(&v)
-            });
-        }
+        let spec = &self.rules.layout.record(RecordKind::IH).fields[keys.ih_due_date];
+        let show = |d: Ymd| format!("{:02}/{:02}/{:04}", d.month, d.day, d.year);
+        self.out.sink.report(Code::DueBeforeInvoiceDate, line, || {
+            Issue::new(
+                Code::DueBeforeInvoiceDate,
+                Some(line),
+                format!(
+                    "InvoiceDueDate {} is before InvoiceDate {}",
+                    show(due),
+                    show(inv)
+                ),
+            )
+            .record(RecordKind::IH)
+            .field(&spec.name, spec.position)
+            .value(&show(due))
+        });
     }
 
     fn order_event(
@@ -729,18 +1026,18 @@ impl Scanner<'_, '_> {
             OrderEvent::MissingHeader => {
                 self.out
                     .sink
-                    .report(Code::MissingHeader, || missing_header(line, kind));
+                    .report(Code::MissingHeader, line, || missing_header(line, kind));
             }
             OrderEvent::Orphan(why) => {
                 self.out
                     .sink
-                    .report(Code::OrphanRecord, || orphan(line, kind, why));
+                    .report(Code::OrphanRecord, line, || orphan(line, kind, why));
             }
             OrderEvent::MissingCustomerOfOpen => {
                 let at = self.open_line;
-                self.out
-                    .sink
-                    .report(Code::MissingCustomer, || missing_customer(at, line));
+                self.out.sink.report(Code::MissingCustomer, line, || {
+                    missing_customer(at, line, false)
+                });
             }
             OrderEvent::CustomerOfOpen => {
                 let c2 = &bytes[self.open_c2.0..self.open_c2.1];
@@ -773,13 +1070,18 @@ fn orphan(line: u64, kind: RecordKind, why: &str) -> Issue {
     .record(kind)
 }
 
-fn missing_customer(ih_line: u64, seen_at: u64) -> Issue {
-    let msg = if seen_at == 0 {
-        "this invoice has no CR row (the file ends first)".to_string()
+/// The invoice on `ih_line` got no CR row. Reported on the line that shows
+/// it (the next IH, or the file's last line), so that issues always arrive
+/// in line order; the IH's line is the related line.
+fn missing_customer(ih_line: u64, seen_at: u64, at_end: bool) -> Issue {
+    let msg = if at_end {
+        "the file ends, but the invoice on line {related} has no CR row"
     } else {
-        format!("this invoice has no CR row (line {seen_at} starts the next invoice)")
+        "the invoice on line {related} has no CR row (this IH starts the next invoice)"
     };
-    Issue::new(Code::MissingCustomer, Some(ih_line), msg).record(RecordKind::IH)
+    Issue::new(Code::MissingCustomer, Some(seen_at), msg)
+        .record(RecordKind::IH)
+        .related(ih_line)
 }
 
 /// CR AccountNumber must be Custom2-Custom3 of its IH where both are present
@@ -805,14 +1107,15 @@ pub fn account_mismatch(
             Code::AccountMismatch,
             Some(line),
             format!(
-                "AccountNumber {a} is not Custom2-Custom3 of its IH (line {ih_line}): {}-{}",
+                "AccountNumber {a} is not Custom2-Custom3 of its IH (line {{related}}): {}-{}",
                 text_of(custom2),
                 text_of(custom3)
             ),
         )
         .record(RecordKind::CR)
         .field("AccountNumber", 2)
-        .value(&a),
+        .value(&a)
+        .related(ih_line),
     )
 }
 
@@ -834,13 +1137,14 @@ impl Hasher for IdHasher {
 
 type IdMap<V> = HashMap<u64, V, BuildHasherDefault<IdHasher>>;
 
-/// The InvoiceNumbers seen so far, in file order.
+/// The InvoiceNumbers seen so far, in file order: about 40 bytes an
+/// invoice (hash slot, start and line, the number's bytes).
 #[derive(Default)]
 struct DupIndex {
     /// hash -> index of the first number with that hash.
     first: IdMap<u32>,
-    /// (start in arena, length, line).
-    entries: Vec<(u64, u32, u64)>,
+    /// (start in arena, line); a number ends where the next one starts.
+    entries: Vec<(u64, u64)>,
     arena: Vec<u8>,
     /// Exact fallback for the (astronomically rare) 64-bit collisions.
     collided: HashMap<Vec<u8>, u64>,
@@ -848,8 +1152,13 @@ struct DupIndex {
 
 impl DupIndex {
     fn bytes(&self, i: u32) -> &[u8] {
-        let (s, l, _) = self.entries[i as usize];
-        &self.arena[s as usize..s as usize + l as usize]
+        let i = i as usize;
+        let start = self.entries[i].0 as usize;
+        let end = self
+            .entries
+            .get(i + 1)
+            .map_or(self.arena.len(), |e| e.0 as usize);
+        &self.arena[start..end]
     }
 
     /// Adds a number; answers the line of its first occurrence when it is a
@@ -857,7 +1166,7 @@ impl DupIndex {
     fn add(&mut self, hash: u64, number: &[u8], line: u64) -> Option<u64> {
         if let Some(&i) = self.first.get(&hash) {
             if self.bytes(i) == number {
-                return Some(self.entries[i as usize].2);
+                return Some(self.entries[i as usize].1);
             }
             // Same hash, different number: keep it exactly.
             if let Some(&l) = self.collided.get(number) {
@@ -867,8 +1176,7 @@ impl DupIndex {
             return None;
         }
         let idx = self.entries.len() as u32;
-        self.entries
-            .push((self.arena.len() as u64, number.len() as u32, line));
+        self.entries.push((self.arena.len() as u64, line));
         self.arena.extend_from_slice(number);
         self.first.insert(hash, idx);
         None
@@ -932,19 +1240,21 @@ impl Merger {
                 state: Order::Start,
                 events: Vec::new(),
                 dropped: 0,
+                last_line: 0,
             },
         );
         for ev in head.events {
             match ev {
                 HeadEvent::Issue(mut i) => {
                     i.line = i.line.map(|l| l + base);
+                    i.related_line = i.related_line.map(|l| l + base);
                     self.sink.push(i);
                 }
                 HeadEvent::MissingCustomerOfTail => {
                     // Only reachable from OpenIh, which only a chunk with an IH leaves.
                     if let Some(t) = &self.tail {
                         let first_ih = c.first_ih.map_or(0, |l| l + base);
-                        self.sink.push(missing_customer(t.line, first_ih));
+                        self.sink.push(missing_customer(t.line, first_ih, false));
                     }
                 }
                 HeadEvent::AccountOfTail { line, account } => {
@@ -971,7 +1281,6 @@ impl Merger {
         self.sink.warning_count += rest.warning_count;
         self.sink.errors.append(&mut rest.errors);
         self.sink.warnings.append(&mut rest.warnings);
-        self.trim_lists(2);
 
         // Header rows: the first one is the file's header; later ones are
         // duplicates.
@@ -985,9 +1294,10 @@ impl Merger {
                     Issue::new(
                         Code::DuplicateHeader,
                         Some(line),
-                        format!("a second FH row (the header is line {first}); a file has one FH"),
+                        "a second FH row (the header is line {related}); a file has one FH",
                     )
-                    .record(RecordKind::FH),
+                    .record(RecordKind::FH)
+                    .related(first),
                 );
             }
         }
@@ -998,16 +1308,17 @@ impl Merger {
 
         // Duplicate InvoiceNumbers, in file order.
         for k in &c.keys {
-            let number = &c.arena[k.start as usize..(k.start + k.len) as usize];
+            let number = &c.arena[k.start..k.start + k.len];
             let line = k.line + base;
             if let Some(first) = self.dups.add(k.hash, number, line) {
                 let n = text_of(number);
-                self.sink.report(Code::DuplicateInvoice, || {
+                self.sink.report(Code::DuplicateInvoice, line, || {
                     Issue::new(
                         Code::DuplicateInvoice,
                         Some(line),
-                        format!("InvoiceNumber {n} is also on line {first}"),
+                        format!("InvoiceNumber {n} is also on line {{related}}"),
                     )
+                    .related(first)
                     .record(RecordKind::IH)
                     .field("InvoiceNumber", 4)
                     .value(&n)
@@ -1027,13 +1338,16 @@ impl Merger {
             None => self.state = head.state,
         }
         self.line_base += c.lines;
+        // Cutting to the `max` smallest at any time is exact: what is cut is
+        // larger than everything kept.
+        self.trim_lists(2);
     }
 
     fn trim_lists(&mut self, slack: usize) {
         let cap = self.max;
         for list in [&mut self.sink.errors, &mut self.sink.warnings] {
             if list.len() > cap.saturating_mul(slack) {
-                list.sort_by_key(|i| i.line.unwrap_or(0));
+                list.sort_by(issue_order);
                 list.truncate(cap);
             }
         }
@@ -1051,7 +1365,8 @@ impl Merger {
         if self.state == Order::OpenIh
             && let Some(t) = &self.tail
         {
-            self.sink.push(missing_customer(t.line, 0));
+            self.sink
+                .push(missing_customer(t.line, self.line_base.max(1), true));
         }
         if let Some(fh) = &self.fh {
             let keys = layout.keys();
@@ -1095,8 +1410,9 @@ impl Merger {
             }
         }
         for list in [&mut self.sink.errors, &mut self.sink.warnings] {
-            list.sort_by_key(|i| i.line.unwrap_or(0));
+            list.sort_by(issue_order);
             list.truncate(self.max);
+            list.iter_mut().for_each(Issue::resolve_related);
         }
         Merged {
             lines: self.line_base,
@@ -1108,6 +1424,14 @@ impl Merger {
             warning_count: self.sink.warning_count,
         }
     }
+}
+
+/// File order: by line, then by column (whole-row issues first), then by
+/// code and message, so the order never depends on chunk edges.
+pub fn issue_order(a: &Issue, b: &Issue) -> std::cmp::Ordering {
+    (a.line.unwrap_or(0), a.field_position.unwrap_or(0), a.code)
+        .cmp(&(b.line.unwrap_or(0), b.field_position.unwrap_or(0), b.code))
+        .then_with(|| a.message.cmp(&b.message))
 }
 
 /// Cents as a decimal amount (`4821377` -> `48213.77`).

@@ -62,6 +62,12 @@ pub struct ValidateOptions {
     pub block_size: usize,
     /// Files up to this size are read whole.
     pub read_whole_max: u64,
+    /// Compute the SHA-256 of each file (`FileReport::sha256`). It is one
+    /// sequential pass, the costliest single step on a huge file.
+    pub checksum: bool,
+    /// Show a progress bar on stderr while streaming a big file (the CLI
+    /// sets it when stderr is a terminal).
+    pub progress: bool,
 }
 
 impl Default for ValidateOptions {
@@ -71,6 +77,8 @@ impl Default for ValidateOptions {
             rules: FileRules::default(),
             block_size: BLOCK,
             read_whole_max: READ_WHOLE_MAX,
+            checksum: true,
+            progress: false,
         }
     }
 }
@@ -87,12 +95,12 @@ impl ValidateOptions {
 /// The file name rule (`interface.md` §1.1): `{BID}_{MMDDYYYY}.BIF`, the
 /// extension in any case, the BID the configured one, the date a real date.
 /// Returns the date for the FH FileCreationDate comparison.
-pub fn check_file_name(name: &str, bid: Option<u32>) -> std::result::Result<Ymd, Issue> {
+pub fn check_file_name(name: &str, bid: Option<u32>) -> std::result::Result<Ymd, Box<Issue>> {
     let base = Path::new(name)
         .file_name()
         .and_then(|n| n.to_str())
         .unwrap_or(name);
-    let bad = |why: String| Issue::new(Code::BadFileName, None, why).value(base);
+    let bad = |why: String| Box::new(Issue::new(Code::BadFileName, None, why).value(base));
     let stem = match base.len().checked_sub(4) {
         Some(i) if base.is_char_boundary(i) && base[i..].eq_ignore_ascii_case(".bif") => &base[..i],
         _ => {
@@ -148,7 +156,7 @@ fn start(name: &str, opts: &ValidateOptions) -> (Merger, Option<Ymd>) {
     let date = match check_file_name(name, opts.rules.bid) {
         Ok(d) => Some(d),
         Err(i) => {
-            m.push(i);
+            m.push(*i);
             None
         }
     };
@@ -212,7 +220,13 @@ pub fn validate_bytes(
                 .map(|(i, p)| scan::scan_chunk(p, i == 0, &rules))
                 .collect::<Vec<_>>()
         },
-        || hex(&Sha256::digest(bytes)),
+        || {
+            if opts.checksum {
+                hex(&Sha256::digest(bytes))
+            } else {
+                String::new()
+            }
+        },
     );
     for s in summaries {
         m.add(s);
@@ -234,7 +248,7 @@ pub fn validate_path(path: &Path, layout: &Layout, opts: &ValidateOptions) -> Re
         (&file).read_to_end(&mut bytes).map_err(read_err)?;
         return Ok(validate_bytes(&name, &bytes, layout, opts));
     }
-    validate_stream(&name, file, layout, opts).map_err(read_err)
+    validate_stream(&name, file, size, layout, opts).map_err(read_err)
 }
 
 /// Validates many files: small ones in parallel, big ones one after the
@@ -270,19 +284,19 @@ struct BlockReader<R> {
     /// Inside a line over [`MAX_LINE`]: bytes are dropped until its end.
     skipping: bool,
     eof: bool,
-    hasher: Sha256,
+    hasher: Option<Sha256>,
     bytes: u64,
 }
 
 impl<R: Read> BlockReader<R> {
-    fn new(r: R, block: usize) -> Self {
+    fn new(r: R, block: usize, checksum: bool) -> Self {
         BlockReader {
             r,
             block: block.max(1),
             carry: Vec::new(),
             skipping: false,
             eof: false,
-            hasher: Sha256::new(),
+            hasher: checksum.then(Sha256::new),
             bytes: 0,
         }
     }
@@ -300,7 +314,9 @@ impl<R: Read> BlockReader<R> {
             }
             let start = buf.len();
             let n = (&mut self.r).take(self.block as u64).read_to_end(buf)?;
-            self.hasher.update(&buf[start..]);
+            if let Some(h) = self.hasher.as_mut() {
+                h.update(&buf[start..]);
+            }
             self.bytes += n as u64;
             if n < self.block {
                 self.eof = true;
@@ -344,6 +360,7 @@ fn hex(d: &[u8]) -> String {
 fn validate_stream(
     name: &str,
     file: File,
+    size: u64,
     layout: &Layout,
     opts: &ValidateOptions,
 ) -> io::Result<FileReport> {
@@ -351,7 +368,17 @@ fn validate_stream(
     let rules = rules_for(layout, opts, date);
     let workers = rayon::current_num_threads().max(1);
     let max_in_flight = workers + 2;
-    let mut reader = BlockReader::new(file, opts.block_size);
+    let mut reader = BlockReader::new(file, opts.block_size, opts.checksum);
+    let bar = opts.progress.then(|| {
+        let b = indicatif::ProgressBar::new(size);
+        if let Ok(style) = indicatif::ProgressStyle::with_template(
+            "{msg} {bar:40} {bytes}/{total_bytes} {bytes_per_sec} {eta}",
+        ) {
+            b.set_style(style);
+        }
+        b.set_message(name.to_string());
+        b
+    });
 
     let (job_tx, job_rx) = mpsc::sync_channel::<(usize, Vec<u8>)>(max_in_flight);
     let job_rx = Mutex::new(job_rx);
@@ -406,6 +433,9 @@ fn validate_stream(
                     return Err(io::Error::other("a validation worker stopped"));
                 }
                 sent += 1;
+                if let Some(b) = &bar {
+                    b.set_position(reader.bytes);
+                }
             }
             Ok(())
         })();
@@ -419,11 +449,18 @@ fn validate_stream(
         }
         result
     })?;
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
     if reader.bytes == 0 {
         // An empty file still goes through the scanner once.
         m.add(scan::scan_chunk(b"", true, &rules));
     }
-    let sha = hex(&reader.hasher.finalize());
+    let sha = reader
+        .hasher
+        .take()
+        .map(|h| hex(&h.finalize()))
+        .unwrap_or_default();
     Ok(finish(name, m, layout, reader.bytes, sha))
 }
 
@@ -470,7 +507,7 @@ mod tests {
         let mut text = b"ab\ncd\n".to_vec();
         text.extend(std::iter::repeat_n(b'x', 3 * MAX_LINE));
         text.extend(b"\nef\ngh");
-        let mut r = BlockReader::new(&text[..], 4096);
+        let mut r = BlockReader::new(&text[..], 4096, true);
         let mut buf = Vec::new();
         let mut blocks = Vec::new();
         while r.next_block(&mut buf).unwrap() {

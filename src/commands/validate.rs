@@ -4,7 +4,7 @@
 //! Exit codes: 0 every file valid (warnings allowed), 1 some file invalid,
 //! 2 usage, configuration or a file that cannot be read.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -25,6 +25,11 @@ pub struct Args {
     /// Issues listed per file and severity; all are counted.
     #[arg(long, value_name = "N", default_value_t = 1000)]
     pub max_errors: usize,
+
+    /// Skip the SHA-256 of each file (a sequential pass; the slowest step
+    /// on multi-GB files).
+    #[arg(long)]
+    pub no_checksum: bool,
 }
 
 pub fn run(g: &Globals, args: &Args) -> Result<ExitCode> {
@@ -32,6 +37,8 @@ pub fn run(g: &Globals, args: &Args) -> Result<ExitCode> {
     let layout = bif::layout_for(&config)?;
     let opts = ValidateOptions {
         max_errors: args.max_errors,
+        checksum: !args.no_checksum,
+        progress: std::io::stderr().is_terminal(),
         ..ValidateOptions::from_config(&config)
     };
     let started = Instant::now();
