@@ -7,11 +7,8 @@ mod support;
 use std::path::Path;
 
 use assert_cmd::Command;
+use support::json;
 use support::sandbox::{IC_KEY, SandboxProc};
-
-fn json(out: &[u8]) -> serde_json::Value {
-    serde_json::from_slice(out).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(out)))
-}
 
 #[test]
 fn the_demo_runs_on_the_embedded_default_in_a_fresh_folder() {
@@ -48,16 +45,10 @@ fn the_demo_runs_on_the_embedded_default_in_a_fresh_folder() {
 }
 
 fn config(dir: &Path, upload_url: &str) -> std::path::PathBuf {
-    let p = dir.join("daffron-bridge.toml");
-    std::fs::write(
-        &p,
-        format!(
-            r#"[biller]
-bid = 2661
-name = "Lowell Light & Power"
-guid = "{}"
-
-[dropbox]
+    support::write_config(
+        dir,
+        &format!(
+            r#"[dropbox]
 dir = "outbound"
 
 [invoicecloud]
@@ -66,12 +57,9 @@ web_service_key = {{ env = "TEST_IC_KEY" }}
 
 [pump]
 timeout_seconds = 5
-"#,
-            support::GUID
+"#
         ),
     )
-    .unwrap();
-    p
 }
 
 fn run(dir: &Path, cfg: &Path) -> Command {

@@ -8,32 +8,24 @@ use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
 use sha2::{Digest, Sha256};
+use support::json;
 use support::sandbox::{IC_KEY, SandboxProc};
 
 /// A configuration whose `[invoicecloud]` points at `url`, key from
 /// `TEST_IC_KEY`.
 fn config(dir: &Path, url: &str) -> PathBuf {
-    let p = dir.join("daffron-bridge.toml");
-    std::fs::write(
-        &p,
-        format!(
-            r#"[biller]
-bid = 2661
-name = "Lowell Light & Power"
-guid = "{}"
-
-[invoicecloud]
+    support::write_config(
+        dir,
+        &format!(
+            r#"[invoicecloud]
 upload_url = "{url}/portal/webservices/CloudInvoicing.asmx"
 web_service_key = {{ env = "TEST_IC_KEY" }}
 
 [pump]
 timeout_seconds = 5
-"#,
-            support::GUID
+"#
         ),
     )
-    .unwrap();
-    p
 }
 
 fn upload(dir: &Path, config: &Path, key: &str) -> Command {
@@ -53,10 +45,6 @@ fn valid_file(dir: &Path) -> PathBuf {
     let p = dir.join("2661_11262026.BIF");
     std::fs::write(&p, support::bif::padded(3, 2)).unwrap();
     p
-}
-
-fn json(out: &[u8]) -> serde_json::Value {
-    serde_json::from_slice(out).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(out)))
 }
 
 fn uploads(sbx: &SandboxProc) -> Vec<serde_json::Value> {
@@ -246,15 +234,7 @@ fn a_rejection_is_reported_and_the_key_never_shown() {
 fn missing_section_or_secret_is_a_configuration_error() {
     let dir = tempfile::tempdir().unwrap();
     let file = valid_file(dir.path());
-    let cfg = dir.path().join("no-ic.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "[biller]\nbid = 2661\nname = \"x\"\nguid = \"{}\"\n",
-            support::GUID
-        ),
-    )
-    .unwrap();
+    let cfg = support::write_config(dir.path(), "");
     upload(dir.path(), &cfg, IC_KEY)
         .arg(&file)
         .assert()

@@ -31,7 +31,7 @@ use sha2::{Digest, Sha256};
 use crate::bif::invoice::read_invoices;
 use crate::bif::layout::Layout;
 use crate::store::{ChangeLog, FileVerdict, Store, StoreError, TakenFile};
-use crate::transport::{RemoteFile, Source, TransportError};
+use crate::transport::{Disposition, RemoteFile, Source, TransportError};
 
 pub mod admission;
 pub mod lock;
@@ -430,8 +430,8 @@ fn judge_and_place(
         // earlier run recorded it but could not move it.
         let moved = match (opts.keep_originals, prev.verdict) {
             (true, _) => Ok(()),
-            (false, FileVerdict::Accepted) => source.archive(f, sha),
-            (false, FileVerdict::Rejected) => source.reject(f, sha),
+            (false, FileVerdict::Accepted) => source.dispose(f, sha, Disposition::Archive),
+            (false, FileVerdict::Rejected) => source.dispose(f, sha, Disposition::Failed),
         };
         let outcome = Outcome::AlreadyTaken {
             verdict: prev.verdict,
@@ -502,7 +502,13 @@ fn judge_and_place(
                 path: dest,
                 changes: log.as_ref().map(ChangeLog::counts).unwrap_or_default(),
             };
-            Ok((outcome, source.archive(f, sha).err().map(IntakeError::from)))
+            Ok((
+                outcome,
+                source
+                    .dispose(f, sha, Disposition::Archive)
+                    .err()
+                    .map(IntakeError::from),
+            ))
         }
         Decision::Reject {
             text_report,
@@ -520,7 +526,13 @@ fn judge_and_place(
             sync_dir(q)?;
             store.take_file(&record(FileVerdict::Rejected, &dest), None)?;
             let outcome = Outcome::Quarantined { path: dest, report };
-            Ok((outcome, source.reject(f, sha).err().map(IntakeError::from)))
+            Ok((
+                outcome,
+                source
+                    .dispose(f, sha, Disposition::Failed)
+                    .err()
+                    .map(IntakeError::from),
+            ))
         }
     }
 }

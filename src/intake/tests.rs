@@ -302,14 +302,16 @@ impl Source for Flaky {
         dest.write_all(&vec![b'\n'; self.grow_by]).unwrap();
         Ok(n + self.grow_by as u64)
     }
-    fn archive(&mut self, f: &RemoteFile, sha256: &str) -> Result<(), TransportError> {
-        if self.fail_archive.take() {
+    fn dispose(
+        &mut self,
+        f: &RemoteFile,
+        sha256: &str,
+        to: Disposition,
+    ) -> Result<(), TransportError> {
+        if to == Disposition::Archive && self.fail_archive.take() {
             return Err(lost("archive"));
         }
-        self.inner.archive(f, sha256)
-    }
-    fn reject(&mut self, f: &RemoteFile, sha256: &str) -> Result<(), TransportError> {
-        self.inner.reject(f, sha256)
+        self.inner.dispose(f, sha256, to)
     }
 }
 

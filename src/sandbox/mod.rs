@@ -734,19 +734,28 @@ fn paperless(shared: &Shared, st: &mut State, body: &Element) -> OpResult {
         } else {
             Some(format!("customer {id} not found"))
         };
-        items.push(
-            err.as_ref()
-                .map(|e| format!("failure: {e}"))
-                .unwrap_or_else(|| "accepted".into()),
-        );
-        if let Some(e) = err {
-            errors.push((id, e));
-        }
+        item_result(&mut items, &mut errors, id, err);
     }
     Ok((
         error_objects(Operation::ModifyCBDataForCustomer, &errors),
         items,
     ))
+}
+
+/// Notes one item's result for the journal, and its errorObject if refused.
+fn item_result(
+    items: &mut Vec<String>,
+    errors: &mut Vec<(String, String)>,
+    id: String,
+    err: Option<String>,
+) {
+    match err {
+        Some(e) => {
+            items.push(format!("failure: {e}"));
+            errors.push((id, e));
+        }
+        None => items.push("accepted".into()),
+    }
 }
 
 fn comments(shared: &Shared, st: &mut State, body: &Element) -> OpResult {
@@ -779,14 +788,7 @@ fn comments(shared: &Shared, st: &mut State, body: &Element) -> OpResult {
         } else {
             Some(format!("customer {id} not found"))
         };
-        items.push(
-            err.as_ref()
-                .map(|e| format!("failure: {e}"))
-                .unwrap_or_else(|| "accepted".into()),
-        );
-        if let Some(e) = err {
-            errors.push((id, e));
-        }
+        item_result(&mut items, &mut errors, id, err);
     }
     Ok((
         error_objects(Operation::WriteAccountHistoryComments, &errors),

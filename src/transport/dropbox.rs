@@ -10,7 +10,7 @@ use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use super::{RemoteFile, Source, TransportError, disposal_name};
+use super::{Disposition, RemoteFile, Source, TransportError, disposal_name};
 use crate::config::DropboxConfig;
 
 /// A local folder as a [`Source`].
@@ -29,7 +29,7 @@ impl DropboxSource {
     }
 
     /// Moves (or, keeping originals, copies) `f` into `dir`.
-    fn dispose(&self, f: &RemoteFile, sha256: &str, dir: &Path) -> Result<(), TransportError> {
+    fn move_into(&self, f: &RemoteFile, sha256: &str, dir: &Path) -> Result<(), TransportError> {
         fs::create_dir_all(dir).map_err(Self::local("create folder", dir))?;
         let (name, unlink_first) = disposal_name(&f.name, sha256, |n| dir.join(n).exists());
         let from = self.cfg.dir.join(&f.name);
@@ -111,14 +111,17 @@ impl Source for DropboxSource {
         io::copy(&mut src, dest).map_err(Self::local("copy", &path))
     }
 
-    fn archive(&mut self, f: &RemoteFile, sha256: &str) -> Result<(), TransportError> {
-        let dir = self.cfg.archive_dir.clone();
-        self.dispose(f, sha256, &dir)
-    }
-
-    fn reject(&mut self, f: &RemoteFile, sha256: &str) -> Result<(), TransportError> {
-        let dir = self.cfg.failed_dir.clone();
-        self.dispose(f, sha256, &dir)
+    fn dispose(
+        &mut self,
+        f: &RemoteFile,
+        sha256: &str,
+        to: Disposition,
+    ) -> Result<(), TransportError> {
+        let dir = match to {
+            Disposition::Archive => self.cfg.archive_dir.clone(),
+            Disposition::Failed => self.cfg.failed_dir.clone(),
+        };
+        self.move_into(f, sha256, &dir)
     }
 }
 
@@ -152,14 +155,14 @@ mod tests {
             let mut buf = Vec::new();
             assert_eq!(s.fetch(&l[0], &mut buf).unwrap(), 3);
             assert_eq!(buf, b"abc");
-            s.archive(&l[0], "ffff").unwrap();
+            s.dispose(&l[0], "ffff", Disposition::Archive).unwrap();
             assert_eq!(fs::read(c.archive_dir.join("A.BIF")).unwrap(), b"abc");
             assert_eq!(c.dir.join("A.BIF").exists(), keep);
             if keep {
                 // Archived again (same bytes): lands under the sha name, and
                 // again replaces that same-bytes copy.
-                s.archive(&l[0], "ffff").unwrap();
-                s.archive(&l[0], "ffff").unwrap();
+                s.dispose(&l[0], "ffff", Disposition::Archive).unwrap();
+                s.dispose(&l[0], "ffff", Disposition::Archive).unwrap();
                 assert!(c.archive_dir.join("A.BIF.ffff").exists());
                 assert_eq!(fs::read_dir(&c.archive_dir).unwrap().count(), 2);
             }

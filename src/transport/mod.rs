@@ -44,12 +44,24 @@ pub trait Source {
     /// Copies the file's bytes to `dest`; returns how many were copied.
     fn fetch(&mut self, f: &RemoteFile, dest: &mut dyn Write) -> Result<u64, TransportError>;
 
-    /// Moves a taken file to the archive folder. `sha256` names it there when
-    /// a file of the same name is already archived (see [`disposal_name`]).
-    fn archive(&mut self, f: &RemoteFile, sha256: &str) -> Result<(), TransportError>;
+    /// Moves a judged file out of the incoming folder, to the archive folder
+    /// or the failed folder. `sha256` names it there when a file of the same
+    /// name is already there (see [`disposal_name`]).
+    fn dispose(
+        &mut self,
+        f: &RemoteFile,
+        sha256: &str,
+        to: Disposition,
+    ) -> Result<(), TransportError>;
+}
 
-    /// Moves a file that failed validation to the failed folder.
-    fn reject(&mut self, f: &RemoteFile, sha256: &str) -> Result<(), TransportError>;
+/// Where a judged file goes on its source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Disposition {
+    /// Taken into the inbox: `archive_dir`.
+    Archive,
+    /// Failed validation: `failed_dir`, where a person will see it.
+    Failed,
 }
 
 /// A transport problem. [`TransportError::is_transient`] tells a failure

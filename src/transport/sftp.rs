@@ -20,7 +20,7 @@ use std::time::Duration;
 use base64::Engine;
 use ssh2::{CheckResult, ErrorCode, HashType, KnownHostFileKind, Session, Sftp};
 
-use super::{RemoteFile, Source, TransportError, disposal_name};
+use super::{Disposition, RemoteFile, Source, TransportError, disposal_name};
 use crate::config::SftpConfig;
 
 /// libssh2's "no such file" SFTP status.
@@ -121,7 +121,7 @@ impl SftpSource {
     }
 
     /// Unlink-then-rename into `dir` (SFTP v3 cannot rename over a file).
-    fn dispose(&mut self, f: &RemoteFile, sha256: &str, dir: &str) -> Result<(), TransportError> {
+    fn move_into(&mut self, f: &RemoteFile, sha256: &str, dir: &str) -> Result<(), TransportError> {
         self.ensure_dir(dir)?;
         let mut lookups = Vec::new();
         for n in [f.name.clone(), format!("{}.{}", f.name, short(sha256))] {
@@ -373,14 +373,17 @@ impl Source for SftpSource {
         Ok(total)
     }
 
-    fn archive(&mut self, f: &RemoteFile, sha256: &str) -> Result<(), TransportError> {
-        let dir = self.cfg.archive_dir.clone();
-        self.dispose(f, sha256, &dir)
-    }
-
-    fn reject(&mut self, f: &RemoteFile, sha256: &str) -> Result<(), TransportError> {
-        let dir = self.cfg.failed_dir.clone();
-        self.dispose(f, sha256, &dir)
+    fn dispose(
+        &mut self,
+        f: &RemoteFile,
+        sha256: &str,
+        to: Disposition,
+    ) -> Result<(), TransportError> {
+        let dir = match to {
+            Disposition::Archive => self.cfg.archive_dir.clone(),
+            Disposition::Failed => self.cfg.failed_dir.clone(),
+        };
+        self.move_into(f, sha256, &dir)
     }
 }
 

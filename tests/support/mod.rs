@@ -53,3 +53,19 @@ pub fn toml_path(p: &Path) -> String {
         .replace('\\', "\\\\")
         .replace('"', "\\\"")
 }
+
+/// Writes `daffron-bridge.toml` in `dir`: the demo biller's `[biller]`
+/// section, then `sections` as given.
+pub fn write_config(dir: &Path, sections: &str) -> std::path::PathBuf {
+    let p = dir.join("daffron-bridge.toml");
+    let text = format!(
+        "[biller]\nbid = {BID}\nname = \"Lowell Light & Power\"\nguid = \"{GUID}\"\n\n{sections}"
+    );
+    std::fs::write(&p, text).expect("write the test configuration");
+    p
+}
+
+/// A command's stdout as JSON, or a panic showing what it was.
+pub fn json(out: &[u8]) -> serde_json::Value {
+    serde_json::from_slice(out).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(out)))
+}

@@ -138,16 +138,10 @@ impl Drop for SandboxProc {
 
 /// A biller configuration pointing RTDR (settings 8/9/10) at `url`.
 pub fn write_config(dir: &Path, url: &str, timeout_seconds: u64) -> PathBuf {
-    let p = dir.join("daffron-bridge.toml");
-    std::fs::write(
-        &p,
-        format!(
-            r#"[biller]
-bid = 2661
-name = "Lowell Light & Power"
-guid = "{GUID}"
-
-[advanced_settings]
+    super::write_config(
+        dir,
+        &format!(
+            r#"[advanced_settings]
 8 = "{url}/tbx-daily/services/CB"
 9 = "InvoiceCloud"
 10 = {{ env = "TEST_RTDR_PASSWORD" }}
@@ -158,6 +152,4 @@ timeout_seconds = {timeout_seconds}
 "#
         ),
     )
-    .unwrap();
-    p
 }
