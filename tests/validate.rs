@@ -43,7 +43,7 @@ fn the_sample_file_is_valid() {
 #[test]
 fn json_output_is_one_object_shaped_like_the_contract() {
     let out = bin()
-        .args(["validate", "--format", "json", GOOD, BROKEN])
+        .args(["validate", "--format", "json", "--checksum", GOOD, BROKEN])
         .assert()
         .code(1)
         .get_output()
@@ -64,6 +64,44 @@ fn json_output_is_one_object_shaped_like_the_contract() {
     }
     assert_eq!(j["stats"]["files"], 2);
     assert_eq!(j["valid"], false);
+}
+
+/// The SHA-256 is opt-in (`--checksum`): left out of the report by default,
+/// and when asked for it is the file's real digest, whichever path (whole or
+/// streamed) read the file.
+#[test]
+fn checksum_is_opt_in_and_exact() {
+    use sha2::{Digest, Sha256};
+    let out = bin()
+        .args(["validate", "--format", "json", GOOD])
+        .assert()
+        .code(0)
+        .get_output()
+        .stdout
+        .clone();
+    let j = json(&out);
+    assert!(j["files"][0].get("sha256").is_none(), "{j}");
+    let want = format!("{:x}", Sha256::digest(std::fs::read(GOOD).unwrap()));
+    let out = bin()
+        .args(["validate", "--format", "json", "--checksum", GOOD])
+        .assert()
+        .code(0)
+        .get_output()
+        .stdout
+        .clone();
+    assert_eq!(json(&out)["files"][0]["sha256"], want.as_str());
+    let layout = Layout::embedded();
+    for (block, whole_max) in [(4096, 0), (1 << 20, 0), (4096, u64::MAX)] {
+        let o = ValidateOptions {
+            checksum: true,
+            block_size: block,
+            read_whole_max: whole_max,
+            ..opts()
+        };
+        let r = validate_path(Path::new(GOOD), &layout, &o).unwrap();
+        assert_eq!(r.sha256, want, "block {block}, whole max {whole_max}");
+        assert!(r.valid);
+    }
 }
 
 /// Every code the broken sample is documented to trip.
