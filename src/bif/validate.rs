@@ -213,6 +213,7 @@ pub fn validate_bytes(
     opts: &ValidateOptions,
 ) -> FileReport {
     let (mut m, date) = start(name, opts);
+    m.expect_bytes(bytes.len() as u64);
     let rules = rules_for(layout, opts, date);
     let pieces = split_lines(bytes, opts.block_size.max(1));
     let (summaries, sha) = rayon::join(
@@ -368,6 +369,7 @@ fn validate_stream(
     opts: &ValidateOptions,
 ) -> io::Result<FileReport> {
     let (mut m, date) = start(name, opts);
+    m.expect_bytes(size);
     let rules = rules_for(layout, opts, date);
     let workers = rayon::current_num_threads().max(1);
     let max_in_flight = workers + 2;
