@@ -43,7 +43,7 @@ fn the_sample_file_is_valid() {
 #[test]
 fn json_output_is_one_object_shaped_like_the_contract() {
     let out = bin()
-        .args(["validate", "--format", "json", GOOD, BROKEN])
+        .args(["validate", "--format", "json", "--checksum", GOOD, BROKEN])
         .assert()
         .code(1)
         .get_output()
@@ -64,6 +64,44 @@ fn json_output_is_one_object_shaped_like_the_contract() {
     }
     assert_eq!(j["stats"]["files"], 2);
     assert_eq!(j["valid"], false);
+}
+
+/// The SHA-256 is opt-in (`--checksum`): left out of the report by default,
+/// and when asked for it is the file's real digest, whichever path (whole or
+/// streamed) read the file.
+#[test]
+fn checksum_is_opt_in_and_exact() {
+    use sha2::{Digest, Sha256};
+    let out = bin()
+        .args(["validate", "--format", "json", GOOD])
+        .assert()
+        .code(0)
+        .get_output()
+        .stdout
+        .clone();
+    let j = json(&out);
+    assert!(j["files"][0].get("sha256").is_none(), "{j}");
+    let want = format!("{:x}", Sha256::digest(std::fs::read(GOOD).unwrap()));
+    let out = bin()
+        .args(["validate", "--format", "json", "--checksum", GOOD])
+        .assert()
+        .code(0)
+        .get_output()
+        .stdout
+        .clone();
+    assert_eq!(json(&out)["files"][0]["sha256"], want.as_str());
+    let layout = Layout::embedded();
+    for (block, whole_max) in [(4096, 0), (1 << 20, 0), (4096, u64::MAX)] {
+        let o = ValidateOptions {
+            checksum: true,
+            block_size: block,
+            read_whole_max: whole_max,
+            ..opts()
+        };
+        let r = validate_path(Path::new(GOOD), &layout, &o).unwrap();
+        assert_eq!(r.sha256, want, "block {block}, whole max {whole_max}");
+        assert!(r.valid);
+    }
 }
 
 /// Every code the broken sample is documented to trip.
@@ -318,4 +356,138 @@ fn chunk_edges_on_a_large_file_with_spread_problems() {
         assert!(i.line.is_some() || i.code == Code::BadFileName);
     }
     same(&whole, &streamed, "streamed 997");
+}
+
+/// A valid file of `n` invoices whose ID descriptions are `desc(i)`.
+fn file_with_descriptions(n: usize, desc: impl Fn(usize) -> Vec<u8>) -> Vec<u8> {
+    const GUID: &str = "3F358D04-4273-4551-BB14-B9F719EC0A61";
+    let mut out = format!("FH|{GUID}|11/26/2026|{n}|{}.00\n", n).into_bytes();
+    for i in 0..n {
+        out.extend(
+            format!(
+                "IH|R|{GUID}|{}|11/20/2026|12/10/2026|1.00|{i}|001|||{i}-1\nCR|{i}-001|X\nID|",
+                1000 + i
+            )
+            .bytes(),
+        );
+        out.extend(desc(i));
+        out.extend(b"|1.00\n");
+    }
+    out
+}
+
+/// Text lengths are characters, not bytes, on rows with UTF-8 text, wherever
+/// the multi-byte characters fall against the scanner's 64-byte blocks and
+/// the chunk edges; Windows-1252 bytes count one each and are warned about.
+#[test]
+fn text_lengths_count_characters_wherever_the_row_falls() {
+    let layout = Layout::embedded();
+    let name = "2661_11262026.BIF";
+    // ID Description is text:1..100. 60 `é` are 120 bytes but 60 characters;
+    // the ASCII padding before them moves them across block edges.
+    let utf8 = file_with_descriptions(70, |i| {
+        let mut d = "a".repeat(i % 64).into_bytes();
+        d.extend("é".repeat(60 - (i % 64).min(40)).bytes());
+        d
+    });
+    for size in [1, 63, 64, 65, 500, 4096, 1 << 20] {
+        let o = ValidateOptions {
+            block_size: size,
+            ..opts()
+        };
+        let r = validate_bytes(name, &utf8, &layout, &o);
+        assert!(r.valid, "block {size}: {:?}", r.errors.first());
+        assert_eq!(r.warning_count, 0, "block {size}");
+    }
+    // 101 characters in 202 bytes: too long. 100 Windows-1252 bytes: fine,
+    // with a warning; 101: too long.
+    let mixed = file_with_descriptions(6, |i| match i {
+        1 => "é".repeat(101).into_bytes(),
+        3 => vec![0xE9; 100],
+        5 => vec![0xE9; 101],
+        _ => "é".repeat(100).into_bytes(),
+    });
+    let whole = validate_bytes(name, &mixed, &layout, &opts());
+    let errs: Vec<(u64, &str)> = whole
+        .errors
+        .iter()
+        .map(|e| (e.line.unwrap_or(0), e.code.as_str()))
+        .collect();
+    assert_eq!(errs, vec![(7, "text_too_long"), (19, "text_too_long")]);
+    let warns: Vec<(u64, &str)> = whole
+        .warnings
+        .iter()
+        .map(|e| (e.line.unwrap_or(0), e.code.as_str()))
+        .collect();
+    assert_eq!(
+        warns,
+        vec![(13, "cp1252_encoding"), (19, "cp1252_encoding")]
+    );
+    for size in [1, 37, 64, 128, 1000] {
+        let o = ValidateOptions {
+            block_size: size,
+            ..opts()
+        };
+        same(
+            &whole,
+            &validate_bytes(name, &mixed, &layout, &o),
+            &format!("block {size}"),
+        );
+    }
+}
+
+mod hostile_edits {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Bytes that change how a row is read: padding, tabs, delimiters,
+    /// line ends, UTF-8 and Windows-1252 letters, a lower-case row type.
+    fn edit() -> impl Strategy<Value = (usize, Vec<u8>)> {
+        let piece = prop_oneof![
+            Just(b" ".to_vec()),
+            Just(b"        ".to_vec()),
+            Just(b"\t".to_vec()),
+            Just(b"|".to_vec()),
+            Just(b"\n".to_vec()),
+            Just(b"\r\n".to_vec()),
+            Just("é".as_bytes().to_vec()),
+            Just(vec![0xE9]),
+            Just(b"ih".to_vec()),
+            Just(b"ID|X|1.00\n".to_vec()),
+            Just(b"-".to_vec()),
+            Just(b"..".to_vec()),
+        ];
+        (any::<usize>(), piece)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+        /// Whatever is inserted where, the verdict is the same whole, in
+        /// pieces of any size and streamed.
+        #[test]
+        fn chunk_edges_never_change_the_verdict_on_edited_files(
+            edits in proptest::collection::vec(edit(), 1..12),
+            size in 1usize..3000,
+        ) {
+            let mut bytes = std::fs::read(GOOD).unwrap();
+            bytes.truncate(6000);
+            for (at, piece) in &edits {
+                let at = at % (bytes.len() + 1);
+                bytes.splice(at..at, piece.iter().copied());
+            }
+            let layout = Layout::embedded();
+            let name = "2661_11262026.BIF";
+            let whole = validate_bytes(name, &bytes, &layout, &opts());
+            let o = ValidateOptions { block_size: size, ..opts() };
+            same(&whole, &validate_bytes(name, &bytes, &layout, &o), "pieces");
+            let dir = tempfile::tempdir().unwrap();
+            let p = dir.path().join(name);
+            std::fs::write(&p, &bytes).unwrap();
+            let o = ValidateOptions { block_size: size, read_whole_max: 0, ..opts() };
+            let mut streamed = validate_path(&p, &layout, &o).unwrap();
+            streamed.path = whole.path.clone();
+            same(&whole, &streamed, "streamed");
+        }
+    }
 }

@@ -43,6 +43,7 @@ pub fn check(format: &FieldFormat, v: &[u8]) -> Result<(), Code> {
 }
 
 /// `literal:X`: exactly X (RowType).
+#[inline]
 pub fn literal(x: &str, v: &[u8]) -> Result<(), Code> {
     if v == x.as_bytes() {
         Ok(())
@@ -52,6 +53,7 @@ pub fn literal(x: &str, v: &[u8]) -> Result<(), Code> {
 }
 
 /// `enum:A|B`: one of the values, case-sensitive (IH RecordType `R`).
+#[inline]
 pub fn one_of(xs: &[String], v: &[u8]) -> Result<(), Code> {
     if xs.iter().any(|x| x.as_bytes() == v) {
         Ok(())
@@ -62,23 +64,35 @@ pub fn one_of(xs: &[String], v: &[u8]) -> Result<(), Code> {
 
 /// `guid`: 8-4-4-4-12 hex digits, either case, no braces (BillerGuid,
 /// InvoiceFormatGuid).
+#[inline]
 pub fn guid(v: &[u8]) -> Result<(), Code> {
-    if v.len() != 36 {
+    let Ok(v) = <&[u8; 36]>::try_from(v) else {
         return Err(Code::BadGuid);
-    }
+    };
+    // No early exit: a fixed-size, branch-free pass.
+    let mut bad = false;
     for (i, &b) in v.iter().enumerate() {
-        let ok = match i {
-            8 | 13 | 18 | 23 => b == b'-',
-            _ => b.is_ascii_hexdigit(),
+        bad |= match i {
+            8 | 13 | 18 | 23 => b != b'-',
+            _ => !HEX[usize::from(b)],
         };
-        if !ok {
-            return Err(Code::BadGuid);
-        }
     }
-    Ok(())
+    if bad { Err(Code::BadGuid) } else { Ok(()) }
 }
 
+/// Which bytes are hex digits.
+const HEX: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = (i as u8).is_ascii_hexdigit();
+        i += 1;
+    }
+    t
+};
+
 /// `int`: a whole non-negative number that fits in 64 bits (InvoiceCount).
+#[inline]
 pub fn int(v: &[u8]) -> Result<u64, Code> {
     if v.is_empty() || v.len() > 19 || !v.iter().all(u8::is_ascii_digit) {
         return Err(Code::BadInt);
@@ -89,6 +103,7 @@ pub fn int(v: &[u8]) -> Result<u64, Code> {
 /// `amount`: optional `-`, digits, optionally `.` and one or two digits; no
 /// `$`, commas, `+` or exponent. Returns the value in cents. Amounts beyond
 /// ±10^16 dollars are refused rather than risk overflow.
+#[inline]
 pub fn amount_cents(v: &[u8]) -> Result<i64, Code> {
     let (neg, rest) = match v.split_first() {
         Some((b'-', r)) => (true, r),
@@ -214,23 +229,25 @@ pub fn text(min: usize, max: usize, v: &[u8]) -> Result<(), Code> {
     }
 }
 
-/// Digits, a dash, digits: both halves non-empty.
+/// Digits, a dash, digits: both halves non-empty. In one pass: exactly one
+/// byte is not a digit, and it is a dash with digits on both sides.
+#[inline]
 fn digits_dash_digits(v: &[u8]) -> bool {
-    match memchr::memchr(b'-', v) {
-        Some(i) => {
-            let (a, b) = (&v[..i], &v[i + 1..]);
-            !a.is_empty()
-                && !b.is_empty()
-                && a.iter().all(u8::is_ascii_digit)
-                && b.iter().all(u8::is_ascii_digit)
+    let mut others = 0usize;
+    let mut at = 0usize;
+    for (i, &b) in v.iter().enumerate() {
+        if !b.is_ascii_digit() {
+            others += 1;
+            at = i;
         }
-        None => false,
     }
+    others == 1 && at > 0 && at + 1 < v.len() && v[at] == b'-'
 }
 
 /// `base-bctr`: Custom10, base account and billing control number
 /// (`1234-12345`; seed, Custom10 examples). The part after the dash is the
 /// BCTR of the PDF link where setting 131 says ValueAfterDash (INT-5475).
+#[inline]
 pub fn base_bctr(v: &[u8]) -> Result<(), Code> {
     if digits_dash_digits(v) {
         Ok(())
@@ -240,6 +257,7 @@ pub fn base_bctr(v: &[u8]) -> Result<(), Code> {
 }
 
 /// `account`: base-sub (`35909-001`, seed: MSACCT-MSUB).
+#[inline]
 pub fn account(v: &[u8]) -> Result<(), Code> {
     if digits_dash_digits(v) {
         Ok(())
@@ -257,16 +275,35 @@ const STATES: [&[u8; 2]; 62] = [
     b"GU", b"MP", b"PR", b"VI", b"UM", b"FM", b"MH", b"PW", b"AA", b"AE",
 ];
 
+/// [`STATES`] and `AP` as a bit table: bit `second - 'A'` of entry
+/// `first - 'A'`.
+const STATE_BITS: [u32; 26] = {
+    let mut t = [0u32; 26];
+    let mut i = 0;
+    while i < STATES.len() {
+        let s = STATES[i];
+        t[(s[0] - b'A') as usize] |= 1 << (s[1] - b'A');
+        i += 1;
+    }
+    t[0] |= 1 << (b'P' - b'A');
+    t
+};
+
 /// `us-state`: a two-letter USPS code, upper case.
+#[inline]
 pub fn us_state(v: &[u8]) -> Result<(), Code> {
-    if v.len() == 2 && (STATES.iter().any(|s| s[..] == *v) || v == b"AP") {
-        Ok(())
-    } else {
-        Err(Code::BadState)
+    match *v {
+        [a @ b'A'..=b'Z', b @ b'A'..=b'Z']
+            if STATE_BITS[usize::from(a - b'A')] >> (b - b'A') & 1 == 1 =>
+        {
+            Ok(())
+        }
+        _ => Err(Code::BadState),
     }
 }
 
 /// `zip`: `49331`, `49331-1234` or `493311234`.
+#[inline]
 pub fn zip(v: &[u8]) -> Result<(), Code> {
     let ok = match v.len() {
         5 | 9 => v.iter().all(u8::is_ascii_digit),
@@ -279,6 +316,7 @@ pub fn zip(v: &[u8]) -> Result<(), Code> {
 /// `phone`: ten digits once spaces, dashes, dots and parentheses are
 /// removed (`616-555-0100`, `(616) 555-0100`, `616.555.0100`); a leading
 /// country code `1` is accepted (`+1 616 555 0100`).
+#[inline]
 pub fn phone(v: &[u8]) -> Result<(), Code> {
     let mut n = 0usize;
     let mut first = 0u8;
@@ -304,24 +342,41 @@ pub fn phone(v: &[u8]) -> Result<(), Code> {
 /// `email`: one `@`, a non-empty local part, a domain with a dot that
 /// neither starts nor ends it, no spaces or control characters. Deliberately
 /// simple: IC sends mail to it; the CIS is the place for stricter checks.
+#[inline]
 pub fn email(v: &[u8]) -> Result<(), Code> {
-    let Some(at) = memchr::memchr(b'@', v) else {
+    // Plain loops: these strings are short, and a memmem searcher costs
+    // more to build than the whole check.
+    let clean = |b: u8| b > b' ' && b != 0x7f && b != b'@';
+    let Some(at) = v.iter().position(|&b| b == b'@') else {
         return Err(Code::BadEmail);
     };
     let (local, domain) = (&v[..at], &v[at + 1..]);
-    let clean = |s: &[u8]| s.iter().all(|&b| b > b' ' && b != 0x7f && b != b'@');
-    let ok = !local.is_empty()
-        && clean(local)
-        && clean(domain)
-        && domain.len() >= 3
-        && memchr::memchr(b'.', domain).is_some()
-        && domain[0] != b'.'
-        && domain[domain.len() - 1] != b'.'
-        && memchr::memmem::find(domain, b"..").is_none();
-    if ok { Ok(()) } else { Err(Code::BadEmail) }
+    let ok = match (domain.first(), domain.last()) {
+        (Some(&first), Some(&last)) => {
+            !local.is_empty()
+                && local.iter().all(|&b| clean(b))
+                && domain.len() >= 3
+                && first != b'.'
+                && last != b'.'
+        }
+        _ => false,
+    };
+    if !ok {
+        return Err(Code::BadEmail);
+    }
+    let (mut dot, mut prev) = (false, 0u8);
+    for &b in domain {
+        if !clean(b) || (b == b'.' && prev == b'.') {
+            return Err(Code::BadEmail);
+        }
+        dot |= b == b'.';
+        prev = b;
+    }
+    if dot { Ok(()) } else { Err(Code::BadEmail) }
 }
 
 /// `yn`: `Y` or `N`.
+#[inline]
 pub fn yn(v: &[u8]) -> Result<(), Code> {
     if v == b"Y" || v == b"N" {
         Ok(())
@@ -522,5 +577,82 @@ mod tests {
         }
         assert!(yn(b"Y").is_ok() && yn(b"N").is_ok());
         assert_eq!(yn(b"y"), Err(Code::BadYn));
+    }
+
+    /// The straightforward versions the fast checks replaced: the fast ones
+    /// must agree with them on any input.
+    mod reference {
+        use super::super::STATES;
+
+        pub fn guid(v: &[u8]) -> bool {
+            v.len() == 36
+                && v.iter().enumerate().all(|(i, &b)| match i {
+                    8 | 13 | 18 | 23 => b == b'-',
+                    _ => b.is_ascii_hexdigit(),
+                })
+        }
+
+        pub fn digits_dash_digits(v: &[u8]) -> bool {
+            match memchr::memchr(b'-', v) {
+                Some(i) => {
+                    let (a, b) = (&v[..i], &v[i + 1..]);
+                    !a.is_empty()
+                        && !b.is_empty()
+                        && a.iter().all(u8::is_ascii_digit)
+                        && b.iter().all(u8::is_ascii_digit)
+                }
+                None => false,
+            }
+        }
+
+        pub fn us_state(v: &[u8]) -> bool {
+            v.len() == 2 && (STATES.iter().any(|s| s[..] == *v) || v == b"AP")
+        }
+
+        pub fn email(v: &[u8]) -> bool {
+            let Some(at) = memchr::memchr(b'@', v) else {
+                return false;
+            };
+            let (local, domain) = (&v[..at], &v[at + 1..]);
+            let clean = |s: &[u8]| s.iter().all(|&b| b > b' ' && b != 0x7f && b != b'@');
+            !local.is_empty()
+                && clean(local)
+                && clean(domain)
+                && domain.len() >= 3
+                && memchr::memchr(b'.', domain).is_some()
+                && domain[0] != b'.'
+                && domain[domain.len() - 1] != b'.'
+                && memchr::memmem::find(domain, b"..").is_none()
+        }
+    }
+
+    /// Bytes drawn mostly from the characters these formats care about.
+    fn field() -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
+        use proptest::prelude::*;
+        let byte = prop_oneof![
+            6 => proptest::sample::select(b"0123456789-.@ aAfFgGzZMIPK\t\x7f\xe9".to_vec()),
+            1 => any::<u8>(),
+        ];
+        proptest::collection::vec(byte, 0..40)
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn fast_checks_agree_with_the_reference(v in field()) {
+            proptest::prop_assert_eq!(guid(&v).is_ok(), reference::guid(&v));
+            proptest::prop_assert_eq!(digits_dash_digits(&v), reference::digits_dash_digits(&v));
+            proptest::prop_assert_eq!(us_state(&v).is_ok(), reference::us_state(&v));
+            proptest::prop_assert_eq!(email(&v).is_ok(), reference::email(&v));
+        }
+
+        #[test]
+        fn fast_checks_agree_on_near_misses(
+            hex in proptest::collection::vec(proptest::sample::select(b"0123456789abcdefABCDEFgG-".to_vec()), 36),
+            a in 0u8..26, b in 0u8..26,
+        ) {
+            proptest::prop_assert_eq!(guid(&hex).is_ok(), reference::guid(&hex));
+            let st = [b'A' + a, b'A' + b];
+            proptest::prop_assert_eq!(us_state(&st).is_ok(), reference::us_state(&st));
+        }
     }
 }

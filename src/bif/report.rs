@@ -35,7 +35,7 @@ pub struct FileReport {
     /// File size.
     pub bytes: u64,
     /// SHA-256 of the raw file, lower-case hex; empty (and left out of the
-    /// JSON) when `--no-checksum` skipped it.
+    /// JSON) unless `validate --checksum` asked for it.
     #[serde(skip_serializing_if = "String::is_empty")]
     pub sha256: String,
 }

@@ -20,12 +20,9 @@
 //!
 //! Chunks number their lines from 1; the merge rebases them.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
-
 use super::format::{self, Ymd};
 use super::issue::{Code, Issue, Severity};
-use super::layout::{FieldFormat, Layout, RecordKind};
+use super::layout::{DatePart, FieldFormat, Layout, RecordKind};
 use crate::config::PdfVersion;
 
 /// Lines longer than this are reported as `line_too_long` and not parsed:
@@ -329,47 +326,87 @@ enum Role {
     CrAccount,
 }
 
-/// A field format resolved for the hot loop.
-#[derive(Debug, Clone)]
-enum Fmt {
+/// One field's check, compiled from its [`FieldFormat`] so that the hot
+/// loop makes one jump per field and calls the check directly (inlined),
+/// instead of going through [`format::check`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Op {
     /// RowType: already matched to the record kind.
     RowType,
-    /// The usual `%m/%d/%Y`, checked without the generic pattern walk.
-    DateMdy,
     Text {
         min: usize,
         max: usize,
     },
     Amount,
+    /// The usual `%m/%d/%Y`, checked without the generic pattern walk.
+    DateMdy,
+    /// Another date pattern: index into [`Compiled::dates`].
+    Date(usize),
     Digits,
-    Other(FieldFormat),
+    Int,
+    Guid,
+    Account,
+    BaseBctr,
+    UsState,
+    Zip,
+    Phone,
+    Email,
+    Yn,
+    /// `enum:`: index into [`Compiled::enums`].
+    Enum(usize),
+    /// `literal:` past position 1: index into [`Compiled::literals`].
+    Literal(usize),
+}
+
+/// Which checked value the cross-field rules keep.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cap {
+    None,
+    Cents,
+    Date,
+    Due,
+    Count,
 }
 
 #[derive(Debug, Clone)]
 struct Spec {
-    fmt: Fmt,
+    op: Op,
+    cap: Cap,
     required: bool,
     role: Role,
+    /// The check's verdict is what FhGuid / CrAccount call well formed
+    /// (formats other than date, text, amount, digits).
+    sets_ok: bool,
+    /// `cap` or `role` is set: the field feeds a cross-field rule.
+    post: bool,
 }
 
 #[derive(Debug, Clone)]
 struct Rec {
     specs: Vec<Spec>,
     min_fields: usize,
+    /// No field feeds a cross-field rule (ID rows of the usual layout).
+    plain: bool,
 }
 
 /// The layout compiled for scanning: one [`Rec`] per record kind.
 #[derive(Debug, Clone)]
 struct Compiled {
     recs: [Rec; 4],
+    dates: Vec<Vec<DatePart>>,
+    enums: Vec<Vec<String>>,
+    literals: Vec<String>,
 }
 
 impl Compiled {
     fn new(layout: &Layout) -> Compiled {
         let k = layout.keys();
-        let rec = |kind: RecordKind| {
+        let mut dates = Vec::new();
+        let mut enums = Vec::new();
+        let mut literals = Vec::new();
+        let mut rec = |kind: RecordKind| {
             let r = layout.record(kind);
-            let specs = r
+            let specs: Vec<Spec> = r
                 .fields
                 .iter()
                 .enumerate()
@@ -391,32 +428,137 @@ impl Compiled {
                         CR if i == k.cr_account_number => Role::CrAccount,
                         _ => Role::None,
                     };
-                    let fmt = match &f.format {
-                        _ if i == 0 => Fmt::RowType,
-                        FieldFormat::Date { pattern, .. } if pattern == "%m/%d/%Y" => Fmt::DateMdy,
-                        FieldFormat::Text { min, max } => Fmt::Text {
+                    let op = match &f.format {
+                        _ if i == 0 => Op::RowType,
+                        FieldFormat::Literal(x) => {
+                            literals.push(x.clone());
+                            Op::Literal(literals.len() - 1)
+                        }
+                        FieldFormat::Enum(xs) => {
+                            enums.push(xs.clone());
+                            Op::Enum(enums.len() - 1)
+                        }
+                        FieldFormat::Date { pattern, .. } if pattern == "%m/%d/%Y" => Op::DateMdy,
+                        FieldFormat::Date { parts, .. } => {
+                            dates.push(parts.clone());
+                            Op::Date(dates.len() - 1)
+                        }
+                        FieldFormat::Text { min, max } => Op::Text {
                             min: *min,
                             max: *max,
                         },
-                        FieldFormat::Amount => Fmt::Amount,
-                        FieldFormat::Digits => Fmt::Digits,
-                        other => Fmt::Other(other.clone()),
+                        FieldFormat::Amount => Op::Amount,
+                        FieldFormat::Digits => Op::Digits,
+                        FieldFormat::Int => Op::Int,
+                        FieldFormat::Guid => Op::Guid,
+                        FieldFormat::BaseBctr => Op::BaseBctr,
+                        FieldFormat::Account => Op::Account,
+                        FieldFormat::UsState => Op::UsState,
+                        FieldFormat::Zip => Op::Zip,
+                        FieldFormat::Phone => Op::Phone,
+                        FieldFormat::Email => Op::Email,
+                        FieldFormat::Yn => Op::Yn,
+                    };
+                    let is_date = matches!(op, Op::DateMdy | Op::Date(_));
+                    let cap = match role {
+                        Role::FhTotal | Role::IhTotal if op == Op::Amount => Cap::Cents,
+                        Role::FhDate | Role::IhDate if is_date => Cap::Date,
+                        Role::IhDue if is_date => Cap::Due,
+                        Role::FhCount if op == Op::Int => Cap::Count,
+                        _ => Cap::None,
                     };
                     Spec {
-                        fmt,
+                        op,
+                        cap,
                         required: f.required,
                         role,
+                        post: cap != Cap::None || role != Role::None,
+                        sets_ok: i != 0
+                            && !matches!(
+                                f.format,
+                                FieldFormat::Date { .. }
+                                    | FieldFormat::Text { .. }
+                                    | FieldFormat::Amount
+                                    | FieldFormat::Digits
+                            ),
                     }
                 })
                 .collect();
             Rec {
+                plain: specs.iter().all(|s: &Spec| !s.post),
                 specs,
                 min_fields: r.min_fields(),
             }
         };
+        let recs = RecordKind::ALL.map(&mut rec);
         Compiled {
-            recs: RecordKind::ALL.map(rec),
+            recs,
+            dates,
+            enums,
+            literals,
         }
+    }
+
+    /// Runs one field's check on `v` (trimmed, non-empty). `ascii`: the
+    /// row has no byte over 0x7F, so text length is byte length. Answers
+    /// the value the rules may keep: cents, a packed date, a count, else 0.
+    #[inline(always)]
+    fn check(&self, op: Op, v: &[u8], ascii: bool) -> Result<u64, Code> {
+        match op {
+            Op::RowType => Ok(0),
+            Op::Text { min, max } => {
+                if ascii {
+                    let n = v.len();
+                    if n > max {
+                        Err(Code::TextTooLong)
+                    } else if n < min {
+                        Err(Code::TextTooShort)
+                    } else {
+                        Ok(0)
+                    }
+                } else {
+                    format::text(min, max, v).map(|_| 0)
+                }
+            }
+            Op::Amount => format::amount_cents(v).map(|c| c as u64),
+            Op::DateMdy => date_mdy(v).map(pack_date),
+            Op::Date(i) => match self.dates.get(i) {
+                Some(parts) => format::date(parts, v).map(pack_date),
+                None => Err(Code::BadDate),
+            },
+            Op::Digits => format::digits(v).map(|_| 0),
+            Op::Int => format::int(v),
+            Op::Guid => format::guid(v).map(|_| 0),
+            Op::Account => format::account(v).map(|_| 0),
+            Op::BaseBctr => format::base_bctr(v).map(|_| 0),
+            Op::UsState => format::us_state(v).map(|_| 0),
+            Op::Zip => format::zip(v).map(|_| 0),
+            Op::Phone => format::phone(v).map(|_| 0),
+            Op::Email => format::email(v).map(|_| 0),
+            Op::Yn => format::yn(v).map(|_| 0),
+            Op::Enum(i) => match self.enums.get(i) {
+                Some(xs) => format::one_of(xs, v).map(|_| 0),
+                None => Err(Code::BadEnum),
+            },
+            Op::Literal(i) => match self.literals.get(i) {
+                Some(x) => format::literal(x, v).map(|_| 0),
+                None => Err(Code::BadLiteral),
+            },
+        }
+    }
+}
+
+#[inline]
+fn pack_date(d: Ymd) -> u64 {
+    (u64::from(d.year) << 16) | (u64::from(d.month) << 8) | u64::from(d.day)
+}
+
+#[inline]
+fn unpack_date(x: u64) -> Ymd {
+    Ymd {
+        year: (x >> 16) as u16,
+        month: (x >> 8) as u8,
+        day: x as u8,
     }
 }
 
@@ -439,14 +581,21 @@ fn date_mdy(v: &[u8]) -> Result<Ymd, Code> {
     format::calendar(year, month as u8, day as u8)
 }
 
-/// Positions of `|` and `\n` in 64 bytes, as bit masks (bit i = byte i).
-#[inline]
-fn delim_masks(block: &[u8; 64]) -> (u64, u64) {
+/// Bit masks of 64 bytes (bit i = byte i): `|`, `\n`, and bytes over 0x7F.
+#[derive(Clone, Copy)]
+struct Masks {
+    pipes: u64,
+    nls: u64,
+    high: u64,
+}
+
+/// [`Masks`] with SSE2 (part of the x86_64 baseline) or plain code.
+#[inline(always)]
+fn masks_base(block: &[u8; 64]) -> Masks {
     #[cfg(target_arch = "x86_64")]
     {
         use std::arch::x86_64::*;
-        let mut pipes = 0u64;
-        let mut nls = 0u64;
+        let (mut pipes, mut nls, mut high) = (0u64, 0u64, 0u64);
         // SAFETY: SSE2 is part of the x86_64 baseline; every load reads 16
         // bytes inside the 64-byte array.
         unsafe {
@@ -456,18 +605,45 @@ fn delim_masks(block: &[u8; 64]) -> (u64, u64) {
                 let v = _mm_loadu_si128(block.as_ptr().add(16 * k) as *const __m128i);
                 pipes |= u64::from(_mm_movemask_epi8(_mm_cmpeq_epi8(v, p)) as u16) << (16 * k);
                 nls |= u64::from(_mm_movemask_epi8(_mm_cmpeq_epi8(v, n)) as u16) << (16 * k);
+                high |= u64::from(_mm_movemask_epi8(v) as u16) << (16 * k);
             }
         }
-        (pipes, nls)
+        Masks { pipes, nls, high }
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
-        let (mut pipes, mut nls) = (0u64, 0u64);
+        let (mut pipes, mut nls, mut high) = (0u64, 0u64, 0u64);
         for (i, &b) in block.iter().enumerate() {
             pipes |= u64::from(b == b'|') << i;
             nls |= u64::from(b == b'\n') << i;
+            high |= u64::from(b >> 7) << i;
         }
-        (pipes, nls)
+        Masks { pipes, nls, high }
+    }
+}
+
+/// [`Masks`] with AVX2: two 32-byte compares per mask.
+///
+/// # Safety
+/// The CPU must have AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[inline]
+unsafe fn masks_avx2(block: &[u8; 64]) -> Masks {
+    use std::arch::x86_64::*;
+    // SAFETY: both loads read 32 bytes inside the 64-byte array; the caller
+    // guarantees AVX2.
+    unsafe {
+        let lo = _mm256_loadu_si256(block.as_ptr() as *const __m256i);
+        let hi = _mm256_loadu_si256(block.as_ptr().add(32) as *const __m256i);
+        let p = _mm256_set1_epi8(b'|' as i8);
+        let n = _mm256_set1_epi8(b'\n' as i8);
+        let m = |x: __m256i| u64::from(_mm256_movemask_epi8(x) as u32);
+        Masks {
+            pipes: m(_mm256_cmpeq_epi8(lo, p)) | m(_mm256_cmpeq_epi8(hi, p)) << 32,
+            nls: m(_mm256_cmpeq_epi8(lo, n)) | m(_mm256_cmpeq_epi8(hi, n)) << 32,
+            high: m(lo) | m(hi) << 32,
+        }
     }
 }
 
@@ -482,7 +658,6 @@ struct Scanner<'r, 'a> {
     open_line: u64,
     open_c2: (usize, usize),
     open_c3: (usize, usize),
-    utf8_ok: bool,
 }
 
 /// Validates one line-aligned chunk. `at_file_start` strips a UTF-8 BOM.
@@ -511,90 +686,26 @@ pub fn scan_chunk(bytes: &[u8], at_file_start: bool, rules: &ScanRules<'_>) -> C
             fh_rows: Vec::new(),
             fh_count: 0,
             first_ih: None,
-            keys: Vec::new(),
-            arena: Vec::new(),
+            // About one invoice per 400 bytes.
+            keys: Vec::with_capacity(bytes.len() / 400 + 1),
+            arena: Vec::with_capacity(bytes.len() / 400 * 16 + 16),
         },
         state: None,
         open_line: 0,
         open_c2: (0, 0),
         open_c3: (0, 0),
-        // One SIMD pass decides for the whole chunk; lines are only checked
-        // one by one when it fails.
-        utf8_ok: simdutf8::basic::from_utf8(bytes).is_ok(),
     };
-    let mut fields: Vec<(usize, usize)> = Vec::with_capacity(MAX_KEPT_FIELDS);
-    let mut n_fields = 0usize;
-    let mut line_start = 0usize;
-    let mut field_start = 0usize;
-    let mut line_no = 0u64;
-    let mut end_line = |sc: &mut Scanner<'_, '_>,
-                        end: usize,
-                        fields: &mut Vec<(usize, usize)>,
-                        n_fields: &mut usize,
-                        line_start: &mut usize,
-                        field_start: &mut usize| {
-        line_no += 1;
-        let mut content_end = end;
-        if content_end > *line_start && bytes[content_end - 1] == b'\r' {
-            content_end -= 1;
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: AVX2 was just detected.
+            unsafe { scan_avx2(&mut sc, bytes) };
+        } else {
+            scan_lines::<false>(&mut sc, bytes);
         }
-        let last_start = (*field_start).min(content_end);
-        if fields.len() < MAX_KEPT_FIELDS {
-            fields.push((last_start, content_end));
-        }
-        *n_fields += 1;
-        sc.line(bytes, line_no, *line_start, content_end, fields, *n_fields);
-        fields.clear();
-        *n_fields = 0;
-        *line_start = end + 1;
-        *field_start = end + 1;
-    };
-    let mut base = 0usize;
-    while base < bytes.len() {
-        let (pipes, nls) = match bytes.get(base..base + 64) {
-            Some(b) => delim_masks(b.try_into().unwrap_or(&[0u8; 64])),
-            None => {
-                let rest = &bytes[base..];
-                let mut pad = [0u8; 64];
-                pad[..rest.len()].copy_from_slice(rest);
-                delim_masks(&pad)
-            }
-        };
-        let mut m = pipes | nls;
-        while m != 0 {
-            let bit = m.trailing_zeros();
-            m &= m - 1;
-            let p = base + bit as usize;
-            if nls >> bit & 1 == 0 {
-                if fields.len() < MAX_KEPT_FIELDS {
-                    fields.push((field_start, p));
-                }
-                n_fields += 1;
-                field_start = p + 1;
-            } else {
-                end_line(
-                    &mut sc,
-                    p,
-                    &mut fields,
-                    &mut n_fields,
-                    &mut line_start,
-                    &mut field_start,
-                );
-            }
-        }
-        base += 64;
     }
-    if line_start < bytes.len() {
-        end_line(
-            &mut sc,
-            bytes.len(),
-            &mut fields,
-            &mut n_fields,
-            &mut line_start,
-            &mut field_start,
-        );
-    }
-    sc.out.lines = line_no;
+    #[cfg(not(target_arch = "x86_64"))]
+    scan_lines::<false>(&mut sc, bytes);
     if let Some(state) = sc.state {
         sc.out.tail = Some((
             state,
@@ -606,6 +717,137 @@ pub fn scan_chunk(bytes: &[u8], at_file_start: bool, rules: &ScanRules<'_>) -> C
         ));
     }
     sc.out
+}
+
+/// [`scan_lines`] compiled for AVX2.
+///
+/// # Safety
+/// The CPU must have AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn scan_avx2(sc: &mut Scanner<'_, '_>, bytes: &[u8]) {
+    scan_lines::<true>(sc, bytes);
+}
+
+/// Cuts `bytes` into lines and fields, 64 bytes at a time, and hands each
+/// line to [`Scanner::line`]. A line is known to be ASCII (no UTF-8 or
+/// Windows-1252 questions) when no byte over 0x7F was seen from its start
+/// on: one more mask of the same pass, instead of a UTF-8 pass per chunk.
+#[inline(always)]
+fn scan_lines<const AVX2: bool>(sc: &mut Scanner<'_, '_>, bytes: &[u8]) {
+    let mut fields = [(0usize, 0usize); MAX_KEPT_FIELDS];
+    let mut n_fields = 0usize;
+    let mut line_start = 0usize;
+    let mut field_start = 0usize;
+    let mut line_no = 0u64;
+    // One past the last byte over 0x7F seen so far (0: none).
+    let mut high_end = 0usize;
+    let mut base = 0usize;
+    while base < bytes.len() {
+        let mut pad = [0u8; 64];
+        // The block is read in place; only the chunk's last, short one is
+        // copied (padding bytes are neither delimiters nor high).
+        let block: &[u8; 64] = match bytes.get(base..base + 64).and_then(|b| b.try_into().ok()) {
+            Some(b) => b,
+            None => {
+                let rest = bytes.get(base..).unwrap_or_default();
+                pad[..rest.len()].copy_from_slice(rest);
+                &pad
+            }
+        };
+        #[cfg(target_arch = "x86_64")]
+        let m = if AVX2 {
+            // SAFETY: AVX2 instantiations only run where it was detected.
+            unsafe { masks_avx2(block) }
+        } else {
+            masks_base(block)
+        };
+        #[cfg(not(target_arch = "x86_64"))]
+        let m = masks_base(block);
+        if m.high != 0 {
+            high_end = base + 64 - m.high.leading_zeros() as usize;
+        }
+        let mut d = m.pipes | m.nls;
+        while d != 0 {
+            let bit = d.trailing_zeros();
+            d &= d - 1;
+            let p = base + bit as usize;
+            if m.nls >> bit & 1 == 0 {
+                if let Some(f) = fields.get_mut(n_fields) {
+                    *f = (field_start, p);
+                }
+                n_fields += 1;
+                field_start = p + 1;
+            } else {
+                line_no += 1;
+                end_line(
+                    sc,
+                    bytes,
+                    line_no,
+                    line_start,
+                    p,
+                    field_start,
+                    &mut fields,
+                    n_fields,
+                    high_end <= line_start,
+                );
+                n_fields = 0;
+                line_start = p + 1;
+                field_start = p + 1;
+            }
+        }
+        base += 64;
+    }
+    if line_start < bytes.len() {
+        line_no += 1;
+        end_line(
+            sc,
+            bytes,
+            line_no,
+            line_start,
+            bytes.len(),
+            field_start,
+            &mut fields,
+            n_fields,
+            high_end <= line_start,
+        );
+    }
+    sc.out.lines = line_no;
+}
+
+/// Closes the line `start..end` (`end` at its `\n` or the chunk's end):
+/// its last field, then the row's checks.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn end_line(
+    sc: &mut Scanner<'_, '_>,
+    bytes: &[u8],
+    line_no: u64,
+    start: usize,
+    end: usize,
+    field_start: usize,
+    fields: &mut [(usize, usize); MAX_KEPT_FIELDS],
+    n_fields: usize,
+    ascii: bool,
+) {
+    let mut content_end = end;
+    if content_end > start && bytes.get(content_end - 1) == Some(&b'\r') {
+        content_end -= 1;
+    }
+    if let Some(f) = fields.get_mut(n_fields) {
+        *f = (field_start.min(content_end), content_end);
+    }
+    let n_fields = n_fields + 1;
+    let kept = n_fields.min(MAX_KEPT_FIELDS);
+    sc.line(
+        bytes,
+        line_no,
+        start,
+        content_end,
+        &fields[..kept],
+        n_fields,
+        ascii,
+    );
 }
 
 /// Values of the fields the cross-field rules use, from one row.
@@ -632,6 +874,7 @@ fn span(bytes: &[u8], v: &[u8]) -> (usize, usize) {
 }
 
 impl Scanner<'_, '_> {
+    #[allow(clippy::too_many_arguments)]
     fn line(
         &mut self,
         bytes: &[u8],
@@ -640,8 +883,25 @@ impl Scanner<'_, '_> {
         end: usize,
         fields: &[(usize, usize)],
         n_fields: usize,
+        ascii: bool,
     ) {
         let raw = &bytes[start..end];
+        // The commonest row by far: an ASCII `ID|...` row with all its
+        // columns, inside an invoice, on a layout where ID rows feed no
+        // cross-field rule. Everything below would come to the same: a
+        // row, its field checks, no order event.
+        if ascii
+            && self.state == Some(Order::OpenCr)
+            && raw.get(..3) == Some(b"ID|")
+            && end - start <= MAX_LINE
+        {
+            let rec = &self.c.recs[RecordKind::ID as usize];
+            if rec.plain && n_fields == rec.specs.len() && n_fields <= fields.len() {
+                self.out.rows += 1;
+                self.plain_fields(RecordKind::ID, line, bytes, fields, ascii);
+                return;
+            }
+        }
         if end - start > MAX_LINE {
             self.out.rows += 1;
             self.out.sink.report(Code::LineTooLong, line, || {
@@ -664,7 +924,9 @@ impl Scanner<'_, '_> {
             return;
         }
         self.out.rows += 1;
-        if !self.utf8_ok && simdutf8::basic::from_utf8(raw).is_err() {
+        // A chunk is valid UTF-8 exactly when each of its lines is (`\n`
+        // never occurs inside a multi-byte character).
+        if !ascii && simdutf8::basic::from_utf8(raw).is_err() {
             self.out.sink.report(Code::Cp1252Encoding, line, || {
                 Issue::new(
                     Code::Cp1252Encoding,
@@ -713,7 +975,7 @@ impl Scanner<'_, '_> {
             });
             return;
         };
-        let cap = self.fields(kind, line, bytes, fields, n_fields);
+        let cap = self.fields(kind, line, bytes, fields, n_fields, ascii);
 
         match kind {
             RecordKind::FH => self.fh_row(line, bytes, &cap),
@@ -798,6 +1060,42 @@ impl Scanner<'_, '_> {
         }
     }
 
+    /// The field checks of a row whose kind feeds no cross-field rule and
+    /// that has exactly its layout's columns.
+    #[inline(always)]
+    fn plain_fields(
+        &mut self,
+        kind: RecordKind,
+        line: u64,
+        bytes: &[u8],
+        fields: &[(usize, usize)],
+        ascii: bool,
+    ) {
+        let specs = &self.c.recs[kind as usize].specs;
+        let n = specs.len().min(fields.len());
+        for i in 1..n {
+            let (spec, (a, b)) = (&specs[i], fields[i]);
+            let v = trim(&bytes[a..b]);
+            if v.is_empty() {
+                if spec.required {
+                    missing_required(&mut self.out.sink, self.rules.layout, kind, line, i);
+                }
+                continue;
+            }
+            if let Err(code) = self.c.check(spec.op, v, ascii) {
+                field_issue(
+                    &mut self.out.sink,
+                    self.rules.layout,
+                    kind,
+                    line,
+                    i,
+                    code,
+                    v,
+                );
+            }
+        }
+    }
+
     /// Column counts, required fields and formats of one row; returns the
     /// values the cross-field rules need.
     fn fields(
@@ -807,6 +1105,7 @@ impl Scanner<'_, '_> {
         bytes: &[u8],
         fields: &[(usize, usize)],
         n_fields: usize,
+        ascii: bool,
     ) -> Captured {
         let mut cap = Captured::default();
         let rec = &self.c.recs[kind as usize];
@@ -865,78 +1164,64 @@ impl Scanner<'_, '_> {
                         .field(&f.name, f.position)
                     });
                 } else if spec.required {
-                    let f = &layout.fields[i];
-                    self.out.sink.report(Code::MissingRequired, line, || {
-                        Issue::new(
-                            Code::MissingRequired,
-                            Some(line),
-                            format!("{} is required", f.name),
-                        )
-                        .record(kind)
-                        .field(&f.name, f.position)
-                    });
+                    missing_required(&mut self.out.sink, self.rules.layout, kind, line, i);
                 }
                 continue;
             }
-            let res = match (&spec.fmt, spec.role) {
-                (Fmt::RowType, _) => Ok(()),
-                (Fmt::DateMdy, role) => date_mdy(v).map(|d| match role {
-                    Role::IhDue => cap.due = Some(d),
-                    Role::IhDate | Role::FhDate => cap.date = Some(d),
-                    _ => {}
-                }),
-                (Fmt::Other(FieldFormat::Date { parts, .. }), role) => {
-                    format::date(parts, v).map(|d| match role {
-                        Role::IhDue => cap.due = Some(d),
-                        Role::IhDate | Role::FhDate => cap.date = Some(d),
-                        _ => {}
-                    })
+            let res = self.c.check(spec.op, v, ascii);
+            if !spec.post {
+                if let Err(code) = res {
+                    field_issue(
+                        &mut self.out.sink,
+                        self.rules.layout,
+                        kind,
+                        line,
+                        i,
+                        code,
+                        v,
+                    );
                 }
-                (Fmt::Text { min, max }, _) => format::text(*min, *max, v),
-                (Fmt::Amount, Role::IhTotal | Role::FhTotal) => {
-                    format::amount_cents(v).map(|c| cap.cents = Some(c))
+                continue;
+            }
+            if let Ok(x) = res {
+                match spec.cap {
+                    Cap::None => {}
+                    Cap::Cents => cap.cents = Some(x as i64),
+                    Cap::Date => cap.date = Some(unpack_date(x)),
+                    Cap::Due => cap.due = Some(unpack_date(x)),
+                    Cap::Count => cap.count = Some(x),
                 }
-                (Fmt::Amount, _) => format::amount_cents(v).map(|_| ()),
-                (Fmt::Digits, _) => format::digits(v),
-                (Fmt::Other(FieldFormat::Int), Role::FhCount) => {
-                    format::int(v).map(|c| cap.count = Some(c))
-                }
-                (Fmt::Other(f), role) => {
-                    let r = format::check(f, v);
-                    match role {
-                        Role::FhGuid => cap.guid_ok = r.is_ok(),
-                        Role::CrAccount => cap.account_ok = r.is_ok(),
-                        _ => {}
-                    }
-                    r
-                }
-            };
+            }
             match spec.role {
+                Role::None => {}
                 Role::IhNumber => cap.number = span(bytes, v),
                 Role::IhCustom2 => cap.c2 = span(bytes, v),
                 Role::IhCustom3 => cap.c3 = span(bytes, v),
                 Role::IhCustom9 => custom9 = v,
-                Role::CrAccount => cap.account = span(bytes, v),
-                Role::FhGuid => cap.guid = span(bytes, v),
+                Role::CrAccount => {
+                    cap.account = span(bytes, v);
+                    if spec.sets_ok {
+                        cap.account_ok = res.is_ok();
+                    }
+                }
+                Role::FhGuid => {
+                    cap.guid = span(bytes, v);
+                    if spec.sets_ok {
+                        cap.guid_ok = res.is_ok();
+                    }
+                }
                 _ => {}
             }
             if let Err(code) = res {
-                let f = &layout.fields[i];
-                self.out.sink.report(code, line, || {
-                    let text = text_of(v);
-                    Issue::new(
-                        code,
-                        Some(line),
-                        format!(
-                            "\"{}\" {}",
-                            super::issue::truncate(&text),
-                            format::expectation(&f.format)
-                        ),
-                    )
-                    .record(kind)
-                    .field(&f.name, f.position)
-                    .value(&text)
-                });
+                field_issue(
+                    &mut self.out.sink,
+                    self.rules.layout,
+                    kind,
+                    line,
+                    i,
+                    code,
+                    v,
+                );
             }
         }
         cap
@@ -1052,6 +1337,56 @@ impl Scanner<'_, '_> {
     }
 }
 
+/// A required field that is empty.
+#[cold]
+#[inline(never)]
+fn missing_required(sink: &mut Sink, layout: &Layout, kind: RecordKind, line: u64, i: usize) {
+    let Some(f) = layout.record(kind).fields.get(i) else {
+        return;
+    };
+    sink.report(Code::MissingRequired, line, || {
+        Issue::new(
+            Code::MissingRequired,
+            Some(line),
+            format!("{} is required", f.name),
+        )
+        .record(kind)
+        .field(&f.name, f.position)
+    });
+}
+
+/// A field that fails its format check.
+#[cold]
+#[inline(never)]
+fn field_issue(
+    sink: &mut Sink,
+    layout: &Layout,
+    kind: RecordKind,
+    line: u64,
+    i: usize,
+    code: Code,
+    v: &[u8],
+) {
+    let Some(f) = layout.record(kind).fields.get(i) else {
+        return;
+    };
+    sink.report(code, line, || {
+        let text = text_of(v);
+        Issue::new(
+            code,
+            Some(line),
+            format!(
+                "\"{}\" {}",
+                super::issue::truncate(&text),
+                format::expectation(&f.format)
+            ),
+        )
+        .record(kind)
+        .field(&f.name, f.position)
+        .value(&text)
+    });
+}
+
 fn missing_header(line: u64, kind: RecordKind) -> Issue {
     Issue::new(
         Code::MissingHeader,
@@ -1119,66 +1454,121 @@ pub fn account_mismatch(
     )
 }
 
-#[derive(Default, Clone)]
-struct IdHasher(u64);
-
-impl Hasher for IdHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        // Only u64 keys are hashed; fold anything else anyway.
-        self.0 = hash_bytes(bytes);
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
-}
-
-type IdMap<V> = HashMap<u64, V, BuildHasherDefault<IdHasher>>;
-
-/// The InvoiceNumbers seen so far, in file order: about 40 bytes an
-/// invoice (hash slot, start and line, the number's bytes).
-#[derive(Default)]
+/// The InvoiceNumbers seen so far, in file order: about 30 bytes an
+/// invoice (a table slot, start and line, the number's bytes).
+///
+/// An open-addressing table (linear probing) of `u64` slots: the high 32
+/// bits of the number's hash, and its entry index + 1 (0: free). The slot
+/// is taken from the top bits of the hash, which the tag holds, so growing
+/// never needs the numbers again. A tag hit is confirmed on the bytes, and
+/// numbers whose hashes collide simply sit in further slots, so a hash
+/// collision can never make a false duplicate nor hide a true one.
 struct DupIndex {
-    /// hash -> index of the first number with that hash.
-    first: IdMap<u32>,
+    slots: Vec<u64>,
+    /// log2 of `slots.len()`.
+    bits: u32,
     /// (start in arena, line); a number ends where the next one starts.
     entries: Vec<(u64, u64)>,
     arena: Vec<u8>,
-    /// Exact fallback for the (astronomically rare) 64-bit collisions.
-    collided: HashMap<Vec<u8>, u64>,
+}
+
+impl Default for DupIndex {
+    fn default() -> Self {
+        DupIndex::with_capacity(0)
+    }
 }
 
 impl DupIndex {
-    fn bytes(&self, i: u32) -> &[u8] {
-        let i = i as usize;
-        let start = self.entries[i].0 as usize;
+    /// Room for about `n` numbers before the table grows.
+    fn with_capacity(n: usize) -> DupIndex {
+        let bits = (n.saturating_mul(10) / 7 + 1)
+            .next_power_of_two()
+            .trailing_zeros()
+            .clamp(4, 32);
+        DupIndex {
+            slots: vec![0; 1 << bits],
+            bits,
+            entries: Vec::with_capacity(n),
+            arena: Vec::with_capacity(n.saturating_mul(16)),
+        }
+    }
+
+    fn bytes(&self, i: usize) -> &[u8] {
+        let start = self.entries.get(i).map_or(0, |e| e.0 as usize);
         let end = self
             .entries
             .get(i + 1)
             .map_or(self.arena.len(), |e| e.0 as usize);
-        &self.arena[start..end]
+        self.arena.get(start..end).unwrap_or_default()
+    }
+
+    #[inline]
+    fn home(tag: u64, bits: u32) -> usize {
+        (tag >> (32 - bits)) as usize
+    }
+
+    fn grow(&mut self) {
+        let bits = self.bits + 1;
+        let mask = (1usize << bits) - 1;
+        let mut slots = vec![0u64; 1 << bits];
+        for &s in self.slots.iter().filter(|&&s| s != 0) {
+            let mut pos = Self::home(s >> 32, bits);
+            while slots[pos] != 0 {
+                pos = (pos + 1) & mask;
+            }
+            slots[pos] = s;
+        }
+        self.slots = slots;
+        self.bits = bits;
+    }
+
+    /// Asks the CPU to fetch the slot where `hash` starts probing: the
+    /// merge adds numbers a few ahead of their fetches, so that a table of
+    /// tens of MB costs no cache-miss wait per invoice.
+    #[inline]
+    fn prefetch(&self, hash: u64) {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(slot) = self.slots.get(Self::home(hash >> 32, self.bits)) {
+            use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+            // SAFETY: a prefetch is only a hint; the pointer is a valid
+            // element of the table.
+            unsafe { _mm_prefetch::<_MM_HINT_T0>((slot as *const u64).cast::<i8>()) };
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = hash;
     }
 
     /// Adds a number; answers the line of its first occurrence when it is a
     /// duplicate.
     fn add(&mut self, hash: u64, number: &[u8], line: u64) -> Option<u64> {
-        if let Some(&i) = self.first.get(&hash) {
-            if self.bytes(i) == number {
-                return Some(self.entries[i as usize].1);
-            }
-            // Same hash, different number: keep it exactly.
-            if let Some(&l) = self.collided.get(number) {
-                return Some(l);
-            }
-            self.collided.insert(number.to_vec(), line);
-            return None;
+        // Load at most 0.7; past 2^32 slots the table just fills up.
+        if self.bits < 32 && (self.entries.len() + 1) * 10 > self.slots.len() * 7 {
+            self.grow();
         }
-        let idx = self.entries.len() as u32;
+        let tag = hash >> 32;
+        let mask = self.slots.len() - 1;
+        let mut pos = Self::home(tag, self.bits);
+        loop {
+            let s = self.slots[pos];
+            if s == 0 {
+                break;
+            }
+            if s >> 32 == tag {
+                let i = (s as u32 as usize).wrapping_sub(1);
+                if self.bytes(i) == number {
+                    return self.entries.get(i).map(|e| e.1);
+                }
+            }
+            pos = (pos + 1) & mask;
+            if pos == Self::home(tag, self.bits) {
+                // Full (only past 2^32 slots): keep the number unindexed.
+                return None;
+            }
+        }
+        let idx = self.entries.len();
         self.entries.push((self.arena.len() as u64, line));
         self.arena.extend_from_slice(number);
-        self.first.insert(hash, idx);
+        self.slots[pos] = (tag << 32) | ((idx as u64 + 1) & 0xFFFF_FFFF);
         None
     }
 }
@@ -1222,6 +1612,16 @@ impl Merger {
             sink: Sink::new(usize::MAX),
             dups: DupIndex::default(),
             max: max_issues,
+        }
+    }
+
+    /// Sizes the duplicate-invoice index for a file of `bytes` bytes (about
+    /// one invoice per 400 bytes), so that it does not grow while merging.
+    pub fn expect_bytes(&mut self, bytes: u64) {
+        // Beyond 8M invoices the index grows as needed.
+        let n = (bytes / 400).min(8 << 20) as usize;
+        if self.dups.entries.is_empty() && n > self.dups.entries.capacity() {
+            self.dups = DupIndex::with_capacity(n);
         }
     }
 
@@ -1307,7 +1707,14 @@ impl Merger {
         }
 
         // Duplicate InvoiceNumbers, in file order.
-        for k in &c.keys {
+        const AHEAD: usize = 16;
+        for k in c.keys.iter().take(AHEAD) {
+            self.dups.prefetch(k.hash);
+        }
+        for (j, k) in c.keys.iter().enumerate() {
+            if let Some(next) = c.keys.get(j + AHEAD) {
+                self.dups.prefetch(next.hash);
+            }
             let number = &c.arena[k.start..k.start + k.len];
             let line = k.line + base;
             if let Some(first) = self.dups.add(k.hash, number, line) {
