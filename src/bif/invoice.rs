@@ -9,6 +9,7 @@
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 
+use super::format;
 use super::layout::{FieldFormat, Layout, RecordKind};
 
 /// One invoice: its IH, CR and ID rows.
@@ -195,25 +196,18 @@ fn decode(raw: &[u8]) -> std::borrow::Cow<'_, str> {
     }
 }
 
-/// An `amount`: optional `-`, digits, at most two decimals.
+/// An `amount` field as money, by the validator's own rule
+/// ([`format::amount_cents`]): one definition of an amount in the crate.
 pub fn parse_amount(s: &str) -> Option<Decimal> {
-    let digits = s.strip_prefix('-').unwrap_or(s);
-    let (int, frac) = digits.split_once('.').unwrap_or((digits, ""));
-    let ok = !int.is_empty()
-        && int.bytes().all(|b| b.is_ascii_digit())
-        && frac.len() <= 2
-        && frac.bytes().all(|b| b.is_ascii_digit())
-        && (frac.is_empty() != digits.contains('.'));
-    if !ok {
-        return None;
-    }
-    s.parse().ok()
+    format::amount_cents(s.as_bytes())
+        .ok()
+        .map(|cents| Decimal::new(cents, 2))
 }
 
-/// A date in the layout's pattern (`%m/%d/%Y`).
+/// A date in the layout's pattern (`%m/%d/%Y`), by the validator's rule.
 fn parse_date(s: &str, format: &FieldFormat) -> Option<NaiveDate> {
     match format {
-        FieldFormat::Date { pattern, .. } => NaiveDate::parse_from_str(s, pattern).ok(),
+        FieldFormat::Date { parts, .. } => format::date(parts, s.as_bytes()).ok()?.to_naive(),
         _ => None,
     }
 }
