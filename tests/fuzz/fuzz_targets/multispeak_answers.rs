@@ -1,4 +1,5 @@
-//! Every reader of outside XML, on arbitrary bytes: must never panic.
+//! Every reader of outside XML (MultiSpeak answers and requests,
+//! InvoiceCloud's UploadInvoiceFile), on arbitrary bytes: must never panic.
 //! Run: cargo +nightly fuzz run --fuzz-dir tests/fuzz multispeak_answers
 #![no_main]
 
@@ -13,6 +14,8 @@ fuzz_target!(|data: &[u8]| {
         let _ = daffron_bridge::rtdr::balance("1", &list);
     }
     let _ = response::parse_payment_answers(data);
+    let _ = daffron_bridge::invoicecloud::parse_upload_answer(data);
+    let _ = daffron_bridge::invoicecloud::parse_upload_request(data);
     for op in Operation::ALL {
         let _ = response::parse_error_objects(data, op);
     }
