@@ -232,6 +232,24 @@ pub fn truncate(s: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    /// README lists every code for the people who script against them.
+    #[test]
+    fn readme_lists_every_code() {
+        let readme = include_str!("../../README.md");
+        for c in Code::ALL {
+            let severity = match c.severity() {
+                Severity::Error => "error",
+                Severity::Warning => "warning",
+            };
+            let row = format!("| `{}` | {severity} |", c.as_str());
+            assert!(
+                readme.contains(&row),
+                "README lacks the row for {}",
+                c.as_str()
+            );
+        }
+    }
+
     use super::*;
 
     #[test]
