@@ -56,16 +56,11 @@ pub struct Balance {
     pub items: Vec<PayableItem>,
 }
 
-/// D2: the MultiSpeak account id is base+sub without the dash. Accepts
-/// `35909-001` and `35909001`.
+/// The account a person typed, as sent to Daffron (D2, see
+/// [`crate::multispeak::account_id`]): `35909-001` and `35909001` both work.
 pub fn account_id(input: &str) -> Result<String, RtdrError> {
-    let s = input.trim();
-    let ok = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit());
-    match s.split_once('-') {
-        Some((base, sub)) if ok(base) && ok(sub) => Ok(format!("{base}{sub}")),
-        None if ok(s) => Ok(s.to_string()),
-        _ => Err(RtdrError::BadAccount(input.chars().take(60).collect())),
-    }
+    crate::multispeak::account_id(input)
+        .ok_or_else(|| RtdrError::BadAccount(input.chars().take(60).collect()))
 }
 
 fn ext<'a>(items: &'a [PayableItem], name: &'a str) -> impl Iterator<Item = &'a Extension> + 'a {

@@ -62,9 +62,12 @@ pub struct Detail {
 }
 
 impl Invoice {
-    /// The MultiSpeak account id: base+sub without the dash (D2).
+    /// The MultiSpeak account id: base+sub without the dash (D2, see
+    /// [`crate::multispeak::account_id`]). A file that passed validation
+    /// always has a base-sub AccountNumber; anything else is kept as written.
     pub fn multispeak_account(&self) -> String {
-        self.customer.account_number.replace('-', "")
+        let a = &self.customer.account_number;
+        crate::multispeak::account_id(a).unwrap_or_else(|| a.clone())
     }
 }
 

@@ -29,6 +29,20 @@ pub use response::{
     ErrorObject, Extension, PayableItem, PayableItemList, PaymentAnswer, SoapFault,
 };
 
+/// D2: every MultiSpeak account id (accountNumber, customerID, customer
+/// objectID) is base+sub: Custom2 followed by Custom3, which is the BIF
+/// AccountNumber without its dash (`35909-001` → `35909001`). Accepts either
+/// form, trimmed; `None` for anything but digits or digits-digits.
+pub fn account_id(account: &str) -> Option<String> {
+    let s = account.trim();
+    let digits = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit());
+    match s.split_once('-') {
+        Some((base, sub)) if digits(base) && digits(sub) => Some(format!("{base}{sub}")),
+        None if digits(s) => Some(s.to_string()),
+        _ => None,
+    }
+}
+
 /// The MultiSpeak 3.0 namespace.
 pub const NS: &str = "http://www.multispeak.org/Version_3.0";
 /// The SOAP 1.1 envelope namespace.

@@ -120,8 +120,10 @@ fn when(s: &str, kind: FaultKind) -> Result<When, String> {
         };
     }
     if let Some(a) = s.strip_prefix("account:") {
-        if kind == FaultKind::ItemFailure && !a.is_empty() {
-            return Ok(When::Account(a.replace('-', "")));
+        if kind == FaultKind::ItemFailure
+            && let Some(id) = crate::multispeak::account_id(a)
+        {
+            return Ok(When::Account(id));
         }
         return Err(bad());
     }

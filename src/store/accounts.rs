@@ -291,7 +291,7 @@ pub(crate) fn upsert(
                  source_file_id = excluded.source_file_id, updated_at = excluded.updated_at",
             params![
                 account,
-                format!("{base}{sub}"),
+                inv.multispeak_account(),
                 base,
                 sub,
                 inv.custom4,
