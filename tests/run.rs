@@ -126,3 +126,36 @@ fn an_upload_that_failed_is_sent_the_next_night() {
     let v = json(&out);
     assert_eq!(v["upload"].as_array().unwrap().len(), 0, "{v}");
 }
+
+#[test]
+fn an_inbox_file_gone_missing_does_not_hold_back_the_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let outbound = dir.path().join("outbound");
+    std::fs::create_dir_all(&outbound).unwrap();
+    std::fs::write(outbound.join("2661_11252026.BIF"), support::bif::valid(1)).unwrap();
+    std::fs::write(outbound.join("2661_11262026.BIF"), support::bif::valid(2)).unwrap();
+    // Night 1: both taken, InvoiceCloud down.
+    let down = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let cfg = config(dir.path(), &format!("http://127.0.0.1:{down}"));
+    run(dir.path(), &cfg).assert().code(3);
+    // Someone removes one file from the inbox; night 2 still sends the other
+    // and says which one it could not read.
+    std::fs::remove_file(dir.path().join("inbox/2661_11252026.BIF")).unwrap();
+    let sbx = SandboxProc::start("");
+    let cfg = config(dir.path(), &sbx.url);
+    let out = run(dir.path(), &cfg)
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("2661_11252026.BIF"))
+        .get_output()
+        .stdout
+        .clone();
+    let v = json(&out);
+    assert_eq!(v["upload"].as_array().unwrap().len(), 1, "{v}");
+    assert_eq!(v["upload"][0]["name"], "2661_11262026.BIF", "{v}");
+    assert_eq!(v["upload"][0]["outcome"], "uploaded", "{v}");
+}

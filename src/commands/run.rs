@@ -17,7 +17,7 @@ use super::{Format, Globals};
 use crate::intake::PullLock;
 use crate::pipeline::{self, UploadResult, Uploader};
 use crate::store::Store;
-use crate::{ExitCode, Result};
+use crate::{Error, ExitCode, Result};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
@@ -47,11 +47,20 @@ pub fn run(g: &Globals, args: &Args) -> Result<ExitCode> {
     // Upload what was accepted, tonight or on a night whose upload failed.
     // A pull that stopped half-way still uploads what it took.
     let mut uploads = Vec::new();
+    let mut unreadable = ExitCode::Success;
     let pending = store.pending_uploads()?;
     if !pending.is_empty() {
         let uploader = Uploader::from_config(&config, layout)?;
         for file in pending {
-            uploads.push(uploader.upload(&file.local_path, &mut store, false)?);
+            match uploader.upload(&file.local_path, &mut store, false) {
+                Ok(r) => uploads.push(r),
+                // One inbox file gone missing must not hold back the others.
+                Err(e @ Error::Read { .. }) => {
+                    eprintln!("daffron-bridge: error: {e}; not uploaded");
+                    unreadable = unreadable.worst(e.exit_code());
+                }
+                Err(e) => return Err(e),
+            }
         }
     }
     if let Some(s) = sandbox {
@@ -79,7 +88,7 @@ pub fn run(g: &Globals, args: &Args) -> Result<ExitCode> {
             }
         }
     }
-    let upload_code = super::upload::exit_code(&uploads);
+    let upload_code = super::upload::exit_code(&uploads).worst(unreadable);
     match super::pull::finish(pulled) {
         Ok(code) => Ok(code.worst(upload_code)),
         Err(e) => {
