@@ -13,6 +13,7 @@ use base64::Engine as _;
 
 use crate::multispeak::CallError;
 use crate::multispeak::client::{http_error, settle};
+use crate::multispeak::request::soap_envelope;
 use crate::multispeak::response::{Answer, ResponseError, fault_of, read_envelope};
 use crate::multispeak::xml::esc;
 use crate::transport::http::HttpClient;
@@ -54,24 +55,14 @@ pub fn upload_request(
     file_name: &str,
     contents: &[u8],
 ) -> String {
-    let b64 = base64::engine::general_purpose::STANDARD.encode(contents);
-    let mut s = String::with_capacity(b64.len() + 512);
-    s.push_str(r#"<?xml version="1.0" encoding="utf-8"?>"#);
-    s.push_str(
-        r#"<soap:Envelope xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xmlns:xsd="http://www.w3.org/2001/XMLSchema" xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/">"#,
+    let body = format!(
+        "<UploadInvoiceFile xmlns=\"{NAMESPACE}\"><Req><BillerGUID>{}</BillerGUID><WebServiceKey>{}</WebServiceKey><FileName>{}</FileName><FileContents>{}</FileContents></Req></UploadInvoiceFile>",
+        esc(biller_guid),
+        esc(web_service_key),
+        esc(file_name),
+        base64::engine::general_purpose::STANDARD.encode(contents)
     );
-    s.push_str("<soap:Body><UploadInvoiceFile xmlns=\"");
-    s.push_str(NAMESPACE);
-    s.push_str("\"><Req><BillerGUID>");
-    s.push_str(&esc(biller_guid));
-    s.push_str("</BillerGUID><WebServiceKey>");
-    s.push_str(&esc(web_service_key));
-    s.push_str("</WebServiceKey><FileName>");
-    s.push_str(&esc(file_name));
-    s.push_str("</FileName><FileContents>");
-    s.push_str(&b64);
-    s.push_str("</FileContents></Req></UploadInvoiceFile></soap:Body></soap:Envelope>");
-    s
+    soap_envelope("", &body)
 }
 
 /// Reads an UploadInvoiceFile answer (an HTTP 200 or 500 body): the D16
@@ -184,17 +175,12 @@ pub fn parse_upload_request(body: &[u8]) -> Result<UploadRequest, RequestError> 
 
 /// The D16 answer, as the sandbox sends it.
 pub fn upload_answer(success: bool, message: &str) -> String {
-    format!(
-        concat!(
-            r#"<?xml version="1.0" encoding="utf-8"?>"#,
-            r#"<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body>"#,
-            r#"<UploadInvoiceFileResponse xmlns="{ns}"><UploadInvoiceFileResult>"#,
-            "<Success>{s}</Success><Message>{m}</Message>",
-            "</UploadInvoiceFileResult></UploadInvoiceFileResponse></soap:Body></soap:Envelope>"
+    soap_envelope(
+        "",
+        &format!(
+            "<UploadInvoiceFileResponse xmlns=\"{NAMESPACE}\"><UploadInvoiceFileResult><Success>{success}</Success><Message>{}</Message></UploadInvoiceFileResult></UploadInvoiceFileResponse>",
+            esc(message)
         ),
-        ns = NAMESPACE,
-        s = success,
-        m = esc(message)
     )
 }
 

@@ -275,10 +275,30 @@ pub fn envelope_with(
     message_id: uuid::Uuid,
     now: DateTime<Utc>,
 ) -> String {
-    format!(
-        "<?xml version=\"1.0\" encoding=\"utf-8\"?><soap:Envelope xmlns:soap=\"{SOAP_NS}\" xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" xmlns:xsd=\"http://www.w3.org/2001/XMLSchema\"><soap:Header>{}</soap:Header><soap:Body>{body}</soap:Body></soap:Envelope>",
-        msg_header(h, message_id, now)
-    )
+    soap_envelope(&msg_header(h, message_id, now), body)
+}
+
+/// The one SOAP 1.1 envelope writer of the crate (MultiSpeak calls, the
+/// sandbox's answers, InvoiceCloud's UploadInvoiceFile): `header` goes in
+/// `soap:Header` (left out when empty), `body` in `soap:Body`. Both must be
+/// well-formed XML already.
+pub fn soap_envelope(header: &str, body: &str) -> String {
+    let mut s = String::with_capacity(header.len() + body.len() + 320);
+    s.push_str("<?xml version=\"1.0\" encoding=\"utf-8\"?><soap:Envelope xmlns:soap=\"");
+    s.push_str(SOAP_NS);
+    s.push_str(concat!(
+        "\" xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" ",
+        "xmlns:xsd=\"http://www.w3.org/2001/XMLSchema\">"
+    ));
+    if !header.is_empty() {
+        s.push_str("<soap:Header>");
+        s.push_str(header);
+        s.push_str("</soap:Header>");
+    }
+    s.push_str("<soap:Body>");
+    s.push_str(body);
+    s.push_str("</soap:Body></soap:Envelope>");
+    s
 }
 
 /// The operation a request body is for, read from its first element's name.

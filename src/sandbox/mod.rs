@@ -325,9 +325,7 @@ fn xml_reply(status: u16, body: String) -> Reply {
 
 /// A SOAP 1.1 envelope around `body`.
 pub fn envelope(body: &str) -> String {
-    format!(
-        "<?xml version=\"1.0\" encoding=\"utf-8\"?><soap:Envelope xmlns:soap=\"{SOAP_NS}\" xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" xmlns:xsd=\"http://www.w3.org/2001/XMLSchema\"><soap:Body>{body}</soap:Body></soap:Envelope>"
-    )
+    crate::multispeak::request::soap_envelope("", body)
 }
 
 /// A SOAP 1.1 Fault envelope.
