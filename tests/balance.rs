@@ -89,11 +89,7 @@ fn balances_blocks_and_prepaid_d13_d14_d18() {
 #[test]
 fn unreachable_endpoint_exits_3() {
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = support::closed_port();
     let cfg = write_config(dir.path(), &format!("http://127.0.0.1:{port}"), 2);
     let o = balance(&cfg, NORMAL, true, PASSWORD);
     assert_eq!(o.status.code(), Some(3));

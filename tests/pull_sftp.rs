@@ -358,11 +358,7 @@ fn server_unreachable_exits_3_and_loses_nothing() {
     let w = World::new();
     let body = bif::valid(1);
     w.put(NAME, body.as_bytes());
-    // A port nobody listens on.
-    let closed = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+    let closed = support::closed_port();
     let cfg = w.config(0, |s| {
         s.replace(
             &format!("port = {}", w.sshd.port),

@@ -80,11 +80,7 @@ fn an_upload_that_failed_is_sent_the_next_night() {
     std::fs::write(outbound.join("2661_11262026.BIF"), support::bif::valid(2)).unwrap();
 
     // Night 1: InvoiceCloud is down. The file is taken, the upload fails: 3.
-    let down = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let down = support::closed_port();
     let cfg = config(dir.path(), &format!("http://127.0.0.1:{down}"));
     let out = run(dir.path(), &cfg)
         .assert()
@@ -135,11 +131,7 @@ fn an_inbox_file_gone_missing_does_not_hold_back_the_others() {
     std::fs::write(outbound.join("2661_11252026.BIF"), support::bif::valid(1)).unwrap();
     std::fs::write(outbound.join("2661_11262026.BIF"), support::bif::valid(2)).unwrap();
     // Night 1: both taken, InvoiceCloud down.
-    let down = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let down = support::closed_port();
     let cfg = config(dir.path(), &format!("http://127.0.0.1:{down}"));
     run(dir.path(), &cfg).assert().code(3);
     // Someone removes one file from the inbox; night 2 still sends the other

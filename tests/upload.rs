@@ -184,11 +184,7 @@ fn a_failing_endpoint_leaves_the_file_for_the_next_run() {
 #[test]
 fn unreachable_endpoint_is_exit_3() {
     // Bind and drop a listener so the port is (very likely) closed.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = support::closed_port();
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(dir.path(), &format!("http://127.0.0.1:{port}"));
     let file = valid_file(dir.path());

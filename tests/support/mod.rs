@@ -69,3 +69,12 @@ pub fn write_config(dir: &Path, sections: &str) -> std::path::PathBuf {
 pub fn json(out: &[u8]) -> serde_json::Value {
     serde_json::from_slice(out).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(out)))
 }
+
+/// A loopback port nothing listens on (bound, then released): a server that
+/// is down.
+pub fn closed_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("bind a loopback port")
+        .port()
+}
