@@ -171,6 +171,16 @@ fn empty_and_giant_line_files() {
         .assert()
         .code(1)
         .stdout(predicate::str::contains("empty_file"));
+    // Rows, but none a BIF record: not a BIF file, and not "empty".
+    std::fs::write(&empty, b"garbage\nmore|garbage\n").unwrap();
+    bin()
+        .arg("validate")
+        .arg(&empty)
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("unknown_record"))
+        .stdout(predicate::str::contains("missing_header"))
+        .stdout(predicate::str::contains("empty_file").not());
     let long = dir.path().join("2661_11252026.BIF");
     let mut bytes = b"FH|3F358D04-4273-4551-BB14-B9F719EC0A61|11/25/2026|0|0\n".to_vec();
     bytes.extend(std::iter::repeat_n(b'|', 3 << 20));

@@ -1762,11 +1762,19 @@ impl Merger {
 
     /// Ends the file: open invoice, header numbers, empty file.
     pub fn finish(mut self, layout: &Layout) -> Merged {
-        if self.state == Order::Start {
+        if self.rows == 0 {
             self.sink.push(Issue::new(
                 Code::EmptyFile,
                 None,
                 "the file has no rows: expected an FH row, then invoices",
+            ));
+        } else if self.state == Order::Start {
+            // Rows, but none of them FH, IH, CR or ID (each is reported as
+            // unknown_record): the file is not a BIF file, not an empty one.
+            self.sink.push(Issue::new(
+                Code::MissingHeader,
+                None,
+                "no row is an FH, IH, CR or ID record: expected an FH row, then invoices (is this a BIF file?)",
             ));
         }
         if self.state == Order::OpenIh
