@@ -4,15 +4,17 @@
 use std::path::Path;
 
 use crate::Error;
+use crate::bif::invoice::{Invoice, read_invoices};
 use crate::bif::layout::Layout;
 use crate::bif::report::ValidationReport;
-use crate::bif::validate::{ValidateOptions, validate_path};
+use crate::bif::validate::{ValidateOptions, validate_bytes};
 
 /// What the checks said about a file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
-    /// Valid: it goes to the inbox and the server's archive folder.
-    Accept,
+    /// Valid: it goes to the inbox and the server's archive folder, and its
+    /// invoices feed the account directory.
+    Accept { invoices: Vec<Invoice> },
     /// Invalid: it goes to the quarantine (with both reports beside it) and
     /// the server's failed folder.
     Reject {
@@ -40,6 +42,32 @@ where
     }
 }
 
+/// The verdict on a file the checks passed: its invoices, for the account
+/// directory. Should the invoice reader disagree with the checks (a defect of
+/// ours), the file is rejected, so it is set aside where a person sees it and
+/// never lost.
+pub fn accept(name: &str, bytes: &[u8], layout: &Layout) -> Verdict {
+    match read_invoices(bytes, layout) {
+        Ok(invoices) => Verdict::Accept { invoices },
+        Err(e) => Verdict::Reject {
+            text_report: format!(
+                "{name}: line {}: the file passed validation but its invoices cannot be read ({}); \
+                 this is a defect in daffron-bridge: please report it with this file\n",
+                e.line, e.message
+            ),
+            json_report: serde_json::json!({
+                "valid": false,
+                "files": [{
+                    "path": name, "valid": false,
+                    "errors": [{"line": e.line, "code": "internal_error", "message": e.message}],
+                    "warnings": [],
+                }],
+            })
+            .to_string(),
+        },
+    }
+}
+
 /// The real checks: the BIF validator (`crate::bif::validate`) with the
 /// biller's rules (file name, BillerGuid, setting 119). A file with any
 /// error is rejected with the validator's text report and the same JSON as
@@ -59,13 +87,18 @@ impl ValidatorAdmission {
 }
 
 impl Admission for ValidatorAdmission {
+    /// Reads the file once: the validator and the invoice reader share the
+    /// bytes.
     fn admit(&self, name: &str, local: &Path) -> Result<Verdict, Error> {
         let started = std::time::Instant::now();
-        let mut report = validate_path(local, &self.layout, &self.options)?;
+        let bytes = std::fs::read(local).map_err(|source| Error::Read {
+            path: local.to_path_buf(),
+            source,
+        })?;
         // The report names the file as the server did, not its download path.
-        report.path = name.to_string();
+        let report = validate_bytes(name, &bytes, &self.layout, &self.options);
         if report.valid {
-            return Ok(Verdict::Accept);
+            return Ok(accept(name, &bytes, &self.layout));
         }
         let text_report = report.render_text();
         let all = ValidationReport::new(vec![report], started.elapsed().as_secs_f64());
@@ -110,7 +143,11 @@ mod tests {
 
     #[test]
     fn accepts_a_valid_file_of_this_biller() {
-        assert_eq!(admit(&valid()), Verdict::Accept);
+        let Verdict::Accept { invoices } = admit(&valid()) else {
+            panic!("rejected a valid file")
+        };
+        assert_eq!(invoices.len(), 1);
+        assert_eq!(invoices[0].customer.account_number, "1-2");
     }
 
     #[test]
@@ -142,10 +179,10 @@ mod tests {
 
     #[test]
     fn a_closure_is_an_admission() {
-        let accept_all = |_: &str, _: &Path| Ok(Verdict::Accept);
+        let accept_all = |_: &str, _: &Path| Ok(Verdict::Accept { invoices: vec![] });
         assert_eq!(
             accept_all.admit("x", Path::new("/nonexistent")).unwrap(),
-            Verdict::Accept
+            Verdict::Accept { invoices: vec![] }
         );
     }
 }

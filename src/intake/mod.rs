@@ -28,7 +28,6 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::bif::invoice::read_invoices;
 use crate::bif::layout::Layout;
 use crate::store::{ChangeLog, FileVerdict, Store, StoreError, TakenFile};
 use crate::transport::{Disposition, RemoteFile, Source, TransportError};
@@ -439,42 +438,12 @@ fn judge_and_place(
         return Ok((outcome, moved.err().map(IntakeError::from)));
     }
 
-    let verdict = admission
+    let decision = admission
         .admit(&f.name, tmp)
         .map_err(|e| IntakeError::Admission {
             name: f.name.clone(),
             source: Box::new(e),
         })?;
-    // The account directory needs the invoices; a file the checks passed but
-    // the reader cannot read is rejected with the reader's message.
-    let decision = match verdict {
-        Verdict::Accept => {
-            let bytes = fs::read(tmp).map_err(local("read", tmp))?;
-            match read_invoices(&bytes, &opts.layout) {
-                Ok(inv) => Decision::Accept(inv),
-                Err(e) => Decision::Reject {
-                    text_report: format!("{}: INVALID\n  line {}: {}\n", f.name, e.line, e.message),
-                    json_report: serde_json::json!({
-                        "valid": false,
-                        "files": [{
-                            "path": f.name, "valid": false,
-                            "errors": [{"line": e.line, "code": "structure", "message": e.message}],
-                            "warnings": [],
-                        }],
-                    })
-                    .to_string(),
-                },
-            }
-        }
-        Verdict::Reject {
-            text_report,
-            json_report,
-        } => Decision::Reject {
-            text_report,
-            json_report,
-        },
-    };
-
     let described = source.describe();
     let record = |verdict, local_path: &Path| TakenFile {
         name: f.name.clone(),
@@ -486,7 +455,7 @@ fn judge_and_place(
         local_path: local_path.to_path_buf(),
     };
     match decision {
-        Decision::Accept(invoices) => {
+        Verdict::Accept { invoices } => {
             let dest = opts.inbox.join(&f.name);
             if dest.exists() {
                 tracing::warn!(
@@ -510,7 +479,7 @@ fn judge_and_place(
                     .map(IntakeError::from),
             ))
         }
-        Decision::Reject {
+        Verdict::Reject {
             text_report,
             json_report,
         } => {
@@ -535,15 +504,6 @@ fn judge_and_place(
             ))
         }
     }
-}
-
-/// The verdict with what each side needs: the invoices of an accepted file.
-enum Decision {
-    Accept(Vec<crate::bif::invoice::Invoice>),
-    Reject {
-        text_report: String,
-        json_report: String,
-    },
 }
 
 #[cfg(test)]

@@ -58,8 +58,10 @@ fn env(keep: bool, settle: u64) -> Env {
     }
 }
 
-fn accept(_: &str, _: &Path) -> Result<Verdict, crate::Error> {
-    Ok(Verdict::Accept)
+/// Passes every file, as if the checks had: what is left is the reader.
+fn accept(name: &str, local: &Path) -> Result<Verdict, crate::Error> {
+    let bytes = fs::read(local).unwrap();
+    Ok(admission::accept(name, &bytes, &Layout::embedded()))
 }
 
 fn reject(name: &str, _: &Path) -> Result<Verdict, crate::Error> {
