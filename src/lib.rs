@@ -12,7 +12,6 @@
 //! | [`pdf_link`] | remote-PDF bill links, service versions 1–4 (setting 119) |
 //! | [`multispeak`] | the MultiSpeak 3.0 SOAP wire protocol (envelopes, requests, answers) |
 //! | [`rtdr`] | real-time balance look-ups (GetPayableItemsList → BalanceDue, blocked tenders) |
-//! | [`pump`] | the data-pump business rules (payments, paperless, autopay, scheduled payments) |
 //! | [`intake`] | taking BIF files from SFTP or the drop box into the inbox, once each |
 //! | [`store`] | the SQLite state: files taken, uploads, account directory, outbox |
 //! | [`transport`] | SFTP, local drop box and HTTP |
@@ -30,8 +29,6 @@ pub mod invoicecloud;
 pub mod multispeak;
 pub mod pdf_link;
 pub mod pipeline;
-pub mod pump;
-pub mod report;
 pub mod rtdr;
 pub mod sandbox;
 pub mod store;

@@ -239,6 +239,26 @@ pub struct ChunkSummary {
     arena: Vec<u8>,
 }
 
+impl ChunkSummary {
+    /// Records an IH row's trimmed InvoiceNumber, `number`, found at byte
+    /// `at` of the chunk on chunk line `line`, for the duplicate rule.
+    #[inline]
+    fn invoice_number(&mut self, line: u64, at: usize, number: &[u8]) {
+        let _ = at;
+        if number.is_empty() {
+            return;
+        }
+        let start = self.arena.len();
+        self.arena.extend_from_slice(number);
+        self.keys.push(InvKey {
+            hash: hash_bytes(number),
+            line,
+            start,
+            len: number.len(),
+        });
+    }
+}
+
 /// A 64-bit hash of an InvoiceNumber (multiply-rotate over 8-byte words,
 /// finished with the murmur3 mixer). Only used to find candidates: every hit
 /// is confirmed on the bytes.
@@ -985,17 +1005,8 @@ impl Scanner<'_, '_> {
                 if let Some(c) = cap.cents {
                     self.out.total_cents += i128::from(c);
                 }
-                let number = &bytes[cap.number.0..cap.number.1];
-                if !number.is_empty() {
-                    let start = self.out.arena.len();
-                    self.out.arena.extend_from_slice(number);
-                    self.out.keys.push(InvKey {
-                        hash: hash_bytes(number),
-                        line,
-                        start,
-                        len: number.len(),
-                    });
-                }
+                self.out
+                    .invoice_number(line, cap.number.0, &bytes[cap.number.0..cap.number.1]);
                 if let (Some(inv), Some(due)) = (cap.date, cap.due)
                     && due < inv
                 {

@@ -1,1 +1,0 @@
-//! Reconciliation reports for analysts.
