@@ -1,0 +1,607 @@
+//! The AVX-512 lane of the scanner.
+//!
+//! Nearly every row of a real BIF file is an ordinary, valid IH, CR or ID
+//! row. This lane takes a line at a time: it finds the line's end and its
+//! `|`s 64 bytes per instruction, and checks each field as its `|` is found,
+//! with the class of every byte of the field (digit, hex, `-`, `.`, `@`,
+//! space...) computed at once as a 64-bit mask. A field check is then a few
+//! bit operations instead of a loop over its bytes.
+//!
+//! The lane only ever *accepts*: a row it is not sure of (a field that does
+//! not pass, an unusual place, a non-ASCII byte, an FH row, a long line...)
+//! is handed, unchanged, to the general path of [`Scanner::line`], which
+//! decides and reports. So each check here only has to be *sound*: it may
+//! pass a field only when [`Compiled::check`] passes it too, with the same
+//! value (property-tested against the scalar checks in `tests`).
+
+use std::arch::x86_64::*;
+
+use super::{
+    Compiled, MAX_KEPT_FIELDS, MAX_LINE, Op, RowVals, Scanner, end_line, format, slot, trim,
+};
+
+/// Whether this CPU can run the lane.
+pub(super) fn available() -> bool {
+    std::arch::is_x86_feature_detected!("avx512f")
+        && std::arch::is_x86_feature_detected!("avx512bw")
+        && std::arch::is_x86_feature_detected!("bmi1")
+        && std::arch::is_x86_feature_detected!("bmi2")
+        && std::arch::is_x86_feature_detected!("popcnt")
+        && std::arch::is_x86_feature_detected!("lzcnt")
+}
+
+/// Lines longer than this go to the general path whole (no BIF row is
+/// near it; the lane keeps its bookkeeping to one pass).
+const LANE_MAX_LINE: usize = 4096;
+
+/// The low `n` bits (`n` <= 64).
+#[inline(always)]
+fn ones(n: usize) -> u64 {
+    if n >= 64 { u64::MAX } else { (1u64 << n) - 1 }
+}
+
+/// A field's verdict in the lane.
+enum Verdict {
+    /// Nothing but blanks.
+    Empty,
+    /// Passes: trimmed span and the value the rules keep (as
+    /// [`Compiled::check`] answers it).
+    Pass(usize, usize, u64),
+    /// Not sure: the general path decides.
+    Unsure,
+}
+
+/// Checks the field `bytes[a..b]` (untrimmed, ASCII) with `op`. `want`:
+/// the rules keep the field's value (an amount's cents are only computed
+/// then).
+///
+/// # Safety
+/// The CPU must have the lane's features; `a <= b <= bytes.len()`.
+#[target_feature(enable = "avx512f,avx512bw,bmi1,bmi2,popcnt,lzcnt")]
+#[inline]
+unsafe fn field(c: &Compiled, op: Op, want: bool, bytes: &[u8], a: usize, b: usize) -> Verdict {
+    let n0 = b - a;
+    if n0 == 0 {
+        return Verdict::Empty;
+    }
+    // Text is only a length (ASCII: bytes are characters): no load unless
+    // there is something to trim.
+    if let Op::Text { min, max } = op {
+        let (first, last) = (bytes[a], bytes[b - 1]);
+        if !matches!(first, b' ' | b'\t') && !matches!(last, b' ' | b'\t') {
+            return if (min..=max).contains(&n0) {
+                Verdict::Pass(a, b, 0)
+            } else {
+                Verdict::Unsure
+            };
+        }
+    }
+    if n0 > 64 {
+        let v = trim(&bytes[a..b]);
+        if v.is_empty() {
+            return Verdict::Empty;
+        }
+        let start = a + (v.as_ptr() as usize - bytes[a..].as_ptr() as usize);
+        return match c.check(op, v, true) {
+            Ok(x) => Verdict::Pass(start, start + v.len(), x),
+            Err(_) => Verdict::Unsure,
+        };
+    }
+    // SAFETY: the mask covers exactly bytes[a..b], inside the slice; masked
+    // off bytes are neither read nor can they fault.
+    let v = unsafe { _mm512_maskz_loadu_epi8(ones(n0), bytes.as_ptr().add(a).cast()) };
+    let eq = |x: u8| _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8(x as i8));
+    let blank = (eq(b' ') | eq(b'\t')) & ones(n0);
+    let (lead, n) = if blank == 0 {
+        (0, n0)
+    } else {
+        let solid = !blank & ones(n0);
+        if solid == 0 {
+            return Verdict::Empty;
+        }
+        let lead = solid.trailing_zeros() as usize;
+        let end = 64 - solid.leading_zeros() as usize;
+        (lead, end - lead)
+    };
+    let (s, e) = (a + lead, a + lead + n);
+    let all = ones(n);
+    // Class masks of the trimmed value: bit i is byte s + i.
+    let cls = |m: u64| (m >> lead) & all;
+    let digit = || {
+        cls(_mm512_cmplt_epu8_mask(
+            _mm512_sub_epi8(v, _mm512_set1_epi8(b'0' as i8)),
+            _mm512_set1_epi8(10),
+        ))
+    };
+    let pass = |x: u64| Verdict::Pass(s, e, x);
+    let val = &bytes[s..e];
+    match op {
+        Op::Text { min, max } => {
+            if (min..=max).contains(&n) {
+                pass(0)
+            } else {
+                Verdict::Unsure
+            }
+        }
+        Op::Digits => {
+            if digit() == all {
+                pass(0)
+            } else {
+                Verdict::Unsure
+            }
+        }
+        Op::Amount => {
+            let body = if val[0] == b'-' { all & !1 } else { all };
+            let (d, dot) = (digit(), cls(eq(b'.')));
+            if body == 0 || (d | dot) & body != body || dot.count_ones() > 1 {
+                return Verdict::Unsure;
+            }
+            let first = body.trailing_zeros() as usize;
+            let (int, frac) = if dot == 0 {
+                (n - first, 0)
+            } else {
+                let p = dot.trailing_zeros() as usize;
+                (p.wrapping_sub(first), n - p - 1)
+            };
+            if !(1..=16).contains(&int) || (dot != 0 && !(1..=2).contains(&frac)) {
+                return Verdict::Unsure;
+            }
+            if !want {
+                return pass(0);
+            }
+            match format::amount_cents(val) {
+                Ok(x) => pass(x as u64),
+                Err(_) => Verdict::Unsure,
+            }
+        }
+        Op::DateMdy => {
+            // mm/dd/yyyy: digits at 0,1,3,4,6..9, slashes at 2 and 5.
+            if n != 10 || digit() != 0b11_1101_1011 || cls(eq(b'/')) != 0b00_0010_0100 {
+                return Verdict::Unsure;
+            }
+            let d = |i: usize| u16::from(val[i] - b'0');
+            let month = d(0) * 10 + d(1);
+            let day = d(3) * 10 + d(4);
+            let year = d(6) * 1000 + d(7) * 100 + d(8) * 10 + d(9);
+            match format::calendar(year, month as u8, day as u8) {
+                Ok(ymd) => pass(super::pack_date(ymd)),
+                Err(_) => Verdict::Unsure,
+            }
+        }
+        Op::Guid => {
+            const DASHES: u64 = 1 << 8 | 1 << 13 | 1 << 18 | 1 << 23;
+            if n != 36 {
+                return Verdict::Unsure;
+            }
+            let lower = _mm512_or_si512(v, _mm512_set1_epi8(0x20));
+            let af = cls(_mm512_cmplt_epu8_mask(
+                _mm512_sub_epi8(lower, _mm512_set1_epi8(b'a' as i8)),
+                _mm512_set1_epi8(6),
+            ));
+            if cls(eq(b'-')) == DASHES && (digit() | af) == all & !DASHES {
+                pass(0)
+            } else {
+                Verdict::Unsure
+            }
+        }
+        Op::Account | Op::BaseBctr => {
+            // Digits, one dash, digits.
+            let other = all & !digit();
+            let single = other != 0 && other & (other - 1) == 0;
+            if single && other & cls(eq(b'-')) == other && other & 1 == 0 && other >> (n - 1) == 0 {
+                pass(0)
+            } else {
+                Verdict::Unsure
+            }
+        }
+        Op::Phone => {
+            let d = digit();
+            let punct = eq(b' ') | eq(b'-') | eq(b'.') | eq(b'(') | eq(b')') | eq(b'+');
+            if (d | cls(punct)) != all {
+                return Verdict::Unsure;
+            }
+            let k = d.count_ones();
+            if k == 10 || (k == 11 && val[d.trailing_zeros() as usize] == b'1') {
+                pass(0)
+            } else {
+                Verdict::Unsure
+            }
+        }
+        Op::Email => {
+            let at = cls(eq(b'@'));
+            if at.count_ones() != 1 {
+                return Verdict::Unsure;
+            }
+            let p = at.trailing_zeros() as usize;
+            let control = cls(_mm512_cmple_epu8_mask(v, _mm512_set1_epi8(b' ' as i8)) | eq(0x7f));
+            let d0 = p + 1;
+            if p == 0 || control != 0 || n < d0 + 3 {
+                return Verdict::Unsure;
+            }
+            let dots = cls(eq(b'.')) & !ones(d0);
+            let ok =
+                dots != 0 && dots >> d0 & 1 == 0 && dots >> (n - 1) == 0 && dots & (dots >> 1) == 0;
+            if ok { pass(0) } else { Verdict::Unsure }
+        }
+        // The rest are short or rare: the scalar check.
+        _ => match c.check(op, val, true) {
+            Ok(x) => pass(x),
+            Err(_) => Verdict::Unsure,
+        },
+    }
+}
+
+/// Where a line ends and what it holds, from 64-byte steps.
+struct LineScan {
+    /// One past the line's last byte (at its `\n`, or the chunk's end).
+    end: usize,
+    /// The line's end was a `\n`.
+    newline: bool,
+    ascii: bool,
+}
+
+/// Runs the lane over a chunk: the same lines, fields, line numbers and
+/// verdicts as `scan_lines`, with the ordinary rows checked here and every
+/// other one passed to [`end_line`].
+///
+/// # Safety
+/// The CPU must have the lane's features ([`available`]).
+#[target_feature(enable = "avx512f,avx512bw,bmi1,bmi2,popcnt,lzcnt")]
+pub(super) unsafe fn scan_lines(sc: &mut Scanner<'_, '_>, bytes: &[u8]) {
+    let len = bytes.len();
+    let mut start = 0usize;
+    let mut line_no = 0u64;
+    while start < len {
+        line_no += 1;
+        // SAFETY: same features as this function; `start < len`.
+        let done = unsafe { fast_line(sc, bytes, start, line_no) };
+        let scan = match done {
+            Ok(scan) => scan,
+            Err(scan) => {
+                slow_line(sc, bytes, start, scan.end, line_no, scan.ascii);
+                scan
+            }
+        };
+        start = scan.end + usize::from(scan.newline);
+    }
+    sc.out.lines = line_no;
+}
+
+/// Takes the line at `start` in the lane. `Ok` when it was checked and
+/// accepted; `Err` with where it ends when the general path must have it.
+///
+/// # Safety
+/// The CPU must have the lane's features; `start < bytes.len()`.
+#[target_feature(enable = "avx512f,avx512bw,bmi1,bmi2,popcnt,lzcnt")]
+#[inline]
+unsafe fn fast_line(
+    sc: &mut Scanner<'_, '_>,
+    bytes: &[u8],
+    start: usize,
+    line: u64,
+) -> Result<LineScan, LineScan> {
+    let len = bytes.len();
+    // The row's kind and place decide its program before any field.
+    let prog = sc
+        .fast_start(&bytes[start..len.min(start + 3)])
+        .and_then(|(kind, next)| sc.c.fast[kind as usize].as_ref().map(|p| (kind, next, p)));
+    let mut ok = prog.is_some();
+    let mut row = RowVals::default();
+    // Field 0 is the row type, already matched with its `|`.
+    let mut field = 1usize;
+    let mut field_start = start + 3;
+    let mut high = 0u64;
+    let mut base = start;
+    let end = loop {
+        let rest = len - base;
+        let take = rest.min(64);
+        // SAFETY: the mask covers bytes[base..base + take], inside the slice.
+        let v = unsafe { _mm512_maskz_loadu_epi8(ones(take), bytes.as_ptr().add(base).cast()) };
+        let nl = _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8(b'\n' as i8));
+        let pipes = _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8(b'|' as i8));
+        let high_bits = _mm512_movepi8_mask(v);
+        // Field ends in this step: its `|`s, and the line's `\n`.
+        let (mut ends, line_end) = if nl != 0 {
+            let t = nl.trailing_zeros() as usize;
+            high |= high_bits & ones(t);
+            (pipes & ones(t) | 1 << t, Some(base + t))
+        } else if rest <= 64 {
+            // The chunk's last line has no `\n`: the general path has it.
+            high |= high_bits;
+            return Err(LineScan {
+                end: len,
+                newline: false,
+                ascii: high == 0,
+            });
+        } else {
+            high |= high_bits;
+            (pipes, None)
+        };
+        if ok {
+            // The row type's own `|` (at start + 2) is not a field end.
+            if base == start {
+                ends &= !0b111;
+            }
+            while ends != 0 {
+                let p = base + ends.trailing_zeros() as usize;
+                ends &= ends - 1;
+                let Some((_, _, prog)) = prog else { break };
+                let Some(f) = prog.fields.get(field - 1) else {
+                    ok = false;
+                    break;
+                };
+                // The last field stops before an optional `\r`.
+                let mut q = p;
+                if line_end == Some(p) && q > field_start && bytes[q - 1] == b'\r' {
+                    q -= 1;
+                }
+                // SAFETY: same features; field_start <= q <= len.
+                match unsafe {
+                    self::field(&sc.c, f.op, f.slot != slot::NONE, bytes, field_start, q)
+                } {
+                    Verdict::Pass(a, b, x) => row.put(f.slot, x, (a, b)),
+                    Verdict::Empty if !f.required => {}
+                    _ => {
+                        ok = false;
+                        break;
+                    }
+                }
+                field += 1;
+                field_start = p + 1;
+            }
+        }
+        if let Some(end) = line_end {
+            break end;
+        }
+        base += 64;
+        if base - start > LANE_MAX_LINE {
+            ok = false;
+        }
+        if !ok {
+            // Only the line's end is still wanted.
+            let end = match memchr::memchr(b'\n', &bytes[base..]) {
+                Some(i) => (base + i, true),
+                None => (len, false),
+            };
+            // The bytes after `base` were not looked at for high bits.
+            let ascii = high == 0 && bytes[base..end.0].is_ascii();
+            return Err(LineScan {
+                end: end.0,
+                newline: end.1,
+                ascii,
+            });
+        }
+    };
+    let scan = LineScan {
+        end,
+        newline: true,
+        ascii: high == 0,
+    };
+    let Some((kind, next, prog)) = prog else {
+        return Err(scan);
+    };
+    if !ok || high != 0 {
+        return Err(scan);
+    }
+    let n_fields = field;
+    if n_fields < prog.min_fields || n_fields > prog.fields.len() + 1 {
+        return Err(scan);
+    }
+    // Fields after the last one present that a row may leave off are
+    // optional by construction of `min_fields`.
+    if sc.fast_finish(kind, next, line, bytes, &row) {
+        Ok(scan)
+    } else {
+        Err(scan)
+    }
+}
+
+/// Splits the line `start..end` into fields and gives it to the general
+/// path, exactly as `scan_lines` would.
+fn slow_line(
+    sc: &mut Scanner<'_, '_>,
+    bytes: &[u8],
+    start: usize,
+    end: usize,
+    line_no: u64,
+    ascii: bool,
+) {
+    let mut fields = [(0usize, 0usize); MAX_KEPT_FIELDS];
+    let mut n_fields = 0usize;
+    let mut field_start = start;
+    // A giant line is not parsed by the general path: its fields need not
+    // be found.
+    if end - start <= MAX_LINE {
+        for p in memchr::memchr_iter(b'|', &bytes[start..end]) {
+            let p = start + p;
+            if let Some(f) = fields.get_mut(n_fields) {
+                *f = (field_start, p);
+            }
+            n_fields += 1;
+            field_start = p + 1;
+        }
+    }
+    end_line(
+        sc,
+        bytes,
+        line_no,
+        start,
+        end,
+        field_start,
+        &mut fields,
+        n_fields,
+        ascii,
+    );
+}
+
+/// The lane's checks against the scalar ones: a field the lane passes must
+/// pass [`Compiled::check`] with the same value, and the usual valid
+/// values must pass in the lane (or it would be no faster).
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bif::layout::Layout;
+    use proptest::prelude::*;
+
+    fn compiled() -> Compiled {
+        Compiled::new(&Layout::embedded())
+    }
+
+    const OPS: [Op; 12] = [
+        Op::Text { min: 1, max: 10 },
+        Op::Text { min: 0, max: 50 },
+        Op::Amount,
+        Op::DateMdy,
+        Op::Digits,
+        Op::Guid,
+        Op::Account,
+        Op::BaseBctr,
+        Op::Phone,
+        Op::Email,
+        Op::Zip,
+        Op::Yn,
+    ];
+
+    /// Runs the lane's check on `v` placed inside a larger buffer (so that
+    /// loads near it are real), and the scalar check on its trimmed bytes.
+    fn both(c: &Compiled, op: Op, v: &[u8]) -> (Option<(Vec<u8>, u64)>, Option<u64>) {
+        let mut buf = b"xx|".to_vec();
+        buf.extend_from_slice(v);
+        let (a, b) = (3, 3 + v.len());
+        buf.extend_from_slice(b"|yy");
+        // SAFETY: only called when `available()`; a <= b <= len.
+        let lane = match unsafe { field(c, op, true, &buf, a, b) } {
+            Verdict::Pass(s, e, x) => Some((buf[s..e].to_vec(), x)),
+            Verdict::Empty => Some((Vec::new(), 0)),
+            Verdict::Unsure => None,
+        };
+        let t = trim(v);
+        let scalar = if t.is_empty() {
+            Some(0)
+        } else {
+            c.check(op, t, true).ok()
+        };
+        (lane, scalar)
+    }
+
+    fn sound(op: Op, v: &[u8]) {
+        if !available() || !v.is_ascii() {
+            return;
+        }
+        let c = compiled();
+        let (lane, scalar) = both(&c, op, v);
+        if let Some((got, x)) = lane {
+            assert_eq!(
+                got,
+                trim(v),
+                "{op:?} {:?}: trimmed span",
+                String::from_utf8_lossy(v)
+            );
+            assert_eq!(
+                Some(x),
+                scalar,
+                "{op:?} {:?}: the lane passed what the scalar check does not",
+                String::from_utf8_lossy(v)
+            );
+        }
+    }
+
+    #[test]
+    fn usual_values_pass_in_the_lane() {
+        if !available() {
+            return;
+        }
+        let c = compiled();
+        let cases: &[(Op, &[u8])] = &[
+            (Op::Text { min: 1, max: 100 }, b"CUSTOMER CHARGE    "),
+            (Op::Amount, b"12.00"),
+            (Op::Amount, b"-311.61"),
+            (Op::Amount, b"7"),
+            (Op::Amount, b"0.5"),
+            (Op::DateMdy, b"11/20/2026"),
+            (Op::DateMdy, b"02/29/2028"),
+            (Op::Digits, b"10139"),
+            (Op::Digits, b"96165     "),
+            (Op::Guid, b"6E0B1D56-6C4A-4F69-9D6F-1F2A3B4C5D6E"),
+            (Op::Guid, b"ba1cec36-997c-48e3-8406-437640edff84"),
+            (Op::Account, b"10139-002"),
+            (Op::BaseBctr, b"10141-96165"),
+            (Op::Phone, b"(616) 295-1260"),
+            (Op::Phone, b"6162639159"),
+            (Op::Phone, b"+1 616 555 0100"),
+            (Op::Email, b"john.walker92@lowellschools.example"),
+        ];
+        for &(op, v) in cases {
+            let (lane, scalar) = both(&c, op, v);
+            assert!(
+                scalar.is_some(),
+                "{op:?} {:?}: scalar",
+                String::from_utf8_lossy(v)
+            );
+            assert!(
+                lane.is_some(),
+                "{op:?} {:?}: lane",
+                String::from_utf8_lossy(v)
+            );
+            sound(op, v);
+        }
+    }
+
+    #[test]
+    fn near_misses_are_not_passed() {
+        let cases: &[(Op, &[u8])] = &[
+            (Op::Amount, b"-"),
+            (Op::Amount, b"."),
+            (Op::Amount, b"1."),
+            (Op::Amount, b".5"),
+            (Op::Amount, b"1.234"),
+            (Op::Amount, b"--1"),
+            (Op::Amount, b"1-"),
+            (Op::Amount, b"1.2.3"),
+            (Op::Amount, b"12345678901234567"),
+            (Op::DateMdy, b"02/30/2026"),
+            (Op::DateMdy, b"13/01/2026"),
+            (Op::DateMdy, b"1/1/2026"),
+            (Op::DateMdy, b"00/10/0000"),
+            (Op::Guid, b"6E0B1D56-6C4A-4F69-9D6F-1F2A3B4C5D6G"),
+            (Op::Guid, b"6E0B1D56+6C4A-4F69-9D6F-1F2A3B4C5D6E"),
+            (Op::Account, b"-001"),
+            (Op::Account, b"10139-"),
+            (Op::Account, b"10139--002"),
+            (Op::Account, b"10139.002"),
+            (Op::Phone, b"616-555-010"),
+            (Op::Phone, b"2616-555-0100"),
+            (Op::Phone, b"616/555/0100"),
+            (Op::Email, b"a@b.c."),
+            (Op::Email, b"@b.co"),
+            (Op::Email, b"a@.co"),
+            (Op::Email, b"a@b..co"),
+            (Op::Email, b"a b@c.co"),
+            (Op::Email, b"a@b@c.co"),
+            (Op::Email, b"a@bco"),
+            (Op::Digits, b"12a"),
+        ];
+        for &(op, v) in cases {
+            sound(op, v);
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4000))]
+
+        #[test]
+        fn the_lane_never_passes_what_the_scalar_check_refuses(
+            op in 0..OPS.len(),
+            v in proptest::collection::vec(
+                prop_oneof![
+                    Just(b'0'), Just(b'1'), Just(b'9'), Just(b'-'), Just(b'.'), Just(b'/'),
+                    Just(b'@'), Just(b' '), Just(b'\t'), Just(b'('), Just(b')'), Just(b'+'),
+                    Just(b'a'), Just(b'F'), Just(b'g'), Just(b'Y'), Just(b'N'), 0u8..0x80,
+                ],
+                0..80,
+            ),
+        ) {
+            sound(OPS[op], &v);
+        }
+    }
+}
