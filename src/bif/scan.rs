@@ -432,7 +432,9 @@ struct FastField {
     slot: usize,
 }
 
-/// What the fast path keeps of a row's fields, by [`slot`].
+/// What the fast path keeps of a row's fields, by [`slot`]. A value or
+/// span is only read when its bit of `seen` is set, so clearing `seen` is
+/// enough to reuse it for the next row.
 #[derive(Default)]
 struct RowVals {
     vals: [u64; 9],
@@ -453,6 +455,16 @@ impl RowVals {
     #[inline(always)]
     fn has(&self, slot: usize) -> bool {
         self.seen >> slot & 1 == 1
+    }
+
+    /// The span kept in `slot`, or an empty one.
+    #[inline(always)]
+    fn span(&self, slot: usize) -> (usize, usize) {
+        if self.has(slot) {
+            self.spans[slot]
+        } else {
+            (0, 0)
+        }
     }
 }
 
@@ -1275,18 +1287,22 @@ impl Scanner<'_, '_> {
                 }
                 self.out.invoices += 1;
                 self.out.first_ih.get_or_insert(line);
-                self.out.total_cents += i128::from(row.vals[slot::CENTS] as i64);
-                let (a, b) = row.spans[slot::NUMBER];
-                self.out.invoice_number(line, a, &bytes[a..b]);
+                if row.has(slot::CENTS) {
+                    self.out.total_cents += i128::from(row.vals[slot::CENTS] as i64);
+                }
+                if row.has(slot::NUMBER) {
+                    let (a, b) = row.spans[slot::NUMBER];
+                    self.out.invoice_number(line, a, &bytes[a..b]);
+                }
                 self.open_line = line;
-                self.open_c2 = row.spans[slot::C2];
-                self.open_c3 = row.spans[slot::C3];
+                self.open_c2 = row.span(slot::C2);
+                self.open_c3 = row.span(slot::C3);
             }
             RecordKind::CR => {
-                let (a, b) = row.spans[slot::ACCOUNT];
                 let c2 = &bytes[self.open_c2.0..self.open_c2.1];
                 let c3 = &bytes[self.open_c3.0..self.open_c3.1];
                 if row.has(slot::ACCOUNT) && !c2.is_empty() && !c3.is_empty() {
+                    let (a, b) = row.spans[slot::ACCOUNT];
                     let account = &bytes[a..b];
                     let agrees = memchr::memchr(b'-', account)
                         .is_some_and(|d| &account[..d] == c2 && &account[d + 1..] == c3);

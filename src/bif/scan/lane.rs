@@ -34,10 +34,14 @@ pub(super) fn available() -> bool {
 /// near it; the lane keeps its bookkeeping to one pass).
 const LANE_MAX_LINE: usize = 4096;
 
-/// The low `n` bits (`n` <= 64).
-#[inline(always)]
+/// How far ahead of the line being checked its bytes are fetched.
+const PREFETCH: usize = 1024;
+
+/// The low `n` bits (all of them from 64 on).
+#[target_feature(enable = "bmi2")]
+#[inline]
 fn ones(n: usize) -> u64 {
-    if n >= 64 { u64::MAX } else { (1u64 << n) - 1 }
+    _bzhi_u64(u64::MAX, n as u32)
 }
 
 /// A field's verdict in the lane.
@@ -87,9 +91,17 @@ unsafe fn field(c: &Compiled, op: Op, want: bool, bytes: &[u8], a: usize, b: usi
             Err(_) => Verdict::Unsure,
         };
     }
-    // SAFETY: the mask covers exactly bytes[a..b], inside the slice; masked
-    // off bytes are neither read nor can they fault.
-    let v = unsafe { _mm512_maskz_loadu_epi8(ones(n0), bytes.as_ptr().add(a).cast()) };
+    // Every class mask below is cut to the field's bits, so the bytes after
+    // it may be anything: a plain load where 64 bytes are there, else a
+    // masked one.
+    let v = if a + 64 <= bytes.len() {
+        // SAFETY: bytes[a..a + 64] is inside the slice.
+        unsafe { _mm512_loadu_si512(bytes.as_ptr().add(a).cast()) }
+    } else {
+        // SAFETY: the mask covers exactly bytes[a..b], inside the slice;
+        // masked off bytes are neither read nor can they fault.
+        unsafe { _mm512_maskz_loadu_epi8(ones(n0), bytes.as_ptr().add(a).cast()) }
+    };
     let eq = |x: u8| _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8(x as i8));
     let blank = (eq(b' ') | eq(b'\t')) & ones(n0);
     let (lead, n) = if blank == 0 {
@@ -251,10 +263,11 @@ pub(super) unsafe fn scan_lines(sc: &mut Scanner<'_, '_>, bytes: &[u8]) {
     let len = bytes.len();
     let mut start = 0usize;
     let mut line_no = 0u64;
+    let mut row = RowVals::default();
     while start < len {
         line_no += 1;
         // SAFETY: same features as this function; `start < len`.
-        let done = unsafe { fast_line(sc, bytes, start, line_no) };
+        let done = unsafe { fast_line(sc, bytes, start, line_no, &mut row) };
         let scan = match done {
             Ok(scan) => scan,
             Err(scan) => {
@@ -279,6 +292,7 @@ unsafe fn fast_line(
     bytes: &[u8],
     start: usize,
     line: u64,
+    row: &mut RowVals,
 ) -> Result<LineScan, LineScan> {
     let len = bytes.len();
     // The row's kind and place decide its program before any field.
@@ -286,7 +300,7 @@ unsafe fn fast_line(
         .fast_start(&bytes[start..len.min(start + 3)])
         .and_then(|(kind, next)| sc.c.fast[kind as usize].as_ref().map(|p| (kind, next, p)));
     let mut ok = prog.is_some();
-    let mut row = RowVals::default();
+    row.seen = 0;
     // Field 0 is the row type, already matched with its `|`.
     let mut field = 1usize;
     let mut field_start = start + 3;
@@ -297,6 +311,9 @@ unsafe fn fast_line(
         let take = rest.min(64);
         // SAFETY: the mask covers bytes[base..base + take], inside the slice.
         let v = unsafe { _mm512_maskz_loadu_epi8(ones(take), bytes.as_ptr().add(base).cast()) };
+        // The chunk comes from the page cache, not from this core's caches:
+        // ask for the bytes a little ahead now (a prefetch never faults).
+        _mm_prefetch::<_MM_HINT_T0>(bytes.as_ptr().wrapping_add(base + PREFETCH).cast());
         let nl = _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8(b'\n' as i8));
         let pipes = _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8(b'|' as i8));
         let high_bits = _mm512_movepi8_mask(v);
@@ -389,7 +406,7 @@ unsafe fn fast_line(
     }
     // Fields after the last one present that a row may leave off are
     // optional by construction of `min_fields`.
-    if sc.fast_finish(kind, next, line, bytes, &row) {
+    if sc.fast_finish(kind, next, line, bytes, row) {
         Ok(scan)
     } else {
         Err(scan)
