@@ -29,7 +29,7 @@ use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Seek, Write};
 use std::os::unix::fs::FileExt;
 
-use rayon::slice::ParallelSliceMut;
+use rayon::prelude::*;
 
 use super::issue::{Code, Issue, Severity};
 use super::layout::RecordKind;
@@ -127,13 +127,23 @@ impl Key {
     }
 }
 
-/// The InvoiceNumbers of one chunk, as keys relative to the chunk.
+/// Keys are kept in this many buckets by the top bits of their hash, so
+/// that sorting is a sort of many cache-sized buckets on all cores.
+const BUCKETS: usize = 256;
+
+#[inline]
+fn bucket(k: &Key) -> usize {
+    (k.hash >> 56) as usize
+}
+
+/// The InvoiceNumbers of one chunk.
 #[derive(Debug, Clone, Default)]
 pub struct ChunkKeys {
     keys: Vec<Key>,
-    /// File offset of byte 0 of the slice the scanner numbered `at` from
-    /// (set by the caller, after a BOM strip).
-    base: u64,
+    /// Set by [`ChunkKeys::set_base`] (on the scanning thread): the keys are
+    /// then grouped by bucket, their offsets made file offsets, and
+    /// `bounds[b]..bounds[b + 1]` are bucket `b`'s.
+    bounds: Option<Box<[u32; BUCKETS + 1]>>,
 }
 
 impl ChunkKeys {
@@ -142,7 +152,7 @@ impl ChunkKeys {
     pub fn for_chunk(bytes: usize) -> ChunkKeys {
         ChunkKeys {
             keys: Vec::with_capacity(bytes / 400 + 1),
-            base: 0,
+            bounds: None,
         }
     }
 
@@ -158,8 +168,44 @@ impl ChunkKeys {
             .push(Key::new(hash_bytes(number), line, at as u64, number.len()));
     }
 
+    /// `file_offset` is where byte 0 of the slice the scanner numbered `at`
+    /// from is in the file. Also groups the keys by bucket: done here, on
+    /// the thread that scanned the chunk, it keeps that work out of the
+    /// serial merge.
     pub fn set_base(&mut self, file_offset: u64) {
-        self.base = file_offset;
+        if self.bounds.is_some() {
+            return;
+        }
+        let shift = file_offset << 16;
+        let mut bounds = Box::new([0u32; BUCKETS + 1]);
+        for k in &self.keys {
+            bounds[bucket(k) + 1] += 1;
+        }
+        for b in 0..BUCKETS {
+            bounds[b + 1] += bounds[b];
+        }
+        let mut next = [0u32; BUCKETS];
+        next.copy_from_slice(&bounds[..BUCKETS]);
+        let mut out = vec![
+            Key {
+                hash: 0,
+                line: 0,
+                at_len: 0
+            };
+            self.keys.len()
+        ];
+        for k in &self.keys {
+            let b = bucket(k);
+            if let Some(slot) = out.get_mut(next[b] as usize) {
+                *slot = Key {
+                    at_len: k.at_len + shift,
+                    ..*k
+                };
+            }
+            next[b] += 1;
+        }
+        self.keys = out;
+        self.bounds = Some(bounds);
     }
 
     pub fn len(&self) -> usize {
@@ -203,7 +249,10 @@ impl NumberSource for File {
 
 /// The keys of the whole file, merged in file order.
 pub struct DupIndex {
-    keys: Vec<Key>,
+    /// Keys in memory, by bucket.
+    buckets: Vec<Vec<Key>>,
+    /// Keys in memory.
+    held: usize,
     /// Most keys held in memory before a spill.
     cap: usize,
     /// Sorted runs on disk, in file order.
@@ -227,10 +276,12 @@ struct Found {
 }
 
 impl DupIndex {
-    /// An index that keeps at most `budget` bytes of keys in memory.
+    /// An index that keeps at most `budget` bytes of keys in memory (plus
+    /// one chunk's and a quarter for growth).
     pub fn new(budget: usize) -> DupIndex {
         DupIndex {
-            keys: Vec::new(),
+            buckets: Vec::new(),
+            held: 0,
             cap: (budget / KEY_BYTES).max(1),
             runs: Vec::new(),
             total: 0,
@@ -241,11 +292,16 @@ impl DupIndex {
         self.cap = (budget / KEY_BYTES).max(1);
     }
 
-    /// Expects about `n` numbers: reserves room up to the budget.
+    /// Expects about `n` numbers: reserves room up to the budget (address
+    /// space only until written).
     pub fn reserve(&mut self, n: usize) {
-        let want = n.min(self.cap);
-        if want > self.keys.capacity() {
-            self.keys.reserve_exact(want - self.keys.len());
+        let each = n.min(self.cap) / BUCKETS;
+        let each = each + each / 10 + 16;
+        self.buckets.resize_with(BUCKETS, Vec::new);
+        for b in &mut self.buckets {
+            if b.capacity() < each {
+                b.reserve_exact(each - b.len());
+            }
         }
     }
 
@@ -262,31 +318,72 @@ impl DupIndex {
     /// Adds the next chunk's keys; `line_base` is the file line before the
     /// chunk.
     pub fn add_chunk(&mut self, c: &ChunkKeys, line_base: u64) {
-        let shift = c.base << 16;
-        for k in &c.keys {
-            if self.keys.len() >= self.cap {
-                self.spill();
-            }
-            self.keys.push(Key {
-                hash: k.hash,
-                line: k.line + line_base,
-                at_len: k.at_len + shift,
-            });
+        if c.keys.is_empty() {
+            return;
         }
+        let mut sealed;
+        let c = if c.bounds.is_some() {
+            c
+        } else {
+            sealed = c.clone();
+            sealed.set_base(0);
+            &sealed
+        };
+        let Some(bounds) = &c.bounds else { return };
+        if self.held > 0 && self.held + c.keys.len() > self.cap {
+            self.spill();
+        }
+        self.buckets.resize_with(BUCKETS, Vec::new);
+        for (b, dst) in self.buckets.iter_mut().enumerate() {
+            let part = c
+                .keys
+                .get(bounds[b] as usize..bounds[b + 1] as usize)
+                .unwrap_or_default();
+            if dst.capacity() - dst.len() < part.len() {
+                // Grow by a quarter, not double: the budget is the bound.
+                dst.reserve_exact(part.len().max(dst.len() / 4 + 64));
+            }
+            dst.extend(part.iter().map(|k| Key {
+                line: k.line + line_base,
+                ..*k
+            }));
+        }
+        self.held += c.keys.len();
         self.total += c.keys.len() as u64;
+    }
+
+    /// Sorts every bucket, on all cores; the buckets, in order, are then
+    /// sorted by (hash, line) as a whole.
+    fn sort(&mut self) {
+        self.buckets.par_iter_mut().for_each(|b| {
+            // By hash alone (one integer compare), then the rare runs of
+            // equal hashes by line.
+            b.sort_unstable_by_key(|k| k.hash);
+            let mut i = 0;
+            while i + 1 < b.len() {
+                let mut j = i + 1;
+                while j < b.len() && b[j].hash == b[i].hash {
+                    j += 1;
+                }
+                if j - i > 1 {
+                    b[i..j].sort_unstable();
+                }
+                i = j;
+            }
+        });
     }
 
     /// Sorts the keys in memory and writes them as a run. When the disk
     /// refuses, the keys stay in memory (the verdict stays exact; only the
     /// bound is lost) and a warning says where to make room.
     fn spill(&mut self) {
-        self.keys.par_sort_unstable();
+        self.sort();
         let dir = std::env::temp_dir();
         let written = (|| -> io::Result<File> {
             let mut f = tempfile::tempfile_in(&dir)?;
             {
                 let mut w = BufWriter::with_capacity(1 << 20, &mut f);
-                for k in &self.keys {
+                for k in self.buckets.iter().flatten() {
                     w.write_all(&k.to_bytes())?;
                 }
                 w.flush()?;
@@ -296,7 +393,8 @@ impl DupIndex {
         match written {
             Ok(f) => {
                 self.runs.push(f);
-                self.keys.clear();
+                self.buckets.iter_mut().for_each(Vec::clear);
+                self.held = 0;
             }
             Err(e) => {
                 tracing::warn!(
@@ -318,7 +416,12 @@ impl DupIndex {
         sink: &mut Sink,
         max: usize,
     ) -> io::Result<()> {
-        self.keys.par_sort_unstable();
+        let started = std::time::Instant::now();
+        if !self.runs.is_empty() {
+            // Merged with the runs: sorted like them.
+            self.sort();
+        }
+        let sorted = started.elapsed();
         let mut count = 0u64;
         let mut kept: Vec<Found> = Vec::new();
         let mut found = |f: Found| {
@@ -330,11 +433,26 @@ impl DupIndex {
         };
         let mut group = Group::default();
         if self.runs.is_empty() {
-            for &k in &self.keys {
-                group.next(k, numbers, &mut found)?;
+            // Nearly every hash is alone: no sort, a small hash table per
+            // bucket (on all cores) finds the repeated ones, which are then
+            // confirmed here.
+            let groups: Vec<&[Key]> = self
+                .buckets
+                .par_iter_mut()
+                .map(|b| {
+                    let n = repeated_first(b);
+                    &b[..n]
+                })
+                .flat_map_iter(equal_hashes)
+                .collect();
+            for g in groups {
+                for &k in g {
+                    group.next(k, numbers, &mut found)?;
+                }
             }
         } else {
-            let mut merge = RunMerge::new(&mut self.runs, &self.keys)?;
+            let memory: Vec<&[Key]> = self.buckets.iter().map(Vec::as_slice).collect();
+            let mut merge = RunMerge::new(&mut self.runs, memory.into_iter().flatten())?;
             while let Some(k) = merge.next()? {
                 group.next(k, numbers, &mut found)?;
             }
@@ -351,6 +469,14 @@ impl DupIndex {
                 duplicate_issue(f.line, f.first, &n)
             });
         }
+        tracing::debug!(
+            keys = self.total,
+            runs = self.runs.len(),
+            duplicates = count,
+            "duplicate-invoice pass: sort {:.1} ms, merge and confirm {:.1} ms",
+            sorted.as_secs_f64() * 1e3,
+            (started.elapsed() - sorted).as_secs_f64() * 1e3
+        );
         let rest = count - kept_n;
         match Code::DuplicateInvoice.severity() {
             Severity::Error => sink.error_count += rest,
@@ -358,6 +484,83 @@ impl DupIndex {
         }
         Ok(())
     }
+}
+
+/// Moves the keys whose hash occurs more than once in `keys` to its front,
+/// sorted by (hash, line), and answers how many they are. The rest is left
+/// unsorted: finding repeats with a hash table is several times cheaper
+/// than sorting, and repeats are rare.
+fn repeated_first(keys: &mut [Key]) -> usize {
+    const REPEATED: u32 = 1 << 31;
+    if keys.len() < 2 || keys.len() >= REPEATED as usize {
+        // Too big for the table's indexes: sort it all.
+        keys.sort_unstable();
+        return keys.len();
+    }
+    let mask = (keys.len() * 2).next_power_of_two() - 1;
+    // Slot: index + 1 of the first key of a hash (0: free), REPEATED set
+    // once a second key has the same hash.
+    let mut table = vec![0u32; mask + 1];
+    let slot_of = |table: &[u32], hash: u64| -> usize {
+        let mut p = hash as usize & mask;
+        loop {
+            let t = table[p];
+            if t == 0 || keys_hash(keys, t) == hash {
+                return p;
+            }
+            p = (p + 1) & mask;
+        }
+    };
+    fn keys_hash(keys: &[Key], t: u32) -> u64 {
+        keys.get(((t & !REPEATED) - 1) as usize)
+            .map_or(0, |k| k.hash)
+    }
+    let mut any = false;
+    for (i, k) in keys.iter().enumerate() {
+        let p = slot_of(&table, k.hash);
+        if table[p] == 0 {
+            table[p] = i as u32 + 1;
+        } else {
+            table[p] |= REPEATED;
+            any = true;
+        }
+    }
+    if !any {
+        return 0;
+    }
+    // The table points at keys by index: decide every key first, then move.
+    let flags: Vec<bool> = keys
+        .iter()
+        .map(|k| table[slot_of(&table, k.hash)] & REPEATED != 0)
+        .collect();
+    let mut n = 0;
+    for (i, rep) in flags.into_iter().enumerate() {
+        if rep {
+            keys.swap(n, i);
+            n += 1;
+        }
+    }
+    keys[..n].sort_unstable();
+    n
+}
+
+/// The runs of two or more keys with the same hash in a sorted slice.
+fn equal_hashes(keys: &[Key]) -> Vec<&[Key]> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i + 1 < keys.len() {
+        if keys[i].hash != keys[i + 1].hash {
+            i += 1;
+            continue;
+        }
+        let mut j = i + 2;
+        while j < keys.len() && keys[j].hash == keys[i].hash {
+            j += 1;
+        }
+        out.push(&keys[i..j]);
+        i = j;
+    }
+    out
 }
 
 /// The `duplicate_invoice` issue, as the rule has always worded it.
@@ -432,15 +635,15 @@ impl Group {
 }
 
 /// A k-way merge of the sorted runs and the sorted keys in memory.
-struct RunMerge<'a> {
+struct RunMerge<'a, M> {
     readers: Vec<BufReader<&'a mut File>>,
-    memory: std::slice::Iter<'a, Key>,
+    memory: M,
     /// (key, source): source `readers.len()` is memory.
     heap: BinaryHeap<Reverse<(Key, usize)>>,
 }
 
-impl<'a> RunMerge<'a> {
-    fn new(runs: &'a mut [File], memory: &'a [Key]) -> io::Result<RunMerge<'a>> {
+impl<'a, M: Iterator<Item = &'a Key>> RunMerge<'a, M> {
+    fn new(runs: &'a mut [File], memory: M) -> io::Result<RunMerge<'a, M>> {
         // Read buffers share about 16 MB, at least 64 KB each.
         let each = ((16 << 20) / (runs.len() + 1)).max(64 << 10);
         let mut readers = Vec::with_capacity(runs.len());
@@ -450,7 +653,7 @@ impl<'a> RunMerge<'a> {
         }
         let mut m = RunMerge {
             readers,
-            memory: memory.iter(),
+            memory,
             heap: BinaryHeap::new(),
         };
         for i in 0..=m.readers.len() {
@@ -604,6 +807,65 @@ mod tests {
                 assert_eq!(list, all.0[..max].to_vec(), "max {max}");
             }
         }
+    }
+
+    #[test]
+    fn buckets_in_order_are_sorted() {
+        let mut h = 1u64;
+        let mut idx = DupIndex::new(DEFAULT_BUDGET);
+        let mut all = Vec::new();
+        for chunk in 0..10u64 {
+            let mut c = ChunkKeys::for_chunk(0);
+            for i in 0..10_000u64 {
+                h = h
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                // Some equal hashes, to order by line.
+                let hash = if i % 7 == 0 { 42 << 56 } else { h };
+                c.keys.push(Key::new(hash, 10_000 - i, i, 1));
+                all.push(Key::new(
+                    hash,
+                    10_000 - i + chunk * 10_000,
+                    i + chunk * 100,
+                    1,
+                ));
+            }
+            c.set_base(chunk * 100);
+            idx.add_chunk(&c, chunk * 10_000);
+        }
+        idx.sort();
+        all.sort();
+        let got: Vec<Key> = idx.buckets.iter().flatten().copied().collect();
+        assert_eq!(got, all);
+        assert_eq!(idx.total(), 100_000);
+    }
+
+    #[test]
+    fn repeated_hashes_come_first_in_order() {
+        let mut keys: Vec<Key> = [5u64, 9, 5, 7, 9, 1, 5, 0, 0]
+            .iter()
+            .enumerate()
+            .map(|(i, &h)| Key::new(h, 100 - i as u64, 0, 1))
+            .collect();
+        let n = repeated_first(&mut keys);
+        let got: Vec<(u64, u64)> = keys[..n].iter().map(|k| (k.hash, k.line)).collect();
+        assert_eq!(
+            got,
+            [
+                (0, 92),
+                (0, 93),
+                (5, 94),
+                (5, 98),
+                (5, 100),
+                (9, 96),
+                (9, 99)
+            ]
+        );
+        let mut rest: Vec<u64> = keys[n..].iter().map(|k| k.hash).collect();
+        rest.sort();
+        assert_eq!(rest, [1, 7]);
+        let mut alone = vec![Key::new(3, 1, 0, 1), Key::new(4, 2, 0, 1)];
+        assert_eq!(repeated_first(&mut alone), 0);
     }
 
     #[test]
