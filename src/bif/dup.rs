@@ -352,10 +352,14 @@ impl DupIndex {
         self.total += c.keys.len() as u64;
     }
 
-    /// Sorts every bucket, on all cores; the buckets, in order, are then
-    /// sorted by (hash, line) as a whole.
-    fn sort(&mut self) {
-        self.buckets.par_iter_mut().for_each(|b| {
+    /// Sorts every bucket (on all cores when `parallel`); the buckets, in
+    /// order, are then sorted by (hash, line) as a whole.
+    ///
+    /// A spill happens inside the merge, under the validator's lock: there
+    /// it must not call into rayon (a pool thread waiting for its half of a
+    /// parallel sort may pick up a task that wants the same lock).
+    fn sort(&mut self, parallel: bool) {
+        let sort = |b: &mut Vec<Key>| {
             // By hash alone (one integer compare), then the rare runs of
             // equal hashes by line.
             b.sort_unstable_by_key(|k| k.hash);
@@ -370,14 +374,19 @@ impl DupIndex {
                 }
                 i = j;
             }
-        });
+        };
+        if parallel {
+            self.buckets.par_iter_mut().for_each(sort);
+        } else {
+            self.buckets.iter_mut().for_each(sort);
+        }
     }
 
     /// Sorts the keys in memory and writes them as a run. When the disk
     /// refuses, the keys stay in memory (the verdict stays exact; only the
     /// bound is lost) and a warning says where to make room.
     fn spill(&mut self) {
-        self.sort();
+        self.sort(false);
         let dir = std::env::temp_dir();
         let written = (|| -> io::Result<File> {
             let mut f = tempfile::tempfile_in(&dir)?;
@@ -419,7 +428,7 @@ impl DupIndex {
         let started = std::time::Instant::now();
         if !self.runs.is_empty() {
             // Merged with the runs: sorted like them.
-            self.sort();
+            self.sort(true);
         }
         let sorted = started.elapsed();
         let mut count = 0u64;
@@ -833,7 +842,7 @@ mod tests {
             c.set_base(chunk * 100);
             idx.add_chunk(&c, chunk * 10_000);
         }
-        idx.sort();
+        idx.sort(true);
         all.sort();
         let got: Vec<Key> = idx.buckets.iter().flatten().copied().collect();
         assert_eq!(got, all);

@@ -18,8 +18,8 @@ use std::fs::File;
 use std::io::{self, Read};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Condvar, Mutex};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
@@ -414,33 +414,94 @@ struct Flow {
     pending: BTreeMap<u64, Option<scan::ChunkSummary>>,
     /// Windows merged so far (the next one to merge).
     merged: u64,
+    /// The next window to take.
+    next: u64,
+    /// Tasks alive.
+    running: usize,
     failed: Option<io::Error>,
 }
 
-/// Marks the flow failed if a task stops (panics) holding window `k`, so
-/// that the others do not wait for it forever.
-struct Holding<'a> {
-    flow: &'a Mutex<Flow>,
-    turn: &'a Condvar,
-    done: bool,
+/// What every scanning task shares.
+struct Scan<'a, S> {
+    src: &'a S,
+    rules: &'a ScanRules<'a>,
+    /// Nominal window size.
+    s: u64,
+    tasks: u64,
+    /// Most windows taken beyond the merge.
+    ahead: u64,
+    threads: usize,
+    flow: Mutex<Flow>,
+    bar: Option<&'a indicatif::ProgressBar>,
 }
 
-impl Drop for Holding<'_> {
-    fn drop(&mut self) {
-        if !self.done {
-            let mut f = self.flow.lock().unwrap_or_else(|p| p.into_inner());
-            f.failed
-                .get_or_insert_with(|| io::Error::other("a validation task stopped"));
-            self.turn.notify_all();
+/// One scanning task: takes windows in order and scans them, merging
+/// whatever is ready in file order after each. It ends rather than wait
+/// when it is `ahead` windows past the merge, and whoever advances the
+/// merge starts tasks again: nothing ever blocks a pool thread (but for the
+/// short merge under the lock, which must not call into rayon), so this is
+/// safe inside any rayon pool, and memory stays bounded for any file size.
+fn scan_task<'a, S: Source>(sc: &rayon::Scope<'a>, cx: &'a Scan<'a, S>) {
+    let lock = || cx.flow.lock().unwrap_or_else(|p| p.into_inner());
+    loop {
+        let k = {
+            let mut f = lock();
+            if f.failed.is_some() || f.next >= cx.tasks || f.next >= f.merged + cx.ahead {
+                f.running -= 1;
+                return;
+            }
+            f.next += 1;
+            f.next - 1
+        };
+        let scanned = window(cx.src, k, cx.s).and_then(|w| match w {
+            Some((a, b)) => cx.src.view(a, b, |bytes| Some(scan_at(bytes, a, cx.rules))),
+            None => Ok(None),
+        });
+        let mut f = lock();
+        match scanned {
+            Ok(sum) => {
+                f.pending.insert(k, sum);
+                while let Some(sum) = {
+                    let at = f.merged;
+                    f.pending.remove(&at)
+                } {
+                    if let Some(sum) = sum {
+                        f.merger.add(sum);
+                    }
+                    f.merged += 1;
+                }
+                if let Some(b) = cx.bar {
+                    b.set_position(f.merged.saturating_mul(cx.s).min(cx.src.len()));
+                }
+            }
+            Err(e) => {
+                f.failed.get_or_insert(e);
+            }
+        }
+        // Start tasks again for the windows the merge made room for (this
+        // one takes the next itself).
+        let room = cx
+            .tasks
+            .min(f.merged + cx.ahead)
+            .saturating_sub(f.next)
+            .saturating_sub(1);
+        let idle = cx.threads.saturating_sub(f.running) as u64;
+        let more = if f.failed.is_some() {
+            0
+        } else {
+            room.min(idle)
+        };
+        f.running += more as usize;
+        drop(f);
+        for _ in 0..more {
+            sc.spawn(move |sc| scan_task(sc, cx));
         }
     }
 }
 
 /// Scans every window of `src` on the rayon pool and merges the summaries
-/// in file order as they complete. Tasks take windows in order; one waits
-/// while it is `2 x threads` windows ahead of the merge, so memory stays
-/// bounded for any file size. Waiting is safe inside the pool: the window
-/// the merge needs is already taken by a running task.
+/// in file order as they complete; at most `2 x threads` windows are taken
+/// beyond the merge.
 fn scan_windows<S: Source>(
     src: &S,
     rules: &ScanRules<'_>,
@@ -449,79 +510,37 @@ fn scan_windows<S: Source>(
     bar: Option<&indicatif::ProgressBar>,
 ) -> io::Result<Merger> {
     let s = block.max(1) as u64;
-    let n = src.len();
-    let tasks = n.div_ceil(s);
+    let tasks = src.len().div_ceil(s);
     let threads = rayon::current_num_threads().max(1);
-    let ahead = 2 * threads as u64;
-    let next = AtomicU64::new(0);
-    let flow = Mutex::new(Flow {
-        merger,
-        pending: BTreeMap::new(),
-        merged: 0,
-        failed: None,
-    });
-    let turn = Condvar::new();
-    let work = || {
-        loop {
-            let k = next.fetch_add(1, Ordering::Relaxed);
-            if k >= tasks {
-                return;
-            }
-            let mut hold = Holding {
-                flow: &flow,
-                turn: &turn,
-                done: false,
-            };
-            {
-                let mut f = flow.lock().unwrap_or_else(|p| p.into_inner());
-                while k >= f.merged + ahead && f.failed.is_none() {
-                    f = turn.wait(f).unwrap_or_else(|p| p.into_inner());
-                }
-                if f.failed.is_some() {
-                    hold.done = true;
-                    return;
-                }
-            }
-            let scanned = window(src, k, s).and_then(|w| match w {
-                Some((a, b)) => src.view(a, b, |bytes| Some(scan_at(bytes, a, rules))),
-                None => Ok(None),
-            });
-            let mut f = flow.lock().unwrap_or_else(|p| p.into_inner());
-            match scanned {
-                Ok(sum) => {
-                    f.pending.insert(k, sum);
-                    while let Some(sum) = {
-                        let at = f.merged;
-                        f.pending.remove(&at)
-                    } {
-                        if let Some(sum) = sum {
-                            f.merger.add(sum);
-                        }
-                        f.merged += 1;
-                    }
-                    if let Some(b) = bar {
-                        b.set_position(f.merged.saturating_mul(s).min(n));
-                    }
-                }
-                Err(e) => {
-                    f.failed.get_or_insert(e);
-                }
-            }
-            hold.done = true;
-            turn.notify_all();
-            if f.failed.is_some() {
-                return;
-            }
-        }
+    let start = (threads as u64).min(tasks) as usize;
+    let cx = Scan {
+        src,
+        rules,
+        s,
+        tasks,
+        ahead: 2 * threads as u64,
+        threads,
+        flow: Mutex::new(Flow {
+            merger,
+            pending: BTreeMap::new(),
+            merged: 0,
+            next: 0,
+            running: start,
+            failed: None,
+        }),
+        bar,
     };
     rayon::scope(|sc| {
-        for _ in 0..(threads as u64).min(tasks) {
-            sc.spawn(|_| work());
+        for _ in 0..start {
+            sc.spawn(|sc| scan_task(sc, &cx));
         }
     });
-    let f = flow.into_inner().unwrap_or_else(|p| p.into_inner());
+    let f = cx.flow.into_inner().unwrap_or_else(|p| p.into_inner());
     match f.failed {
         Some(e) => Err(e),
+        None if f.merged < tasks => Err(io::Error::other(
+            "a validation task stopped before the end of the file",
+        )),
         None => Ok(f.merger),
     }
 }
@@ -899,6 +918,52 @@ mod tests {
                 let m = validate_bytes("2661_11262026.BIF", &bytes, &layout, &o);
                 assert_eq!(key(&m), key(&whole), "size {size} in memory");
             }
+        }
+    }
+
+    /// Files validated several at a time in small pools, with tiny windows
+    /// and a spilling duplicate index, all finish (and agree): no task ever
+    /// waits for one that cannot run.
+    #[test]
+    fn many_files_in_small_pools_never_deadlock() {
+        let dir = tempfile::tempdir().unwrap();
+        let g = good();
+        let mut dupd = g.clone();
+        dupd.extend_from_slice(&g);
+        let paths: Vec<PathBuf> = (0..6)
+            .map(|i| {
+                let p = dir.path().join(format!("{i}"));
+                std::fs::create_dir(&p).unwrap();
+                let p = p.join("2661_11262026.BIF");
+                std::fs::write(&p, if i % 2 == 0 { &g } else { &dupd }).unwrap();
+                p
+            })
+            .collect();
+        for threads in [1, 2, 3] {
+            let (tx, rx) = std::sync::mpsc::channel();
+            let paths = paths.clone();
+            std::thread::spawn(move || {
+                let o = ValidateOptions {
+                    block_size: 4096,
+                    dup_budget: 24 * 7,
+                    checksum: true,
+                    read_whole_max: u64::MAX,
+                    ..rules()
+                };
+                let pool = rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .unwrap();
+                let r = pool.install(|| validate_paths(&paths, &Layout::embedded(), &o));
+                let _ = tx.send(r);
+            });
+            let r = rx
+                .recv_timeout(std::time::Duration::from_secs(300))
+                .expect("validation did not finish in 5 minutes: a deadlock");
+            let r: Vec<FileReport> = r.into_iter().map(|r| r.unwrap()).collect();
+            assert!(r[0].valid && r[2].valid && r[4].valid);
+            assert_eq!(r[1].error_count, r[3].error_count);
+            assert!(r[1].errors.iter().any(|i| i.code == Code::DuplicateInvoice));
         }
     }
 
