@@ -5,13 +5,20 @@
 //! per invoice, 2.3 M invoices per GB) and is filled serially by the merge.
 //! Instead every InvoiceNumber leaves a fixed-size [`Key`] — its hash, its
 //! line, where its bytes are in the file and how long they are — and no copy
-//! of the bytes. Keys are collected in a `Vec` under a memory budget
-//! ([`DEFAULT_BUDGET`]); past it the `Vec` is sorted by (hash, line) and
-//! spilled as a *run* to an unnamed temporary file (deleted when closed). At
-//! the end the keys in memory are sorted too, all runs are merged
-//! (k-way, in (hash, line) order), and each group of equal hashes is
-//! confirmed on the real bytes, read back from the file ([`NumberSource`]),
-//! so a hash collision can neither make a false duplicate nor hide one.
+//! of the bytes. The scanning thread groups a chunk's keys into 256 buckets
+//! by the top bits of the hash; the merge appends them to the file's
+//! buckets, under a memory budget ([`DEFAULT_BUDGET`], about 2.8 M invoices,
+//! more than a 1 GB file holds). Past it the buckets are sorted by (hash,
+//! line) and spilled as a *run* to an unnamed temporary file in
+//! `std::env::temp_dir()` (`TMPDIR`; deleted when closed).
+//!
+//! At the end, each bucket is a task on all cores. Without runs, a small
+//! hash table per bucket finds the hashes that repeat (no sort: a 1 GB file
+//! costs about 12 ms); with runs, the bucket's part of every run is merged
+//! (k-way, in (hash, line) order) with its keys in memory. Each group of
+//! equal hashes is then confirmed on the real bytes, read back from the
+//! file ([`NumberSource`]), so a hash collision can neither make a false
+//! duplicate nor hide one.
 //!
 //! The verdict is the one the in-memory index gave: `duplicate_invoice` on
 //! every later occurrence, `related_line` the first occurrence's line; all
@@ -26,7 +33,7 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::fs::File;
-use std::io::{self, BufReader, BufWriter, Read, Seek, Write};
+use std::io::{self, BufWriter, Write};
 use std::os::unix::fs::FileExt;
 
 use rayon::prelude::*;
@@ -256,7 +263,7 @@ pub struct DupIndex {
     /// Most keys held in memory before a spill.
     cap: usize,
     /// Sorted runs on disk, in file order.
-    runs: Vec<File>,
+    runs: Vec<Run>,
     /// Keys added so far.
     total: u64,
 }
@@ -265,6 +272,13 @@ impl Default for DupIndex {
     fn default() -> Self {
         DupIndex::new(DEFAULT_BUDGET)
     }
+}
+
+/// A run: keys sorted by (hash, line) in a temporary file, bucket after
+/// bucket; bucket `b` is keys `bounds[b]..bounds[b + 1]`.
+struct Run {
+    file: File,
+    bounds: Vec<u64>,
 }
 
 /// A duplicate found at the end: the later line, the first line, the key.
@@ -359,26 +373,10 @@ impl DupIndex {
     /// it must not call into rayon (a pool thread waiting for its half of a
     /// parallel sort may pick up a task that wants the same lock).
     fn sort(&mut self, parallel: bool) {
-        let sort = |b: &mut Vec<Key>| {
-            // By hash alone (one integer compare), then the rare runs of
-            // equal hashes by line.
-            b.sort_unstable_by_key(|k| k.hash);
-            let mut i = 0;
-            while i + 1 < b.len() {
-                let mut j = i + 1;
-                while j < b.len() && b[j].hash == b[i].hash {
-                    j += 1;
-                }
-                if j - i > 1 {
-                    b[i..j].sort_unstable();
-                }
-                i = j;
-            }
-        };
         if parallel {
-            self.buckets.par_iter_mut().for_each(sort);
+            self.buckets.par_iter_mut().for_each(|b| sort_bucket(b));
         } else {
-            self.buckets.iter_mut().for_each(sort);
+            self.buckets.iter_mut().for_each(|b| sort_bucket(b));
         }
     }
 
@@ -388,7 +386,7 @@ impl DupIndex {
     fn spill(&mut self) {
         self.sort(false);
         let dir = std::env::temp_dir();
-        let written = (|| -> io::Result<File> {
+        let written = (|| -> io::Result<Run> {
             let mut f = tempfile::tempfile_in(&dir)?;
             {
                 let mut w = BufWriter::with_capacity(1 << 20, &mut f);
@@ -397,11 +395,18 @@ impl DupIndex {
                 }
                 w.flush()?;
             }
-            Ok(f)
+            let mut bounds = Vec::with_capacity(BUCKETS + 1);
+            let mut at = 0u64;
+            bounds.push(at);
+            for b in &self.buckets {
+                at += b.len() as u64;
+                bounds.push(at);
+            }
+            Ok(Run { file: f, bounds })
         })();
         match written {
-            Ok(f) => {
-                self.runs.push(f);
+            Ok(run) => {
+                self.runs.push(run);
                 self.buckets.iter_mut().for_each(Vec::clear);
                 self.held = 0;
             }
@@ -426,21 +431,7 @@ impl DupIndex {
         max: usize,
     ) -> io::Result<()> {
         let started = std::time::Instant::now();
-        if !self.runs.is_empty() {
-            // Merged with the runs: sorted like them.
-            self.sort(true);
-        }
-        let sorted = started.elapsed();
-        let mut count = 0u64;
-        let mut kept: Vec<Found> = Vec::new();
-        let mut found = |f: Found| {
-            count += 1;
-            kept.push(f);
-            if kept.len() > max.saturating_mul(2).max(1024) {
-                keep_smallest(&mut kept, max);
-            }
-        };
-        let mut group = Group::default();
+        let mut finds = Finds::new(max);
         if self.runs.is_empty() {
             // Nearly every hash is alone: no sort, a small hash table per
             // bucket (on all cores) finds the repeated ones, which are then
@@ -454,18 +445,38 @@ impl DupIndex {
                 })
                 .flat_map_iter(equal_hashes)
                 .collect();
+            let mut group = Group::default();
             for g in groups {
                 for &k in g {
-                    group.next(k, numbers, &mut found)?;
+                    group.next(k, numbers, &mut finds)?;
                 }
             }
         } else {
-            let memory: Vec<&[Key]> = self.buckets.iter().map(Vec::as_slice).collect();
-            let mut merge = RunMerge::new(&mut self.runs, memory.into_iter().flatten())?;
-            while let Some(k) = merge.next()? {
-                group.next(k, numbers, &mut found)?;
+            // Equal hashes share a bucket: each bucket merges its part of
+            // every run with its keys in memory, on all cores.
+            let runs = &self.runs;
+            let parts: Vec<io::Result<Finds>> = self
+                .buckets
+                .par_iter_mut()
+                .enumerate()
+                .map(|(b, mem)| {
+                    sort_bucket(mem);
+                    let mut finds = Finds::new(max);
+                    let mut group = Group::default();
+                    let mut merge = RunMerge::new(runs, b, mem)?;
+                    while let Some(k) = merge.next()? {
+                        group.next(k, numbers, &mut finds)?;
+                    }
+                    Ok(finds)
+                })
+                .collect();
+            for part in parts {
+                finds.join(part?);
             }
         }
+        let Finds {
+            count, mut kept, ..
+        } = finds;
         keep_smallest(&mut kept, max);
         // Counted by severity, as `Sink::report` does.
         let kept_n = kept.len() as u64;
@@ -482,9 +493,8 @@ impl DupIndex {
             keys = self.total,
             runs = self.runs.len(),
             duplicates = count,
-            "duplicate-invoice pass: sort {:.1} ms, merge and confirm {:.1} ms",
-            sorted.as_secs_f64() * 1e3,
-            (started.elapsed() - sorted).as_secs_f64() * 1e3
+            "duplicate-invoice pass: {:.1} ms",
+            started.elapsed().as_secs_f64() * 1e3
         );
         let rest = count - kept_n;
         match Code::DuplicateInvoice.severity() {
@@ -492,6 +502,57 @@ impl DupIndex {
             Severity::Warning => sink.warning_count += rest,
         }
         Ok(())
+    }
+}
+
+/// Sorts one bucket by (hash, line): by hash alone (one integer compare),
+/// then the rare runs of equal hashes by line.
+fn sort_bucket(b: &mut [Key]) {
+    b.sort_unstable_by_key(|k| k.hash);
+    let mut i = 0;
+    while i + 1 < b.len() {
+        let mut j = i + 1;
+        while j < b.len() && b[j].hash == b[i].hash {
+            j += 1;
+        }
+        if j - i > 1 {
+            b[i..j].sort_unstable();
+        }
+        i = j;
+    }
+}
+
+/// The duplicates found: all counted, the `max` with the smallest lines
+/// kept (and a little more, cut from time to time).
+struct Finds {
+    count: u64,
+    kept: Vec<Found>,
+    max: usize,
+}
+
+impl Finds {
+    fn new(max: usize) -> Finds {
+        Finds {
+            count: 0,
+            kept: Vec::new(),
+            max,
+        }
+    }
+
+    fn add(&mut self, f: Found) {
+        self.count += 1;
+        self.kept.push(f);
+        if self.kept.len() > self.max.saturating_mul(2).max(1024) {
+            keep_smallest(&mut self.kept, self.max);
+        }
+    }
+
+    fn join(&mut self, other: Finds) {
+        self.count += other.count;
+        self.kept.extend(other.kept);
+        if self.kept.len() > self.max.saturating_mul(2).max(1024) {
+            keep_smallest(&mut self.kept, self.max);
+        }
     }
 }
 
@@ -610,12 +671,7 @@ struct Group {
 }
 
 impl Group {
-    fn next(
-        &mut self,
-        k: Key,
-        numbers: &dyn NumberSource,
-        found: &mut impl FnMut(Found),
-    ) -> io::Result<()> {
+    fn next(&mut self, k: Key, numbers: &dyn NumberSource, finds: &mut Finds) -> io::Result<()> {
         if self.first.is_none() || k.hash != self.hash {
             self.hash = k.hash;
             self.first = Some(k);
@@ -632,7 +688,7 @@ impl Group {
         self.buf.resize(k.len(), 0);
         numbers.read_number(k.offset(), &mut self.buf)?;
         match self.distinct.iter().find(|(b, _)| *b == self.buf) {
-            Some(&(_, first)) => found(Found {
+            Some(&(_, first)) => finds.add(Found {
                 line: k.line,
                 first,
                 key: k,
@@ -643,37 +699,82 @@ impl Group {
     }
 }
 
-/// A k-way merge of the sorted runs and the sorted keys in memory.
-struct RunMerge<'a, M> {
-    readers: Vec<BufReader<&'a mut File>>,
-    memory: M,
-    /// (key, source): source `readers.len()` is memory.
+/// Bucket `b` of one run, read with `pread` a block at a time.
+struct Segment<'a> {
+    file: &'a File,
+    /// Next byte to read, and the end.
+    pos: u64,
+    end: u64,
+    buf: Vec<u8>,
+    at: usize,
+    block: usize,
+}
+
+impl Segment<'_> {
+    fn next(&mut self) -> io::Result<Option<Key>> {
+        if self.at + KEY_BYTES > self.buf.len() {
+            let n = (self.end - self.pos).min(self.block as u64) as usize;
+            if n < KEY_BYTES {
+                return Ok(None);
+            }
+            self.buf.resize(n, 0);
+            self.file
+                .read_exact_at(&mut self.buf, self.pos)
+                .map_err(|e| {
+                    io::Error::new(
+                        e.kind(),
+                        format!("reading back a duplicate-index spill file: {e}"),
+                    )
+                })?;
+            self.pos += n as u64;
+            self.at = 0;
+        }
+        let mut b = [0u8; KEY_BYTES];
+        b.copy_from_slice(&self.buf[self.at..self.at + KEY_BYTES]);
+        self.at += KEY_BYTES;
+        Ok(Some(Key::from_bytes(&b)))
+    }
+}
+
+/// A k-way merge of one bucket of every run and of memory, in (hash, line)
+/// order.
+struct RunMerge<'a> {
+    segments: Vec<Segment<'a>>,
+    memory: std::slice::Iter<'a, Key>,
+    /// (key, source): source `segments.len()` is memory.
     heap: BinaryHeap<Reverse<(Key, usize)>>,
 }
 
-impl<'a, M: Iterator<Item = &'a Key>> RunMerge<'a, M> {
-    fn new(runs: &'a mut [File], memory: M) -> io::Result<RunMerge<'a, M>> {
-        // Read buffers share about 16 MB, at least 64 KB each.
-        let each = ((16 << 20) / (runs.len() + 1)).max(64 << 10);
-        let mut readers = Vec::with_capacity(runs.len());
-        for f in runs {
-            f.rewind()?;
-            readers.push(BufReader::with_capacity(each, f));
-        }
+impl<'a> RunMerge<'a> {
+    fn new(runs: &'a [Run], b: usize, memory: &'a [Key]) -> io::Result<RunMerge<'a>> {
+        // Read buffers of a bucket share about 4 MB, 4 to 64 KB each.
+        let block = ((4 << 20) / (runs.len() + 1)).clamp(4 << 10, 64 << 10);
+        let block = block / KEY_BYTES * KEY_BYTES;
+        let segments = runs
+            .iter()
+            .map(|r| Segment {
+                file: &r.file,
+                pos: r.bounds.get(b).copied().unwrap_or(0) * KEY_BYTES as u64,
+                end: r.bounds.get(b + 1).copied().unwrap_or(0) * KEY_BYTES as u64,
+                buf: Vec::new(),
+                at: 0,
+                block,
+            })
+            .collect();
         let mut m = RunMerge {
-            readers,
-            memory,
+            segments,
+            memory: memory.iter(),
             heap: BinaryHeap::new(),
         };
-        for i in 0..=m.readers.len() {
+        for i in 0..=m.segments.len() {
             m.refill(i)?;
         }
         Ok(m)
     }
 
     fn refill(&mut self, src: usize) -> io::Result<()> {
-        let key = match self.readers.get_mut(src) {
-            Some(r) => read_key(r)?,
+        let key = match self.segments.get_mut(src) {
+            Some(s) => s.next()?,
             None => self.memory.next().copied(),
         };
         if let Some(k) = key {
@@ -689,26 +790,6 @@ impl<'a, M: Iterator<Item = &'a Key>> RunMerge<'a, M> {
         self.refill(src)?;
         Ok(Some(k))
     }
-}
-
-fn read_key(r: &mut impl Read) -> io::Result<Option<Key>> {
-    let mut b = [0u8; KEY_BYTES];
-    let mut got = 0;
-    while got < KEY_BYTES {
-        match r.read(&mut b[got..]) {
-            Ok(0) if got == 0 => return Ok(None),
-            Ok(0) => {
-                return Err(io::Error::new(
-                    io::ErrorKind::UnexpectedEof,
-                    "a duplicate-index spill file was cut short",
-                ));
-            }
-            Ok(n) => got += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(Some(Key::from_bytes(&b)))
 }
 
 #[cfg(test)]
