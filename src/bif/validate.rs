@@ -79,8 +79,8 @@ pub struct ValidateOptions {
     /// validation. When on, it is computed by one task reading the file in
     /// order beside the parallel scan (from the page cache).
     pub checksum: bool,
-    /// Show a progress bar on stderr while streaming a big file (the CLI
-    /// sets it when stderr is a terminal).
+    /// Show a progress bar on stderr while validating a file bigger than
+    /// `read_whole_max` (the CLI sets it when stderr is a terminal).
     pub progress: bool,
     /// Memory for the duplicate-InvoiceNumber index before it spills to a
     /// temporary file ([`dup::DEFAULT_BUDGET`]); tests make it tiny.
@@ -569,7 +569,8 @@ fn validate_source(
     let (mut m, date) = start(name, opts);
     m.expect_bytes(src.len());
     let rules = rules_for(layout, opts, date);
-    let bar = opts.progress.then(|| {
+    // Only files big enough to be validated alone get a bar.
+    let bar = (opts.progress && src.len() > opts.read_whole_max).then(|| {
         let b = indicatif::ProgressBar::new(src.len());
         if let Ok(style) = indicatif::ProgressStyle::with_template(
             "{msg} {bar:40} {bytes}/{total_bytes} {bytes_per_sec} {eta}",
