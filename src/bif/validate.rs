@@ -260,9 +260,9 @@ impl Source for Memory<'_> {
 /// resident, whatever the file size. The mmap caveat: if another process
 /// truncates the file while a window is mapped, touching the lost pages
 /// raises SIGBUS and the process dies. ripgrep makes the same trade for
-/// single large files; our inbox files are private to the bridge (written
-/// under a temporary name and renamed, `interface.md` §4), so nobody
-/// truncates them under us. When mapping fails (a file system without mmap,
+/// single large files; our inbox files are private to the bridge (`pull`
+/// writes them under a temporary name and renames them into place, see
+/// `crate::intake`), so nobody truncates them under us. When mapping fails (a file system without mmap,
 /// the address space exhausted), the same windows are read with `pread` into
 /// reused buffers instead.
 struct OnDisk<'a> {
