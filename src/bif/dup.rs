@@ -266,6 +266,8 @@ pub struct DupIndex {
     runs: Vec<Run>,
     /// Keys added so far.
     total: u64,
+    /// Where runs go (default `std::env::temp_dir()`).
+    spill_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for DupIndex {
@@ -299,7 +301,13 @@ impl DupIndex {
             cap: (budget / KEY_BYTES).max(1),
             runs: Vec::new(),
             total: 0,
+            spill_dir: None,
         }
+    }
+
+    /// Spills runs into `dir` instead of `std::env::temp_dir()`.
+    pub fn set_spill_dir(&mut self, dir: std::path::PathBuf) {
+        self.spill_dir = Some(dir);
     }
 
     pub fn set_budget(&mut self, budget: usize) {
@@ -385,7 +393,7 @@ impl DupIndex {
     /// bound is lost) and a warning says where to make room.
     fn spill(&mut self) {
         self.sort(false);
-        let dir = std::env::temp_dir();
+        let dir = self.spill_dir.clone().unwrap_or_else(std::env::temp_dir);
         let written = (|| -> io::Result<Run> {
             let mut f = tempfile::tempfile_in(&dir)?;
             {
@@ -885,6 +893,34 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn a_disk_that_refuses_keeps_the_keys_in_memory() {
+        let want = dups(&sample(), DEFAULT_BUDGET, None, 1000);
+        let (file, mut idx) = index_of(&sample()[..3], 1, None);
+        idx.set_spill_dir("/nonexistent/daffron-bridge-test".into());
+        // The rest of the sample, chunk by chunk, each over the budget.
+        let rest = &sample()[3..];
+        let mut file = file;
+        for chunk in rest.chunks(3) {
+            let base = file.len() as u64;
+            let mut c = ChunkKeys::for_chunk(0);
+            for &(n, line) in chunk {
+                c.push(line, file.len() - base as usize, n);
+                file.extend_from_slice(n);
+                file.push(b'\n');
+            }
+            c.set_base(base);
+            idx.add_chunk(&c, 0);
+        }
+        assert_eq!(idx.runs(), 0);
+        assert_eq!(idx.total(), 60);
+        let mut sink = Sink::new(usize::MAX);
+        let src: &[u8] = &file;
+        idx.finish(&src, &mut sink, 1000).unwrap();
+        assert_eq!(sink.error_count, want.1);
+        assert_eq!(sink.errors.len(), want.0.len());
     }
 
     #[test]
