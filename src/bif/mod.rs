@@ -7,11 +7,13 @@
 //! | [`format`] | one check per field format, on bytes, allocation-free |
 //! | [`issue`] | `Issue` and the stable `Code`s of the contract |
 //! | [`scan`] | per-chunk validation and the exact merge of chunks |
-//! | [`validate`] | the driver: whole, parallel or streamed; the public API |
+//! | [`dup`] | the duplicate-InvoiceNumber rule in bounded memory |
+//! | [`validate`] | the driver: mapped windows on all cores; the public API |
 //! | [`report`] | `FileReport` / `ValidationReport`: JSON (§3) and text |
 //! | [`transform`] | the upload form of a valid file |
 //! | [`invoice`] | typed invoices of a valid file |
 
+pub mod dup;
 pub mod format;
 pub mod invoice;
 pub mod issue;

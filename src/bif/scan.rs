@@ -6,9 +6,10 @@
 //! [`ChunkSummary`]:
 //!
 //! * counts and totals are sums;
-//! * InvoiceNumbers are kept as (64-bit hash, line, bytes) and merged in file
-//!   order into one index, where a hash hit is confirmed by comparing the real
-//!   strings, so a hash collision can never produce a false duplicate;
+//! * InvoiceNumbers are kept as (64-bit hash, line, file offset, length), no
+//!   copy of the bytes, and checked at the end of the file in bounded memory
+//!   ([`super::dup`]), where equal hashes are confirmed on the real bytes, so
+//!   a hash collision can never produce a false duplicate;
 //! * row order (`FH` first; then `IH`, exactly one `CR`, any `ID`s) is a tiny
 //!   state machine ([`Order`]). A chunk may start in the middle of an invoice,
 //!   so until its first `IH` (after which every start converges) it runs the
@@ -20,6 +21,8 @@
 //!
 //! Chunks number their lines from 1; the merge rebases them.
 
+pub use super::dup::hash_bytes;
+use super::dup::{ChunkKeys, DupIndex, NumberSource};
 use super::format::{self, Ymd};
 use super::issue::{Code, Issue, Severity};
 use super::layout::{DatePart, FieldFormat, Layout, RecordKind};
@@ -213,15 +216,6 @@ pub struct FhRow {
     pub total_cents: Option<i64>,
 }
 
-/// One InvoiceNumber: its hash, line and place in the chunk's arena.
-#[derive(Debug, Clone, Copy)]
-struct InvKey {
-    hash: u64,
-    line: u64,
-    start: usize,
-    len: usize,
-}
-
 /// Everything a chunk contributes to the file's verdict.
 #[derive(Debug, Clone)]
 pub struct ChunkSummary {
@@ -238,8 +232,8 @@ pub struct ChunkSummary {
     fh_count: u64,
     /// Line of the chunk's first IH.
     first_ih: Option<u64>,
-    keys: Vec<InvKey>,
-    arena: Vec<u8>,
+    /// Its InvoiceNumbers, for the duplicate rule.
+    keys: ChunkKeys,
 }
 
 impl ChunkSummary {
@@ -247,44 +241,15 @@ impl ChunkSummary {
     /// `at` of the chunk on chunk line `line`, for the duplicate rule.
     #[inline]
     fn invoice_number(&mut self, line: u64, at: usize, number: &[u8]) {
-        let _ = at;
-        if number.is_empty() {
-            return;
-        }
-        let start = self.arena.len();
-        self.arena.extend_from_slice(number);
-        self.keys.push(InvKey {
-            hash: hash_bytes(number),
-            line,
-            start,
-            len: number.len(),
-        });
+        self.keys.push(line, at, number);
     }
-}
 
-/// A 64-bit hash of an InvoiceNumber (multiply-rotate over 8-byte words,
-/// finished with the murmur3 mixer). Only used to find candidates: every hit
-/// is confirmed on the bytes.
-pub fn hash_bytes(b: &[u8]) -> u64 {
-    const K: u64 = 0x9E37_79B9_7F4A_7C15;
-    let mut h = (b.len() as u64).wrapping_mul(K);
-    let mut chunks = b.chunks_exact(8);
-    for c in &mut chunks {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(c);
-        h = (h ^ u64::from_le_bytes(w)).wrapping_mul(K).rotate_left(29);
+    /// Where the slice the scanner numbered byte offsets from starts in the
+    /// file (after a BOM it stripped). The caller sets it; the merge turns
+    /// the chunk's InvoiceNumber offsets into file offsets with it.
+    pub fn set_file_offset(&mut self, offset: u64) {
+        self.keys.set_base(offset);
     }
-    let rest = chunks.remainder();
-    if !rest.is_empty() {
-        let mut w = [0u8; 8];
-        w[..rest.len()].copy_from_slice(rest);
-        h = (h ^ u64::from_le_bytes(w)).wrapping_mul(K).rotate_left(29);
-    }
-    h ^= h >> 33;
-    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
-    h ^= h >> 33;
-    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
-    h ^ (h >> 33)
 }
 
 #[inline]
@@ -846,9 +811,7 @@ fn scan_chunk_on(
             fh_rows: Vec::new(),
             fh_count: 0,
             first_ih: None,
-            // About one invoice per 400 bytes.
-            keys: Vec::with_capacity(bytes.len() / 400 + 1),
-            arena: Vec::with_capacity(bytes.len() / 400 * 16 + 16),
+            keys: ChunkKeys::for_chunk(bytes.len()),
         },
         state: None,
         open_line: 0,
@@ -1676,125 +1639,6 @@ pub fn account_mismatch(
     )
 }
 
-/// The InvoiceNumbers seen so far, in file order: about 30 bytes an
-/// invoice (a table slot, start and line, the number's bytes).
-///
-/// An open-addressing table (linear probing) of `u64` slots: the high 32
-/// bits of the number's hash, and its entry index + 1 (0: free). The slot
-/// is taken from the top bits of the hash, which the tag holds, so growing
-/// never needs the numbers again. A tag hit is confirmed on the bytes, and
-/// numbers whose hashes collide simply sit in further slots, so a hash
-/// collision can never make a false duplicate nor hide a true one.
-struct DupIndex {
-    slots: Vec<u64>,
-    /// log2 of `slots.len()`.
-    bits: u32,
-    /// (start in arena, line); a number ends where the next one starts.
-    entries: Vec<(u64, u64)>,
-    arena: Vec<u8>,
-}
-
-impl Default for DupIndex {
-    fn default() -> Self {
-        DupIndex::with_capacity(0)
-    }
-}
-
-impl DupIndex {
-    /// Room for about `n` numbers before the table grows.
-    fn with_capacity(n: usize) -> DupIndex {
-        let bits = (n.saturating_mul(10) / 7 + 1)
-            .next_power_of_two()
-            .trailing_zeros()
-            .clamp(4, 32);
-        DupIndex {
-            slots: vec![0; 1 << bits],
-            bits,
-            entries: Vec::with_capacity(n),
-            arena: Vec::with_capacity(n.saturating_mul(16)),
-        }
-    }
-
-    fn bytes(&self, i: usize) -> &[u8] {
-        let start = self.entries.get(i).map_or(0, |e| e.0 as usize);
-        let end = self
-            .entries
-            .get(i + 1)
-            .map_or(self.arena.len(), |e| e.0 as usize);
-        self.arena.get(start..end).unwrap_or_default()
-    }
-
-    #[inline]
-    fn home(tag: u64, bits: u32) -> usize {
-        (tag >> (32 - bits)) as usize
-    }
-
-    fn grow(&mut self) {
-        let bits = self.bits + 1;
-        let mask = (1usize << bits) - 1;
-        let mut slots = vec![0u64; 1 << bits];
-        for &s in self.slots.iter().filter(|&&s| s != 0) {
-            let mut pos = Self::home(s >> 32, bits);
-            while slots[pos] != 0 {
-                pos = (pos + 1) & mask;
-            }
-            slots[pos] = s;
-        }
-        self.slots = slots;
-        self.bits = bits;
-    }
-
-    /// Asks the CPU to fetch the slot where `hash` starts probing: the
-    /// merge adds numbers a few ahead of their fetches, so that a table of
-    /// tens of MB costs no cache-miss wait per invoice.
-    #[inline]
-    fn prefetch(&self, hash: u64) {
-        #[cfg(target_arch = "x86_64")]
-        if let Some(slot) = self.slots.get(Self::home(hash >> 32, self.bits)) {
-            use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
-            // SAFETY: a prefetch is only a hint; the pointer is a valid
-            // element of the table.
-            unsafe { _mm_prefetch::<_MM_HINT_T0>((slot as *const u64).cast::<i8>()) };
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        let _ = hash;
-    }
-
-    /// Adds a number; answers the line of its first occurrence when it is a
-    /// duplicate.
-    fn add(&mut self, hash: u64, number: &[u8], line: u64) -> Option<u64> {
-        // Load at most 0.7; past 2^32 slots the table just fills up.
-        if self.bits < 32 && (self.entries.len() + 1) * 10 > self.slots.len() * 7 {
-            self.grow();
-        }
-        let tag = hash >> 32;
-        let mask = self.slots.len() - 1;
-        let mut pos = Self::home(tag, self.bits);
-        loop {
-            let s = self.slots[pos];
-            if s == 0 {
-                break;
-            }
-            if s >> 32 == tag {
-                let i = (s as u32 as usize).wrapping_sub(1);
-                if self.bytes(i) == number {
-                    return self.entries.get(i).map(|e| e.1);
-                }
-            }
-            pos = (pos + 1) & mask;
-            if pos == Self::home(tag, self.bits) {
-                // Full (only past 2^32 slots): keep the number unindexed.
-                return None;
-            }
-        }
-        let idx = self.entries.len();
-        self.entries.push((self.arena.len() as u64, line));
-        self.arena.extend_from_slice(number);
-        self.slots[pos] = (tag << 32) | ((idx as u64 + 1) & 0xFFFF_FFFF);
-        None
-    }
-}
-
 /// The file-level state the chunk summaries are merged into, in file order.
 pub struct Merger {
     state: Order,
@@ -1838,13 +1682,16 @@ impl Merger {
     }
 
     /// Sizes the duplicate-invoice index for a file of `bytes` bytes (about
-    /// one invoice per 400 bytes), so that it does not grow while merging.
+    /// one invoice per 400 bytes, up to its memory budget), so that it does
+    /// not grow while merging.
     pub fn expect_bytes(&mut self, bytes: u64) {
-        // Beyond 8M invoices the index grows as needed.
-        let n = (bytes / 400).min(8 << 20) as usize;
-        if self.dups.entries.is_empty() && n > self.dups.entries.capacity() {
-            self.dups = DupIndex::with_capacity(n);
-        }
+        self.dups
+            .reserve(usize::try_from(bytes / 400).unwrap_or(usize::MAX));
+    }
+
+    /// Memory for the duplicate-invoice index before it spills to disk.
+    pub fn set_dup_budget(&mut self, bytes: usize) {
+        self.dups.set_budget(bytes);
     }
 
     /// A file-level issue (its name).
@@ -1928,32 +1775,8 @@ impl Merger {
             self.sink.error_count += c.fh_count - kept;
         }
 
-        // Duplicate InvoiceNumbers, in file order.
-        const AHEAD: usize = 16;
-        for k in c.keys.iter().take(AHEAD) {
-            self.dups.prefetch(k.hash);
-        }
-        for (j, k) in c.keys.iter().enumerate() {
-            if let Some(next) = c.keys.get(j + AHEAD) {
-                self.dups.prefetch(next.hash);
-            }
-            let number = &c.arena[k.start..k.start + k.len];
-            let line = k.line + base;
-            if let Some(first) = self.dups.add(k.hash, number, line) {
-                let n = text_of(number);
-                self.sink.report(Code::DuplicateInvoice, line, || {
-                    Issue::new(
-                        Code::DuplicateInvoice,
-                        Some(line),
-                        format!("InvoiceNumber {n} is also on line {{related}}"),
-                    )
-                    .related(first)
-                    .record(RecordKind::IH)
-                    .field("InvoiceNumber", 4)
-                    .value(&n)
-                });
-            }
-        }
+        // Duplicate InvoiceNumbers: collected now, decided at finish.
+        self.dups.add_chunk(&c.keys, base);
 
         self.invoices += c.invoices;
         self.total_cents += c.total_cents;
@@ -1982,8 +1805,15 @@ impl Merger {
         }
     }
 
-    /// Ends the file: open invoice, header numbers, empty file.
-    pub fn finish(mut self, layout: &Layout) -> Merged {
+    /// Ends the file: duplicate invoices (their numbers read back from
+    /// `numbers`, the file's bytes), open invoice, header numbers, empty
+    /// file. `Err` only when `numbers` cannot be read.
+    pub fn finish(
+        mut self,
+        layout: &Layout,
+        numbers: &dyn NumberSource,
+    ) -> std::io::Result<Merged> {
+        std::mem::take(&mut self.dups).finish(numbers, &mut self.sink, self.max)?;
         if self.rows == 0 {
             self.sink.push(Issue::new(
                 Code::EmptyFile,
@@ -2051,7 +1881,7 @@ impl Merger {
             list.truncate(self.max);
             list.iter_mut().for_each(Issue::resolve_related);
         }
-        Merged {
+        Ok(Merged {
             lines: self.line_base,
             invoices: self.invoices,
             total_cents: self.total_cents,
@@ -2059,7 +1889,7 @@ impl Merger {
             warnings: self.sink.warnings,
             error_count: self.sink.error_count,
             warning_count: self.sink.warning_count,
-        }
+        })
     }
 }
 
@@ -2223,17 +2053,6 @@ mod tests {
         assert_ne!(hash_bytes(b"1001"), hash_bytes(b"1002"));
         assert_ne!(hash_bytes(b""), hash_bytes(b"\0"));
         assert_ne!(hash_bytes(b"12345678"), hash_bytes(b"123456780"));
-    }
-
-    #[test]
-    fn dup_index_confirms_on_bytes_even_on_forced_collisions() {
-        let mut d = DupIndex::default();
-        assert_eq!(d.add(7, b"A", 1), None);
-        // Same hash, different number: not a duplicate.
-        assert_eq!(d.add(7, b"B", 2), None);
-        assert_eq!(d.add(7, b"A", 3), Some(1));
-        assert_eq!(d.add(7, b"B", 4), Some(2));
-        assert_eq!(d.add(8, b"C", 5), None);
     }
 
     #[test]

@@ -1,21 +1,30 @@
 //! The validator's driver and public API.
 //!
-//! Small files are read whole and checked in one piece (or in pieces on all
-//! cores when they are big enough to gain). Big files are streamed: a reader
-//! fills fixed-size, line-aligned blocks ([`BLOCK`]), worker threads check
-//! them ([`scan::scan_chunk`]), and the reader merges their summaries in file
-//! order ([`scan::Merger`]). At most `workers + 2` blocks are in flight, so
-//! memory stays bounded whatever the file size; the file is never mapped.
-//! The verdict is the same, issue for issue, however the file is cut.
+//! A file is cut into nominal ranges of [`ValidateOptions::block_size`]
+//! bytes; task k checks the lines that *start* in range k
+//! ([`scan::scan_chunk`] on a line-aligned window), on every core of the
+//! rayon pool, and the summaries are merged in file order as they complete
+//! ([`scan::Merger`]). On disk the windows are memory-mapped one at a time
+//! and unmapped once scanned (no copy, no reader thread; a `pread` fallback
+//! where mapping fails); at most `2 x threads` windows are in flight, and the
+//! duplicate-InvoiceNumber index spills to disk past a budget
+//! ([`super::dup`]), so memory stays bounded whatever the file size. A file
+//! in memory ([`validate_bytes`]) goes through the same windows, so both give
+//! the same report. The verdict is the same, issue for issue, however the
+//! file is cut.
 
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, Read};
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, mpsc};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
+use super::dup::{self, NumberSource};
 use super::format::{self, Ymd};
 use super::issue::{Code, Issue};
 use super::layout::Layout;
@@ -24,10 +33,13 @@ use super::scan::{self, MAX_LINE, Merger, ScanRules};
 use crate::config::{Config, PdfVersion};
 use crate::{Error, Result};
 
-/// Bytes read per block when streaming.
+/// Nominal bytes per window: big enough that per-window costs (a map, two
+/// small reads, a merge) vanish, small enough that `2 x threads` windows
+/// are a few tens of MB.
 pub const BLOCK: usize = 8 << 20;
 
-/// Files up to this size are read whole.
+/// [`validate_paths`] checks files up to this size several at a time, and
+/// bigger ones one after the other (each on every core).
 pub const READ_WHOLE_MAX: u64 = 32 << 20;
 
 /// The biller rules a file is checked against, from the configuration.
@@ -57,20 +69,25 @@ pub struct ValidateOptions {
     /// Issues kept per severity and file (all are counted). Default 1000.
     pub max_errors: usize,
     pub rules: FileRules,
-    /// Chunk size for in-memory parallel checks and streaming blocks; tests
-    /// make it tiny to exercise chunk edges.
+    /// Nominal window size ([`BLOCK`]); tests make it tiny to exercise
+    /// window edges.
     pub block_size: usize,
-    /// Files up to this size are read whole.
+    /// [`validate_paths`] checks files up to this size several at a time.
     pub read_whole_max: u64,
     /// Compute the SHA-256 of each file (`FileReport::sha256`; `validate
     /// --checksum`). Off by default: it costs about as much CPU as the
-    /// validation. When on, it is computed while the file is scanned (by the
-    /// streaming reader as it reads each block, or beside the parallel scan
-    /// for a file in memory), never as an extra pass over the file.
+    /// validation. When on, it is computed by one task reading the file in
+    /// order beside the parallel scan (from the page cache).
     pub checksum: bool,
-    /// Show a progress bar on stderr while streaming a big file (the CLI
-    /// sets it when stderr is a terminal).
+    /// Show a progress bar on stderr while validating a file bigger than
+    /// `read_whole_max` (the CLI sets it when stderr is a terminal).
     pub progress: bool,
+    /// Memory for the duplicate-InvoiceNumber index before it spills to a
+    /// temporary file ([`dup::DEFAULT_BUDGET`]); tests make it tiny.
+    pub dup_budget: usize,
+    /// Map windows of files on disk (default); `false` reads them with
+    /// `pread` into reused buffers, as when mapping fails.
+    pub mmap: bool,
 }
 
 impl Default for ValidateOptions {
@@ -82,6 +99,8 @@ impl Default for ValidateOptions {
             read_whole_max: READ_WHOLE_MAX,
             checksum: false,
             progress: false,
+            dup_budget: dup::DEFAULT_BUDGET,
+            mmap: true,
         }
     }
 }
@@ -156,6 +175,7 @@ fn rules_for<'a>(
 
 fn start(name: &str, opts: &ValidateOptions) -> (Merger, Option<Ymd>) {
     let mut m = Merger::new(opts.max_errors);
+    m.set_dup_budget(opts.dup_budget);
     let date = match check_file_name(name, opts.rules.bid) {
         Ok(d) => Some(d),
         Err(i) => {
@@ -166,10 +186,17 @@ fn start(name: &str, opts: &ValidateOptions) -> (Merger, Option<Ymd>) {
     (m, date)
 }
 
-fn finish(name: &str, m: Merger, layout: &Layout, bytes: u64, sha256: String) -> FileReport {
+fn finish(
+    name: &str,
+    m: Merger,
+    layout: &Layout,
+    bytes: u64,
+    sha256: String,
+    numbers: &dyn NumberSource,
+) -> io::Result<FileReport> {
     let rows = m.rows;
-    let r = m.finish(layout);
-    FileReport {
+    let r = m.finish(layout, numbers)?;
+    Ok(FileReport {
         path: name.to_string(),
         valid: r.error_count == 0,
         invoices: r.invoices,
@@ -182,63 +209,419 @@ fn finish(name: &str, m: Merger, layout: &Layout, bytes: u64, sha256: String) ->
         rows,
         bytes,
         sha256,
+    })
+}
+
+/// Where the bytes of a file come from: a slice in memory, or the file on
+/// disk (mapped windows, or `pread` into reused buffers).
+trait Source: Sync {
+    fn len(&self) -> u64;
+    /// The position of the first `\n` in `[from, to)`.
+    fn find_newline(&self, from: u64, to: u64) -> io::Result<Option<u64>>;
+    /// Runs `f` on the bytes `[start, end)`.
+    fn view<R>(&self, start: u64, end: u64, f: impl FnOnce(&[u8]) -> R) -> io::Result<R>;
+    /// The same bytes, for reading InvoiceNumbers back.
+    fn numbers(&self) -> &dyn NumberSource;
+}
+
+/// A file already in memory.
+struct Memory<'a>(&'a [u8]);
+
+impl Source for Memory<'_> {
+    fn len(&self) -> u64 {
+        self.0.len() as u64
+    }
+
+    fn find_newline(&self, from: u64, to: u64) -> io::Result<Option<u64>> {
+        let to = to.min(self.len()) as usize;
+        Ok(self
+            .0
+            .get(from as usize..to)
+            .and_then(|b| memchr::memchr(b'\n', b))
+            .map(|i| from + i as u64))
+    }
+
+    fn view<R>(&self, start: u64, end: u64, f: impl FnOnce(&[u8]) -> R) -> io::Result<R> {
+        Ok(f(self
+            .0
+            .get(start as usize..end as usize)
+            .unwrap_or_default()))
+    }
+
+    fn numbers(&self) -> &dyn NumberSource {
+        &self.0
     }
 }
 
-/// Splits `bytes` into line-aligned pieces of about `size` bytes.
-fn split_lines(bytes: &[u8], size: usize) -> Vec<&[u8]> {
-    let mut out = Vec::new();
-    let mut rest = bytes;
-    while rest.len() > size {
-        let cut = match memchr::memchr(b'\n', &rest[size..]) {
-            Some(i) => size + i + 1,
-            None => rest.len(),
+/// A file on disk, read one window at a time.
+///
+/// Windows are memory-mapped (no copy, no reader thread) and unmapped as
+/// soon as they are scanned, so the pages of at most a few windows are ever
+/// resident, whatever the file size. The mmap caveat: if another process
+/// truncates the file while a window is mapped, touching the lost pages
+/// raises SIGBUS and the process dies. ripgrep makes the same trade for
+/// single large files; our inbox files are private to the bridge (`pull`
+/// writes them under a temporary name and renames them into place, see
+/// `crate::intake`), so nobody truncates them under us. When mapping fails (a file system without mmap,
+/// the address space exhausted), the same windows are read with `pread` into
+/// reused buffers instead.
+struct OnDisk<'a> {
+    file: &'a File,
+    len: u64,
+    mmap: AtomicBool,
+    buffers: Mutex<Vec<Vec<u8>>>,
+}
+
+impl<'a> OnDisk<'a> {
+    fn new(file: &'a File, len: u64, mmap: bool) -> Self {
+        OnDisk {
+            file,
+            len,
+            mmap: AtomicBool::new(mmap),
+            buffers: Mutex::new(Vec::new()),
+        }
+    }
+}
+
+fn shrunk(e: io::Error) -> io::Error {
+    if e.kind() == io::ErrorKind::UnexpectedEof {
+        io::Error::new(
+            e.kind(),
+            "the file got shorter while it was validated; validate it again once it is complete",
+        )
+    } else {
+        e
+    }
+}
+
+impl Source for OnDisk<'_> {
+    fn len(&self) -> u64 {
+        self.len
+    }
+
+    fn find_newline(&self, from: u64, to: u64) -> io::Result<Option<u64>> {
+        // Lines are about 100 bytes: one small read nearly always does.
+        let mut buf = [0u8; 4096];
+        let to = to.min(self.len);
+        let mut pos = from;
+        while pos < to {
+            let n = ((to - pos) as usize).min(buf.len());
+            let part = &mut buf[..n];
+            self.file.read_exact_at(part, pos).map_err(shrunk)?;
+            if let Some(i) = memchr::memchr(b'\n', part) {
+                return Ok(Some(pos + i as u64));
+            }
+            pos += n as u64;
+        }
+        Ok(None)
+    }
+
+    fn view<R>(&self, start: u64, end: u64, f: impl FnOnce(&[u8]) -> R) -> io::Result<R> {
+        let len = usize::try_from(end.saturating_sub(start))
+            .map_err(|_| io::Error::other("a window does not fit in memory"))?;
+        if len == 0 {
+            return Ok(f(&[]));
+        }
+        if self.mmap.load(Ordering::Relaxed) {
+            // SAFETY: the map is only read, and dropped before this call
+            // returns. It is undefined behaviour only if the file changes
+            // while mapped: see the type's doc (SIGBUS on truncation).
+            let map = unsafe {
+                memmap2::MmapOptions::new()
+                    .offset(start)
+                    .len(len)
+                    .populate()
+                    .map(self.file)
+            };
+            match map {
+                Ok(map) => return Ok(f(&map)),
+                Err(e) => {
+                    tracing::debug!("cannot map the file ({e}); reading it instead");
+                    self.mmap.store(false, Ordering::Relaxed);
+                }
+            }
+        }
+        let pop = self.buffers.lock().map(|mut b| b.pop()).unwrap_or_default();
+        let mut buf = pop.unwrap_or_default();
+        buf.resize(len, 0);
+        self.file.read_exact_at(&mut buf, start).map_err(shrunk)?;
+        let r = f(&buf);
+        if let Ok(mut b) = self.buffers.lock() {
+            b.push(buf);
+        }
+        Ok(r)
+    }
+
+    fn numbers(&self) -> &dyn NumberSource {
+        self.file
+    }
+}
+
+/// The window of task `k` for nominal ranges of `s` bytes: the lines that
+/// start in `[k*s, (k+1)*s)`, `None` when no line starts there.
+///
+/// Its start is the first line start at or after `k*s`; its end is the next
+/// task's start, except that it never reaches past `(k+1)*s + MAX_LINE + 1`:
+/// a giant last line is seen cut there (at least `MAX_LINE + 2` bytes, so it
+/// is still reported `line_too_long`, with the length seen), and no window
+/// is ever longer than `s + MAX_LINE + 1` bytes.
+fn window(src: &impl Source, k: u64, s: u64) -> io::Result<Option<(u64, u64)>> {
+    let n = src.len();
+    let lo = k.saturating_mul(s);
+    if lo >= n {
+        return Ok(None);
+    }
+    let hi = lo.saturating_add(s).min(n);
+    let start = if k == 0 {
+        0
+    } else {
+        // A line starts at p when byte p - 1 is '\n'.
+        match src.find_newline(lo - 1, hi - 1)? {
+            Some(q) => q + 1,
+            None => return Ok(None),
+        }
+    };
+    let end = if hi == n {
+        n
+    } else {
+        let cap = hi.saturating_add(MAX_LINE as u64 + 1).min(n);
+        match src.find_newline(hi - 1, cap)? {
+            Some(q) => q + 1,
+            None => cap,
+        }
+    };
+    Ok(Some((start, end)))
+}
+
+/// Scans one window that starts at byte `offset` of the file.
+fn scan_at(bytes: &[u8], offset: u64, rules: &ScanRules<'_>) -> scan::ChunkSummary {
+    let first = offset == 0;
+    let mut sum = scan::scan_chunk(bytes, first, rules);
+    // The scanner numbers byte offsets after the BOM it strips.
+    let bom = if first && bytes.starts_with(dup::UTF8_BOM) {
+        dup::UTF8_BOM.len() as u64
+    } else {
+        0
+    };
+    sum.set_file_offset(offset + bom);
+    sum
+}
+
+/// The in-order merge shared by the scanning tasks.
+struct Flow {
+    merger: Merger,
+    /// Scanned windows waiting for the ones before them.
+    pending: BTreeMap<u64, Option<scan::ChunkSummary>>,
+    /// Windows merged so far (the next one to merge).
+    merged: u64,
+    /// The next window to take.
+    next: u64,
+    /// Tasks alive.
+    running: usize,
+    failed: Option<io::Error>,
+}
+
+/// What every scanning task shares.
+struct Scan<'a, S> {
+    src: &'a S,
+    rules: &'a ScanRules<'a>,
+    /// Nominal window size.
+    s: u64,
+    tasks: u64,
+    /// Most windows taken beyond the merge.
+    ahead: u64,
+    threads: usize,
+    flow: Mutex<Flow>,
+    bar: Option<&'a indicatif::ProgressBar>,
+}
+
+/// One scanning task: takes windows in order and scans them, merging
+/// whatever is ready in file order after each. It ends rather than wait
+/// when it is `ahead` windows past the merge, and whoever advances the
+/// merge starts tasks again: nothing ever blocks a pool thread (but for the
+/// short merge under the lock, which must not call into rayon), so this is
+/// safe inside any rayon pool, and memory stays bounded for any file size.
+fn scan_task<'a, S: Source>(sc: &rayon::Scope<'a>, cx: &'a Scan<'a, S>) {
+    let lock = || cx.flow.lock().unwrap_or_else(|p| p.into_inner());
+    loop {
+        let k = {
+            let mut f = lock();
+            if f.failed.is_some() || f.next >= cx.tasks || f.next >= f.merged + cx.ahead {
+                f.running -= 1;
+                return;
+            }
+            f.next += 1;
+            f.next - 1
         };
-        let (a, b) = rest.split_at(cut);
-        out.push(a);
-        rest = b;
+        let scanned = window(cx.src, k, cx.s).and_then(|w| match w {
+            Some((a, b)) => cx.src.view(a, b, |bytes| Some(scan_at(bytes, a, cx.rules))),
+            None => Ok(None),
+        });
+        let mut f = lock();
+        match scanned {
+            Ok(sum) => {
+                f.pending.insert(k, sum);
+                while let Some(sum) = {
+                    let at = f.merged;
+                    f.pending.remove(&at)
+                } {
+                    if let Some(sum) = sum {
+                        f.merger.add(sum);
+                    }
+                    f.merged += 1;
+                }
+                if let Some(b) = cx.bar {
+                    b.set_position(f.merged.saturating_mul(cx.s).min(cx.src.len()));
+                }
+            }
+            Err(e) => {
+                f.failed.get_or_insert(e);
+            }
+        }
+        // Start tasks again for the windows the merge made room for (this
+        // one takes the next itself).
+        let room = cx
+            .tasks
+            .min(f.merged + cx.ahead)
+            .saturating_sub(f.next)
+            .saturating_sub(1);
+        let idle = cx.threads.saturating_sub(f.running) as u64;
+        let more = if f.failed.is_some() {
+            0
+        } else {
+            room.min(idle)
+        };
+        f.running += more as usize;
+        drop(f);
+        for _ in 0..more {
+            sc.spawn(move |sc| scan_task(sc, cx));
+        }
     }
-    if !rest.is_empty() || out.is_empty() {
-        out.push(rest);
-    }
-    out
 }
 
-/// Validates a file already in memory. `name` is used for the file-name rule
-/// and in the report.
+/// Scans every window of `src` on the rayon pool and merges the summaries
+/// in file order as they complete; at most `2 x threads` windows are taken
+/// beyond the merge.
+fn scan_windows<S: Source>(
+    src: &S,
+    rules: &ScanRules<'_>,
+    block: usize,
+    merger: Merger,
+    bar: Option<&indicatif::ProgressBar>,
+) -> io::Result<Merger> {
+    let s = block.max(1) as u64;
+    let tasks = src.len().div_ceil(s);
+    let threads = rayon::current_num_threads().max(1);
+    let start = (threads as u64).min(tasks) as usize;
+    let cx = Scan {
+        src,
+        rules,
+        s,
+        tasks,
+        ahead: 2 * threads as u64,
+        threads,
+        flow: Mutex::new(Flow {
+            merger,
+            pending: BTreeMap::new(),
+            merged: 0,
+            next: 0,
+            running: start,
+            failed: None,
+        }),
+        bar,
+    };
+    rayon::scope(|sc| {
+        for _ in 0..start {
+            sc.spawn(|sc| scan_task(sc, &cx));
+        }
+    });
+    let f = cx.flow.into_inner().unwrap_or_else(|p| p.into_inner());
+    match f.failed {
+        Some(e) => Err(e),
+        None if f.merged < tasks => Err(io::Error::other(
+            "a validation task stopped before the end of the file",
+        )),
+        None => Ok(f.merger),
+    }
+}
+
+/// The SHA-256 of the whole source, read in order.
+fn checksum(src: &impl Source, block: usize) -> io::Result<String> {
+    let step = block.max(1 << 20) as u64;
+    let mut h = Sha256::new();
+    let mut pos = 0;
+    while pos < src.len() {
+        let end = pos.saturating_add(step).min(src.len());
+        src.view(pos, end, |b| h.update(b))?;
+        pos = end;
+    }
+    Ok(hex(&h.finalize()))
+}
+
+/// Validates a file from `src`: every window on all cores, the checksum
+/// (when asked) beside them.
+fn validate_source(
+    name: &str,
+    src: &impl Source,
+    layout: &Layout,
+    opts: &ValidateOptions,
+) -> io::Result<FileReport> {
+    let (mut m, date) = start(name, opts);
+    m.expect_bytes(src.len());
+    let rules = rules_for(layout, opts, date);
+    // Only files big enough to be validated alone get a bar.
+    let bar = (opts.progress && src.len() > opts.read_whole_max).then(|| {
+        let b = indicatif::ProgressBar::new(src.len());
+        if let Ok(style) = indicatif::ProgressStyle::with_template(
+            "{msg} {bar:40} {bytes}/{total_bytes} {bytes_per_sec} {eta}",
+        ) {
+            b.set_style(style);
+        }
+        b.set_message(name.to_string());
+        b
+    });
+    let (scanned, sha) = rayon::join(
+        || scan_windows(src, &rules, opts.block_size, m, bar.as_ref()),
+        || {
+            if opts.checksum {
+                checksum(src, opts.block_size)
+            } else {
+                Ok(String::new())
+            }
+        },
+    );
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    let mut m = scanned?;
+    let sha = sha?;
+    if src.len() == 0 {
+        // An empty file still goes through the scanner once.
+        m.add(scan_at(b"", 0, &rules));
+    }
+    finish(name, m, layout, src.len(), sha, src.numbers())
+}
+
+/// Validates a file already in memory, exactly as [`validate_path`] would
+/// validate the same bytes on disk (the same windows, no copy). `name` is
+/// used for the file-name rule and in the report.
 pub fn validate_bytes(
     name: &str,
     bytes: &[u8],
     layout: &Layout,
     opts: &ValidateOptions,
 ) -> FileReport {
-    let (mut m, date) = start(name, opts);
-    m.expect_bytes(bytes.len() as u64);
-    let rules = rules_for(layout, opts, date);
-    let pieces = split_lines(bytes, opts.block_size.max(1));
-    let (summaries, sha) = rayon::join(
-        || {
-            pieces
-                .par_iter()
-                .enumerate()
-                .map(|(i, p)| scan::scan_chunk(p, i == 0, &rules))
-                .collect::<Vec<_>>()
-        },
-        || {
-            if opts.checksum {
-                hex(&Sha256::digest(bytes))
-            } else {
-                String::new()
-            }
-        },
-    );
-    for s in summaries {
-        m.add(s);
+    match validate_source(name, &Memory(bytes), layout, opts) {
+        Ok(r) => r,
+        // Reads from a slice stay inside it by construction: an error here
+        // is a bug in this module, never a property of the input.
+        Err(e) => unreachable!("validating bytes in memory cannot fail to read: {e}"),
     }
-    finish(name, m, layout, bytes.len() as u64, sha)
 }
 
-/// Validates a file on disk. `Err` only when it cannot be read.
+/// Validates a file on disk, in mapped windows on all cores (see
+/// [`ValidateOptions::block_size`]); memory stays bounded whatever the file
+/// size. `Err` only when it cannot be read.
 pub fn validate_path(path: &Path, layout: &Layout, opts: &ValidateOptions) -> Result<FileReport> {
     let name = path.display().to_string();
     let read_err = |source: io::Error| Error::Read {
@@ -246,17 +629,21 @@ pub fn validate_path(path: &Path, layout: &Layout, opts: &ValidateOptions) -> Re
         source,
     };
     let file = File::open(path).map_err(read_err)?;
-    let size = file.metadata().map_err(read_err)?.len();
-    if size <= opts.read_whole_max {
-        let mut bytes = Vec::with_capacity(size as usize);
+    let meta = file.metadata().map_err(read_err)?;
+    if !meta.is_file() {
+        // A pipe or a device has no size to cut into windows.
+        let mut bytes = Vec::new();
         (&file).read_to_end(&mut bytes).map_err(read_err)?;
         return Ok(validate_bytes(&name, &bytes, layout, opts));
     }
-    validate_stream(&name, file, size, layout, opts).map_err(read_err)
+    let src = OnDisk::new(&file, meta.len(), opts.mmap);
+    validate_source(&name, &src, layout, opts).map_err(read_err)
 }
 
-/// Validates many files: small ones in parallel, big ones one after the
-/// other (each already uses every core). Reports come back in input order.
+/// Validates many files: small ones (up to
+/// [`ValidateOptions::read_whole_max`]) several at a time, big ones one
+/// after the other (each already uses every core). Reports come back in
+/// input order.
 pub fn validate_paths(
     paths: &[PathBuf],
     layout: &Layout,
@@ -280,193 +667,8 @@ pub fn validate_paths(
     out.into_iter().flatten().collect()
 }
 
-/// Reads line-aligned blocks of a file, hashing every byte.
-struct BlockReader<R> {
-    r: R,
-    block: usize,
-    carry: Vec<u8>,
-    /// Inside a line over [`MAX_LINE`]: bytes are dropped until its end.
-    skipping: bool,
-    eof: bool,
-    hasher: Option<Sha256>,
-    bytes: u64,
-}
-
-impl<R: Read> BlockReader<R> {
-    fn new(r: R, block: usize, checksum: bool) -> Self {
-        BlockReader {
-            r,
-            block: block.max(1),
-            carry: Vec::new(),
-            skipping: false,
-            eof: false,
-            hasher: checksum.then(Sha256::new),
-            bytes: 0,
-        }
-    }
-
-    /// Fills `buf` with whole lines (the last one may lack its newline at
-    /// the end of the file). A line over [`MAX_LINE`] keeps only its first
-    /// `MAX_LINE + 1` bytes, enough for the scanner to call it too long.
-    /// Returns false when the file is done.
-    fn next_block(&mut self, buf: &mut Vec<u8>) -> io::Result<bool> {
-        buf.clear();
-        buf.append(&mut self.carry);
-        loop {
-            if self.eof {
-                return Ok(!buf.is_empty());
-            }
-            let start = buf.len();
-            let n = (&mut self.r).take(self.block as u64).read_to_end(buf)?;
-            if let Some(h) = self.hasher.as_mut() {
-                h.update(&buf[start..]);
-            }
-            self.bytes += n as u64;
-            if n < self.block {
-                self.eof = true;
-            }
-            if self.skipping {
-                match memchr::memchr(b'\n', &buf[start..]) {
-                    None => {
-                        buf.truncate(start);
-                        continue;
-                    }
-                    Some(i) => {
-                        buf.drain(start..start + i);
-                        self.skipping = false;
-                    }
-                }
-            }
-            if self.eof {
-                return Ok(!buf.is_empty());
-            }
-            match memchr::memrchr(b'\n', buf) {
-                Some(p) => {
-                    self.carry.extend_from_slice(&buf[p + 1..]);
-                    buf.truncate(p + 1);
-                    return Ok(true);
-                }
-                None if buf.len() > MAX_LINE => {
-                    buf.truncate(MAX_LINE + 1);
-                    self.skipping = true;
-                }
-                None => {}
-            }
-        }
-    }
-}
-
 fn hex(d: &[u8]) -> String {
     d.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// The streaming path: a reader (this thread) and `workers` scanners.
-fn validate_stream(
-    name: &str,
-    file: File,
-    size: u64,
-    layout: &Layout,
-    opts: &ValidateOptions,
-) -> io::Result<FileReport> {
-    let (mut m, date) = start(name, opts);
-    m.expect_bytes(size);
-    let rules = rules_for(layout, opts, date);
-    let workers = rayon::current_num_threads().max(1);
-    let max_in_flight = workers + 2;
-    let mut reader = BlockReader::new(file, opts.block_size, opts.checksum);
-    let bar = opts.progress.then(|| {
-        let b = indicatif::ProgressBar::new(size);
-        if let Ok(style) = indicatif::ProgressStyle::with_template(
-            "{msg} {bar:40} {bytes}/{total_bytes} {bytes_per_sec} {eta}",
-        ) {
-            b.set_style(style);
-        }
-        b.set_message(name.to_string());
-        b
-    });
-
-    let (job_tx, job_rx) = mpsc::sync_channel::<(usize, Vec<u8>)>(max_in_flight);
-    let job_rx = Mutex::new(job_rx);
-    let (res_tx, res_rx) = mpsc::channel::<(usize, Vec<u8>, scan::ChunkSummary)>();
-
-    std::thread::scope(|s| -> io::Result<()> {
-        for _ in 0..workers {
-            let res_tx = res_tx.clone();
-            let job_rx = &job_rx;
-            let rules = &rules;
-            s.spawn(move || {
-                loop {
-                    let job = match job_rx.lock() {
-                        Ok(rx) => rx.recv(),
-                        Err(_) => return,
-                    };
-                    let Ok((i, buf)) = job else { return };
-                    let sum = scan::scan_chunk(&buf, i == 0, rules);
-                    if res_tx.send((i, buf, sum)).is_err() {
-                        return;
-                    }
-                }
-            });
-        }
-        drop(res_tx);
-        let mut free: Vec<Vec<u8>> = Vec::new();
-        let mut pending = std::collections::BTreeMap::new();
-        let (mut sent, mut merged) = (0usize, 0usize);
-        let mut merge_ready = |pending: &mut std::collections::BTreeMap<usize, _>,
-                               merged: &mut usize,
-                               free: &mut Vec<Vec<u8>>| {
-            while let Some((buf, sum)) = pending.remove(merged) {
-                m.add(sum);
-                free.push(buf);
-                *merged += 1;
-            }
-        };
-        let result = (|| -> io::Result<()> {
-            loop {
-                while sent - merged >= max_in_flight {
-                    let Ok((i, buf, sum)) = res_rx.recv() else {
-                        return Err(io::Error::other("a validation worker stopped"));
-                    };
-                    pending.insert(i, (buf, sum));
-                    merge_ready(&mut pending, &mut merged, &mut free);
-                }
-                let mut buf = free.pop().unwrap_or_default();
-                if !reader.next_block(&mut buf)? {
-                    break;
-                }
-                if job_tx.send((sent, buf)).is_err() {
-                    return Err(io::Error::other("a validation worker stopped"));
-                }
-                sent += 1;
-                if let Some(b) = &bar {
-                    b.set_position(reader.bytes);
-                }
-            }
-            Ok(())
-        })();
-        drop(job_tx);
-        while merged < sent {
-            let Ok((i, buf, sum)) = res_rx.recv() else {
-                return Err(io::Error::other("a validation worker stopped"));
-            };
-            pending.insert(i, (buf, sum));
-            merge_ready(&mut pending, &mut merged, &mut free);
-        }
-        result
-    })?;
-    if let Some(b) = bar {
-        b.finish_and_clear();
-    }
-    if reader.bytes == 0 {
-        // An empty file still goes through the scanner once.
-        m.add(scan::scan_chunk(b"", true, &rules));
-    }
-    let sha = reader
-        .hasher
-        .take()
-        .map(|h| hex(&h.finalize()))
-        .unwrap_or_default();
-    Ok(finish(name, m, layout, reader.bytes, sha))
 }
 
 #[cfg(test)]
@@ -494,39 +696,285 @@ mod tests {
         }
     }
 
-    #[test]
-    fn split_is_line_aligned_and_complete() {
-        let text = b"a\nbb\nccc\ndddd\ne";
-        for size in 1..20 {
-            let parts = split_lines(text, size);
-            assert_eq!(parts.concat(), text.to_vec());
-            for p in &parts[..parts.len() - 1] {
-                assert_eq!(p.last(), Some(&b'\n'));
-            }
-        }
-        assert_eq!(split_lines(b"", 4), vec![&b""[..]]);
+    /// All windows of `src` for nominal ranges of `s` bytes.
+    fn windows(src: &impl Source, s: u64) -> Vec<(u64, u64)> {
+        (0..src.len().div_ceil(s))
+            .filter_map(|k| window(src, k, s).unwrap())
+            .collect()
+    }
+
+    fn on_disk(bytes: &[u8]) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("2661_11262026.BIF");
+        std::fs::write(&p, bytes).unwrap();
+        (dir, p)
     }
 
     #[test]
-    fn block_reader_aligns_and_cuts_giant_lines() {
+    fn windows_are_line_aligned_and_complete() {
+        let text = b"a\nbb\nccc\ndddd\ne";
+        let (_dir, p) = on_disk(text);
+        let file = File::open(&p).unwrap();
+        for s in 1..20 {
+            let mem = windows(&Memory(text), s);
+            assert_eq!(
+                mem,
+                windows(&OnDisk::new(&file, text.len() as u64, true), s)
+            );
+            assert_eq!(mem.first().map(|w| w.0), Some(0));
+            assert_eq!(mem.last().map(|w| w.1), Some(text.len() as u64));
+            for w in mem.windows(2) {
+                assert_eq!(w[0].1, w[1].0, "size {s}: contiguous");
+                assert_eq!(text[w[0].1 as usize - 1], b'\n', "size {s}: line-aligned");
+            }
+            // Each window holds the lines that start in its nominal range.
+            for &(a, _) in &mem {
+                assert!(a == 0 || text[a as usize - 1] == b'\n');
+            }
+        }
+        assert!(windows(&Memory(b""), 4).is_empty());
+    }
+
+    #[test]
+    fn windows_align_and_cut_giant_lines() {
         let mut text = b"ab\ncd\n".to_vec();
         text.extend(std::iter::repeat_n(b'x', 3 * MAX_LINE));
         text.extend(b"\nef\ngh");
-        let mut r = BlockReader::new(&text[..], 4096, true);
-        let mut buf = Vec::new();
-        let mut blocks = Vec::new();
-        while r.next_block(&mut buf).unwrap() {
-            blocks.push(buf.clone());
+        let (_dir, p) = on_disk(&text);
+        let file = File::open(&p).unwrap();
+        let s = 4096u64;
+        for disk in [false, true] {
+            let ws = if disk {
+                windows(&OnDisk::new(&file, text.len() as u64, true), s)
+            } else {
+                windows(&Memory(&text), s)
+            };
+            for &(a, b) in &ws {
+                assert!(b - a <= s + MAX_LINE as u64 + 1, "window {a}..{b} too long");
+            }
+            let seen: Vec<u8> = ws
+                .iter()
+                .flat_map(|&(a, b)| {
+                    let mut w = text[a as usize..b as usize].to_vec();
+                    if w.last() != Some(&b'\n') {
+                        w.push(b'\n');
+                    }
+                    w
+                })
+                .collect();
+            let lines: Vec<&[u8]> = seen.split(|&b| b == b'\n').collect();
+            assert_eq!(lines[0], b"ab");
+            assert_eq!(lines[1], b"cd");
+            assert!(lines[2].len() > MAX_LINE + 1, "still too long");
+            assert!(lines[2].len() < 2 * MAX_LINE, "cut");
+            assert_eq!(&lines[3..], [&b"ef"[..], b"gh", b""]);
         }
-        assert_eq!(r.bytes, text.len() as u64);
-        let all = blocks.concat();
-        let lines: Vec<&[u8]> = all.split(|&b| b == b'\n').collect();
-        assert_eq!(lines[0], b"ab");
-        assert_eq!(lines[2].len(), MAX_LINE + 1);
-        assert_eq!(lines[3], b"ef");
-        assert_eq!(lines[4], b"gh");
-        for b in &blocks[..blocks.len() - 1] {
-            assert_eq!(b.last(), Some(&b'\n'));
+    }
+
+    fn rules() -> ValidateOptions {
+        ValidateOptions {
+            rules: FileRules {
+                bid: Some(2661),
+                biller_guid: None,
+                pdf_version: PdfVersion::V1,
+            },
+            ..ValidateOptions::default()
         }
+    }
+
+    /// Every way to read a file (memory, mapped, `pread`; tiny windows;
+    /// a tiny duplicate budget that spills) gives `whole`'s report.
+    fn all_agree(bytes: &[u8], sizes: &[usize]) -> FileReport {
+        let layout = Layout::embedded();
+        let name = "2661_11262026.BIF";
+        let whole = validate_bytes(name, bytes, &layout, &rules());
+        let (_dir, p) = on_disk(bytes);
+        for &size in sizes {
+            for (mmap, budget) in [(true, dup::DEFAULT_BUDGET), (false, 24), (true, 24 * 5)] {
+                let o = ValidateOptions {
+                    block_size: size,
+                    mmap,
+                    dup_budget: budget,
+                    checksum: true,
+                    ..rules()
+                };
+                let what = format!("size {size}, mmap {mmap}, budget {budget}");
+                let mem = validate_bytes(name, bytes, &layout, &o);
+                let mut disk = validate_path(&p, &layout, &o).unwrap();
+                assert_eq!(disk.path, p.display().to_string());
+                disk.path = name.to_string();
+                assert_eq!(disk.sha256, mem.sha256, "{what}");
+                assert_eq!(disk, mem, "{what}: disk and memory");
+                let mut no_sum = mem.clone();
+                no_sum.sha256 = String::new();
+                assert_eq!(no_sum, whole, "{what}: windows");
+            }
+        }
+        whole
+    }
+
+    fn good() -> Vec<u8> {
+        std::fs::read("samples/outbound/2661_11262026.BIF").unwrap()
+    }
+
+    #[test]
+    fn empty_file_in_every_mode() {
+        let r = all_agree(b"", &[1, 7, 64, 4096]);
+        assert_eq!(r.errors[0].code, Code::EmptyFile);
+        assert_eq!((r.bytes, r.lines), (0, 0));
+    }
+
+    #[test]
+    fn no_final_newline_and_bom_in_every_mode() {
+        let g = good();
+        let cut = g.strip_suffix(b"\n").unwrap_or(&g).to_vec();
+        let r = all_agree(&cut, &[1, 7, 64, 4096, 1 << 20]);
+        assert!(r.valid, "{:?}", r.errors);
+        let mut bom = b"\xEF\xBB\xBF".to_vec();
+        bom.extend_from_slice(&g);
+        let r = all_agree(&bom, &[1, 7, 64, 4096, 1 << 20]);
+        assert!(r.valid, "{:?}", r.errors);
+        assert_eq!(r.invoices, 300);
+    }
+
+    /// Many duplicates, some across window edges and after a BOM: the
+    /// spilled index (24-byte budget: every key its own run) and the
+    /// in-memory one agree, with the first occurrence as related line.
+    #[test]
+    fn duplicates_spilled_or_not_in_every_mode() {
+        let g = good();
+        let text = String::from_utf8(g).unwrap();
+        let mut lines: Vec<&str> = text.lines().collect();
+        let ih: Vec<usize> = (0..lines.len())
+            .filter(|&i| lines[i].starts_with("IH|"))
+            .collect();
+        // Every 3rd invoice takes the number of one of the first five.
+        for (j, &i) in ih.iter().enumerate().skip(5).step_by(3) {
+            lines[i] = lines[ih[j % 5]];
+        }
+        let mut bytes = b"\xEF\xBB\xBF".to_vec();
+        bytes.extend(lines.join("\r\n").into_bytes());
+        let r = all_agree(&bytes, &[1, 64, 4096, 100_000]);
+        let d: Vec<&Issue> = r
+            .errors
+            .iter()
+            .filter(|i| i.code == Code::DuplicateInvoice)
+            .collect();
+        assert!(d.len() > 50, "{}", d.len());
+        let first_ih = ih[0] as u64 + 1;
+        assert!(d.iter().any(|i| i.related_line == Some(first_ih)));
+        assert!(d.iter().all(|i| i.related_line < i.line));
+        let o = ValidateOptions {
+            max_errors: 3,
+            dup_budget: 24,
+            ..rules()
+        };
+        let few = validate_bytes("2661_11262026.BIF", &bytes, &Layout::embedded(), &o);
+        assert_eq!(few.error_count, r.error_count);
+        assert_eq!(few.errors[..], r.errors[..3]);
+    }
+
+    /// A giant line at the end of a window: reported on the same line, in
+    /// every mode and window size (its message gives the length seen, which
+    /// may be the cut one).
+    #[test]
+    fn giant_line_in_a_window() {
+        let mut bytes = good();
+        let at = bytes.len();
+        bytes.extend(std::iter::repeat_n(b'|', 2 * MAX_LINE + 10));
+        bytes.extend(b"\nFH|x\n");
+        let lines = bytes[..at].iter().filter(|&&b| b == b'\n').count() as u64;
+        let layout = Layout::embedded();
+        let (_dir, p) = on_disk(&bytes);
+        let key = |r: &FileReport| {
+            let strip = |v: &[Issue]| {
+                v.iter()
+                    .map(|i| (i.code, i.line, i.related_line))
+                    .collect::<Vec<_>>()
+            };
+            (
+                strip(&r.errors),
+                strip(&r.warnings),
+                r.lines,
+                r.rows,
+                r.error_count,
+            )
+        };
+        let whole = validate_bytes("2661_11262026.BIF", &bytes, &layout, &rules());
+        assert!(
+            whole
+                .errors
+                .iter()
+                .any(|i| i.code == Code::LineTooLong && i.line == Some(lines + 1))
+        );
+        for size in [64, 4096, at, at + 100, 1 << 20] {
+            for mmap in [true, false] {
+                let o = ValidateOptions {
+                    block_size: size,
+                    mmap,
+                    ..rules()
+                };
+                let r = validate_path(&p, &layout, &o).unwrap();
+                assert_eq!(key(&r), key(&whole), "size {size}, mmap {mmap}");
+                let m = validate_bytes("2661_11262026.BIF", &bytes, &layout, &o);
+                assert_eq!(key(&m), key(&whole), "size {size} in memory");
+            }
+        }
+    }
+
+    /// Files validated several at a time in small pools, with tiny windows
+    /// and a spilling duplicate index, all finish (and agree): no task ever
+    /// waits for one that cannot run.
+    #[test]
+    fn many_files_in_small_pools_never_deadlock() {
+        let dir = tempfile::tempdir().unwrap();
+        let g = good();
+        let mut dupd = g.clone();
+        dupd.extend_from_slice(&g);
+        let paths: Vec<PathBuf> = (0..6)
+            .map(|i| {
+                let p = dir.path().join(format!("{i}"));
+                std::fs::create_dir(&p).unwrap();
+                let p = p.join("2661_11262026.BIF");
+                std::fs::write(&p, if i % 2 == 0 { &g } else { &dupd }).unwrap();
+                p
+            })
+            .collect();
+        for threads in [1, 2, 3] {
+            let (tx, rx) = std::sync::mpsc::channel();
+            let paths = paths.clone();
+            std::thread::spawn(move || {
+                let o = ValidateOptions {
+                    block_size: 4096,
+                    dup_budget: 24 * 7,
+                    checksum: true,
+                    read_whole_max: u64::MAX,
+                    ..rules()
+                };
+                let pool = rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .unwrap();
+                let r = pool.install(|| validate_paths(&paths, &Layout::embedded(), &o));
+                let _ = tx.send(r);
+            });
+            let r = rx
+                .recv_timeout(std::time::Duration::from_secs(300))
+                .expect("validation did not finish in 5 minutes: a deadlock");
+            let r: Vec<FileReport> = r.into_iter().map(|r| r.unwrap()).collect();
+            assert!(r[0].valid && r[2].valid && r[4].valid);
+            assert_eq!(r[1].error_count, r[3].error_count);
+            assert!(r[1].errors.iter().any(|i| i.code == Code::DuplicateInvoice));
+        }
+    }
+
+    #[test]
+    fn a_pipe_is_read_whole() {
+        let layout = Layout::embedded();
+        let r = validate_path(Path::new("/dev/null"), &layout, &rules()).unwrap();
+        assert_eq!(
+            r.errors.iter().map(|i| i.code).collect::<Vec<_>>(),
+            vec![Code::BadFileName, Code::EmptyFile]
+        );
     }
 }
