@@ -395,6 +395,15 @@ struct FastField {
     op: Op,
     required: bool,
     slot: usize,
+    /// The rules keep this field's value (`slot` is not [`slot::NONE`]).
+    want: bool,
+}
+
+/// `a == b` for the few bytes of an account part, without a call to
+/// `memcmp`.
+#[inline(always)]
+fn same_short(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
 }
 
 /// What the fast path keeps of a row's fields, by [`slot`]. A value or
@@ -554,20 +563,12 @@ impl Compiled {
                 .specs
                 .iter()
                 .skip(1)
-                .map(|s| FastField {
+                .map(|s| (s, fast_slot(s)))
+                .map(|(s, slot)| FastField {
                     op: s.op,
                     required: s.required,
-                    slot: match (s.role, s.cap) {
-                        (_, Cap::Cents) => slot::CENTS,
-                        (_, Cap::Date) => slot::DATE,
-                        (_, Cap::Due) => slot::DUE,
-                        (_, Cap::Count) => slot::COUNT,
-                        (Role::IhNumber, _) => slot::NUMBER,
-                        (Role::IhCustom2, _) => slot::C2,
-                        (Role::IhCustom3, _) => slot::C3,
-                        (Role::CrAccount, _) => slot::ACCOUNT,
-                        _ => slot::NONE,
-                    },
+                    slot,
+                    want: slot != slot::NONE,
                 })
                 .collect();
             Some(FastRec {
@@ -575,6 +576,19 @@ impl Compiled {
                 min_fields: r.min_fields,
             })
         });
+        fn fast_slot(s: &Spec) -> usize {
+            match (s.role, s.cap) {
+                (_, Cap::Cents) => slot::CENTS,
+                (_, Cap::Date) => slot::DATE,
+                (_, Cap::Due) => slot::DUE,
+                (_, Cap::Count) => slot::COUNT,
+                (Role::IhNumber, _) => slot::NUMBER,
+                (Role::IhCustom2, _) => slot::C2,
+                (Role::IhCustom3, _) => slot::C3,
+                (Role::CrAccount, _) => slot::ACCOUNT,
+                _ => slot::NONE,
+            }
+        }
         Compiled {
             recs,
             fast,
@@ -1267,8 +1281,9 @@ impl Scanner<'_, '_> {
                 if row.has(slot::ACCOUNT) && !c2.is_empty() && !c3.is_empty() {
                     let (a, b) = row.spans[slot::ACCOUNT];
                     let account = &bytes[a..b];
-                    let agrees = memchr::memchr(b'-', account)
-                        .is_some_and(|d| &account[..d] == c2 && &account[d + 1..] == c3);
+                    let agrees = memchr::memchr(b'-', account).is_some_and(|d| {
+                        same_short(&account[..d], c2) && same_short(&account[d + 1..], c3)
+                    });
                     if !agrees {
                         return false;
                     }

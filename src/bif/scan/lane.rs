@@ -16,9 +16,7 @@
 
 use std::arch::x86_64::*;
 
-use super::{
-    Compiled, MAX_KEPT_FIELDS, MAX_LINE, Op, RowVals, Scanner, end_line, format, slot, trim,
-};
+use super::{Compiled, MAX_KEPT_FIELDS, MAX_LINE, Op, RowVals, Scanner, end_line, format, trim};
 
 /// Whether this CPU can run the lane.
 pub(super) fn available() -> bool {
@@ -243,7 +241,7 @@ unsafe fn field(c: &Compiled, op: Op, want: bool, bytes: &[u8], a: usize, b: usi
     }
 }
 
-/// Where a line ends and what it holds, from 64-byte steps.
+/// Where a line ends and what it holds.
 struct LineScan {
     /// One past the line's last byte (at its `\n`, or the chunk's end).
     end: usize,
@@ -260,6 +258,8 @@ struct LineScan {
 /// The CPU must have the lane's features ([`available`]).
 #[target_feature(enable = "avx512f,avx512bw,bmi1,bmi2,popcnt,lzcnt")]
 pub(super) unsafe fn scan_lines(sc: &mut Scanner<'_, '_>, bytes: &[u8]) {
+    // The programs, apart from the scanner that the rows update.
+    let c = sc.c.clone();
     let len = bytes.len();
     let mut start = 0usize;
     let mut line_no = 0u64;
@@ -267,7 +267,7 @@ pub(super) unsafe fn scan_lines(sc: &mut Scanner<'_, '_>, bytes: &[u8]) {
     while start < len {
         line_no += 1;
         // SAFETY: same features as this function; `start < len`.
-        let done = unsafe { fast_line(sc, bytes, start, line_no, &mut row) };
+        let done = unsafe { fast_line(sc, &c, bytes, start, line_no, &mut row) };
         let scan = match done {
             Ok(scan) => scan,
             Err(scan) => {
@@ -280,6 +280,21 @@ pub(super) unsafe fn scan_lines(sc: &mut Scanner<'_, '_>, bytes: &[u8]) {
     sc.out.lines = line_no;
 }
 
+/// Where the line that started at `start` ends, looking from `from` (every
+/// byte before it was seen, `high`: and some was over 0x7F).
+#[inline]
+fn line_end(bytes: &[u8], from: usize, high: bool) -> LineScan {
+    let (end, newline) = match memchr::memchr(b'\n', &bytes[from..]) {
+        Some(i) => (from + i, true),
+        None => (bytes.len(), false),
+    };
+    LineScan {
+        end,
+        newline,
+        ascii: !high && bytes[from..end].is_ascii(),
+    }
+}
+
 /// Takes the line at `start` in the lane. `Ok` when it was checked and
 /// accepted; `Err` with where it ends when the general path must have it.
 ///
@@ -289,6 +304,7 @@ pub(super) unsafe fn scan_lines(sc: &mut Scanner<'_, '_>, bytes: &[u8]) {
 #[inline]
 unsafe fn fast_line(
     sc: &mut Scanner<'_, '_>,
+    c: &Compiled,
     bytes: &[u8],
     start: usize,
     line: u64,
@@ -296,17 +312,33 @@ unsafe fn fast_line(
 ) -> Result<LineScan, LineScan> {
     let len = bytes.len();
     // The row's kind and place decide its program before any field.
-    let prog = sc
+    let Some((kind, next, prog)) = sc
         .fast_start(&bytes[start..len.min(start + 3)])
-        .and_then(|(kind, next)| sc.c.fast[kind as usize].as_ref().map(|p| (kind, next, p)));
-    let mut ok = prog.is_some();
+        .and_then(|(kind, next)| c.fast[kind as usize].as_ref().map(|p| (kind, next, p)))
+    else {
+        return Err(line_end(bytes, start, false));
+    };
+    let ops = prog.fields.as_slice();
     row.seen = 0;
-    // Field 0 is the row type, already matched with its `|`.
-    let mut field = 1usize;
+    // ops[i] checks field i + 1 (field 0 is the row type, matched with its
+    // `|` by `fast_start`).
+    let mut i = 0usize;
     let mut field_start = start + 3;
     let mut high = 0u64;
     let mut base = start;
-    let end = loop {
+    // The row type's own `|` (at start + 2) ends no field.
+    let mut first = !0b111u64;
+    // Where the line ends once the lane gives it up: known when its `\n`
+    // was seen (`end`), else searched from the next step on.
+    let bail = |end: Option<usize>, next: usize, high: u64| match end {
+        Some(end) => LineScan {
+            end,
+            newline: true,
+            ascii: high == 0,
+        },
+        None => line_end(bytes, next, high != 0),
+    };
+    loop {
         let rest = len - base;
         let take = rest.min(64);
         // SAFETY: the mask covers bytes[base..base + take], inside the slice.
@@ -317,99 +349,63 @@ unsafe fn fast_line(
         let nl = _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8(b'\n' as i8));
         let pipes = _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8(b'|' as i8));
         let high_bits = _mm512_movepi8_mask(v);
-        // Field ends in this step: its `|`s, and the line's `\n`.
-        let (mut ends, line_end) = if nl != 0 {
+        // Field ends in this step: its `|`s, and the line's `\n` (the last).
+        let (mut ends, end) = if nl != 0 {
             let t = nl.trailing_zeros() as usize;
             high |= high_bits & ones(t);
             (pipes & ones(t) | 1 << t, Some(base + t))
-        } else if rest <= 64 {
-            // The chunk's last line has no `\n`: the general path has it.
-            high |= high_bits;
-            return Err(LineScan {
-                end: len,
-                newline: false,
-                ascii: high == 0,
-            });
         } else {
             high |= high_bits;
+            if rest <= 64 {
+                // The chunk's last line has no `\n`: the general path has it.
+                return Err(LineScan {
+                    end: len,
+                    newline: false,
+                    ascii: high == 0,
+                });
+            }
             (pipes, None)
         };
-        if ok {
-            // The row type's own `|` (at start + 2) is not a field end.
-            if base == start {
-                ends &= !0b111;
+        ends &= first;
+        while ends != 0 {
+            let p = base + ends.trailing_zeros() as usize;
+            ends &= ends - 1;
+            // The last field stops before an optional `\r`.
+            let mut q = p;
+            if ends == 0 && end.is_some() && q > field_start && bytes[q - 1] == b'\r' {
+                q -= 1;
             }
-            while ends != 0 {
-                let p = base + ends.trailing_zeros() as usize;
-                ends &= ends - 1;
-                let Some((_, _, prog)) = prog else { break };
-                let Some(f) = prog.fields.get(field - 1) else {
-                    ok = false;
-                    break;
-                };
-                // The last field stops before an optional `\r`.
-                let mut q = p;
-                if line_end == Some(p) && q > field_start && bytes[q - 1] == b'\r' {
-                    q -= 1;
-                }
-                // SAFETY: same features; field_start <= q <= len.
-                match unsafe {
-                    self::field(&sc.c, f.op, f.slot != slot::NONE, bytes, field_start, q)
-                } {
-                    Verdict::Pass(a, b, x) => row.put(f.slot, x, (a, b)),
-                    Verdict::Empty if !f.required => {}
-                    _ => {
-                        ok = false;
-                        break;
-                    }
-                }
-                field += 1;
-                field_start = p + 1;
+            let Some(f) = ops.get(i) else {
+                return Err(bail(end, base + 64, high));
+            };
+            // SAFETY: same features; field_start <= q <= len.
+            match unsafe { self::field(c, f.op, f.want, bytes, field_start, q) } {
+                Verdict::Pass(a, b, x) => row.put(f.slot, x, (a, b)),
+                Verdict::Empty if !f.required => {}
+                _ => return Err(bail(end, base + 64, high)),
             }
+            i += 1;
+            field_start = p + 1;
         }
-        if let Some(end) = line_end {
-            break end;
+        if let Some(end) = end {
+            let scan = bail(Some(end), 0, high);
+            // Fields after the last one present that a row may leave off
+            // are optional by construction of `min_fields`.
+            let n_fields = i + 1;
+            if high != 0
+                || n_fields < prog.min_fields
+                || end - start > LANE_MAX_LINE
+                || !sc.fast_finish(kind, next, line, bytes, row)
+            {
+                return Err(scan);
+            }
+            return Ok(scan);
         }
+        first = !0;
         base += 64;
         if base - start > LANE_MAX_LINE {
-            ok = false;
+            return Err(line_end(bytes, base, high != 0));
         }
-        if !ok {
-            // Only the line's end is still wanted.
-            let end = match memchr::memchr(b'\n', &bytes[base..]) {
-                Some(i) => (base + i, true),
-                None => (len, false),
-            };
-            // The bytes after `base` were not looked at for high bits.
-            let ascii = high == 0 && bytes[base..end.0].is_ascii();
-            return Err(LineScan {
-                end: end.0,
-                newline: end.1,
-                ascii,
-            });
-        }
-    };
-    let scan = LineScan {
-        end,
-        newline: true,
-        ascii: high == 0,
-    };
-    let Some((kind, next, prog)) = prog else {
-        return Err(scan);
-    };
-    if !ok || high != 0 {
-        return Err(scan);
-    }
-    let n_fields = field;
-    if n_fields < prog.min_fields || n_fields > prog.fields.len() + 1 {
-        return Err(scan);
-    }
-    // Fields after the last one present that a row may leave off are
-    // optional by construction of `min_fields`.
-    if sc.fast_finish(kind, next, line, bytes, row) {
-        Ok(scan)
-    } else {
-        Err(scan)
     }
 }
 
