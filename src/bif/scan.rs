@@ -448,6 +448,18 @@ impl RowVals {
 struct FastRec {
     fields: Vec<FastField>,
     min_fields: usize,
+    /// The row is a text then an amount, neither kept by the rules (ID rows
+    /// of the usual layout): the lane checks it from one 64-byte step.
+    text_amount: Option<TextAmount>,
+}
+
+/// The shape of a [`FastRec::text_amount`] row.
+#[derive(Debug, Clone, Copy)]
+struct TextAmount {
+    min: usize,
+    max: usize,
+    text_required: bool,
+    amount_required: bool,
 }
 
 /// The layout compiled for scanning: one [`Rec`] per record kind.
@@ -559,7 +571,7 @@ impl Compiled {
             if kind == RecordKind::FH {
                 return None;
             }
-            let fields = r
+            let fields: Vec<FastField> = r
                 .specs
                 .iter()
                 .skip(1)
@@ -571,9 +583,32 @@ impl Compiled {
                     want: slot != slot::NONE,
                 })
                 .collect();
+            let text_amount = match fields.as_slice() {
+                [
+                    FastField {
+                        op: Op::Text { min, max },
+                        want: false,
+                        required: text_required,
+                        ..
+                    },
+                    FastField {
+                        op: Op::Amount,
+                        want: false,
+                        required: amount_required,
+                        ..
+                    },
+                ] => Some(TextAmount {
+                    min: *min,
+                    max: *max,
+                    text_required: *text_required,
+                    amount_required: *amount_required,
+                }),
+                _ => None,
+            };
             Some(FastRec {
                 fields,
                 min_fields: r.min_fields,
+                text_amount,
             })
         });
         fn fast_slot(s: &Spec) -> usize {

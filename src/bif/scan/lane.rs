@@ -16,7 +16,9 @@
 
 use std::arch::x86_64::*;
 
-use super::{Compiled, MAX_KEPT_FIELDS, MAX_LINE, Op, RowVals, Scanner, end_line, format, trim};
+use super::{
+    Compiled, MAX_KEPT_FIELDS, MAX_LINE, Op, RowVals, Scanner, TextAmount, end_line, format, trim,
+};
 
 /// Whether this CPU can run the lane.
 pub(super) fn available() -> bool {
@@ -141,19 +143,7 @@ unsafe fn field(c: &Compiled, op: Op, want: bool, bytes: &[u8], a: usize, b: usi
             }
         }
         Op::Amount => {
-            let body = if val[0] == b'-' { all & !1 } else { all };
-            let (d, dot) = (digit(), cls(eq(b'.')));
-            if body == 0 || (d | dot) & body != body || dot.count_ones() > 1 {
-                return Verdict::Unsure;
-            }
-            let first = body.trailing_zeros() as usize;
-            let (int, frac) = if dot == 0 {
-                (n - first, 0)
-            } else {
-                let p = dot.trailing_zeros() as usize;
-                (p.wrapping_sub(first), n - p - 1)
-            };
-            if !(1..=16).contains(&int) || (dot != 0 && !(1..=2).contains(&frac)) {
+            if !amount_shape(val[0] == b'-', digit(), cls(eq(b'.')), n) {
                 return Verdict::Unsure;
             }
             if !want {
@@ -241,6 +231,89 @@ unsafe fn field(c: &Compiled, op: Op, want: bool, bytes: &[u8], a: usize, b: usi
     }
 }
 
+/// An amount's shape from its class masks (bit i: byte i of the trimmed
+/// value, `n` bytes): optional `-`, 1 to 16 digits, optionally `.` and one
+/// or two digits (see [`format::amount_cents`]).
+#[inline(always)]
+fn amount_shape(neg: bool, digits: u64, dots: u64, n: usize) -> bool {
+    let all = if n >= 64 { u64::MAX } else { (1u64 << n) - 1 };
+    let body = if neg { all & !1 } else { all };
+    if body == 0 || (digits | dots) & body != body || dots.count_ones() > 1 {
+        return false;
+    }
+    let first = body.trailing_zeros() as usize;
+    let (int, frac) = if dots == 0 {
+        (n - first, 0)
+    } else {
+        let p = dots.trailing_zeros() as usize;
+        (p.wrapping_sub(first), n - p - 1)
+    };
+    (1..=16).contains(&int) && (dots == 0 || (1..=2).contains(&frac))
+}
+
+/// The trimmed part of the field at bits `a..b` of a step, from the step's
+/// blank mask: `Some((start, len))`, or `None` when it is all blank.
+#[inline(always)]
+fn trimmed(blank: u64, a: usize, b: usize) -> Option<(usize, usize)> {
+    let range = if b >= 64 { u64::MAX } else { (1u64 << b) - 1 } & !((1u64 << a) - 1);
+    let solid = !blank & range;
+    if solid == 0 {
+        return None;
+    }
+    let s = solid.trailing_zeros() as usize;
+    let e = 64 - solid.leading_zeros() as usize;
+    Some((s, e - s))
+}
+
+/// A text-then-amount row (ID rows) in one step: `v` holds the line from
+/// `start`, its `\n` is at bit `t`, its `|`s past the row type's are
+/// `pipes`. True when the row surely passes both checks.
+///
+/// # Safety
+/// The CPU must have the lane's features.
+#[target_feature(enable = "avx512f,avx512bw,bmi1,bmi2,popcnt,lzcnt")]
+#[inline]
+unsafe fn text_amount_row(
+    shape: TextAmount,
+    bytes: &[u8],
+    start: usize,
+    v: __m512i,
+    t: usize,
+    pipes: u64,
+) -> bool {
+    if pipes.count_ones() != 1 {
+        return false;
+    }
+    let p = pipes.trailing_zeros() as usize;
+    let mut e = t;
+    if e > p + 1 && bytes[start + e - 1] == b'\r' {
+        e -= 1;
+    }
+    let eq = |x: u8| _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8(x as i8));
+    let blank = eq(b' ') | eq(b'\t');
+    match trimmed(blank, 3, p) {
+        Some((_, n)) if (shape.min..=shape.max).contains(&n) => {}
+        None if !shape.text_required => {}
+        _ => return false,
+    }
+    match trimmed(blank, p + 1, e) {
+        Some((s, n)) => {
+            let digit = _mm512_cmplt_epu8_mask(
+                _mm512_sub_epi8(v, _mm512_set1_epi8(b'0' as i8)),
+                _mm512_set1_epi8(10),
+            );
+            let all = ones(n);
+            amount_shape(
+                bytes[start + s] == b'-',
+                (digit >> s) & all,
+                (eq(b'.') >> s) & all,
+                n,
+            )
+        }
+        None => !shape.amount_required,
+    }
+}
+
 /// Where a line ends and what it holds.
 struct LineScan {
     /// One past the line's last byte (at its `\n`, or the chunk's end).
@@ -319,6 +392,35 @@ unsafe fn fast_line(
         return Err(line_end(bytes, start, false));
     };
     let ops = prog.fields.as_slice();
+    // The commonest row (ID): all in one step.
+    if let Some(shape) = prog.text_amount
+        && start + 64 <= len
+    {
+        // SAFETY: bytes[start..start + 64] is inside the slice.
+        let v = unsafe { _mm512_loadu_si512(bytes.as_ptr().add(start).cast()) };
+        _mm_prefetch::<_MM_HINT_T0>(bytes.as_ptr().wrapping_add(start + PREFETCH).cast());
+        let nl = _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8(b'\n' as i8));
+        if nl != 0 {
+            let t = nl.trailing_zeros() as usize;
+            let here = ones(t);
+            let high = _mm512_movepi8_mask(v) & here;
+            let pipes = _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8(b'|' as i8)) & here & !0b111;
+            let scan = LineScan {
+                end: start + t,
+                newline: true,
+                ascii: high == 0,
+            };
+            // SAFETY: same features.
+            if high == 0
+                && prog.min_fields <= 3
+                && unsafe { text_amount_row(shape, bytes, start, v, t, pipes) }
+                && sc.fast_finish(kind, next, line, bytes, row)
+            {
+                return Ok(scan);
+            }
+            return Err(scan);
+        }
+    }
     row.seen = 0;
     // ops[i] checks field i + 1 (field 0 is the row type, matched with its
     // `|` by `fast_start`).
