@@ -443,8 +443,13 @@ unsafe fn fast_line(
     loop {
         let rest = len - base;
         let take = rest.min(64);
-        // SAFETY: the mask covers bytes[base..base + take], inside the slice.
-        let v = unsafe { _mm512_maskz_loadu_epi8(ones(take), bytes.as_ptr().add(base).cast()) };
+        let v = if rest >= 64 {
+            // SAFETY: bytes[base..base + 64] is inside the slice.
+            unsafe { _mm512_loadu_si512(bytes.as_ptr().add(base).cast()) }
+        } else {
+            // SAFETY: the mask covers bytes[base..len], inside the slice.
+            unsafe { _mm512_maskz_loadu_epi8(ones(take), bytes.as_ptr().add(base).cast()) }
+        };
         // The chunk comes from the page cache, not from this core's caches:
         // ask for the bytes a little ahead now (a prefetch never faults).
         _mm_prefetch::<_MM_HINT_T0>(bytes.as_ptr().wrapping_add(base + PREFETCH).cast());
