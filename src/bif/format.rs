@@ -45,17 +45,24 @@ pub fn check(format: &FieldFormat, v: &[u8]) -> Result<(), Code> {
 /// `literal:X`: exactly X (RowType).
 #[inline]
 pub fn literal(x: &str, v: &[u8]) -> Result<(), Code> {
-    if v == x.as_bytes() {
+    if same(x.as_bytes(), v) {
         Ok(())
     } else {
         Err(Code::BadLiteral)
     }
 }
 
+/// `a == b` for the few bytes of a literal or enum value, without a call
+/// to `memcmp` (these run on every row).
+#[inline(always)]
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
+}
+
 /// `enum:A|B`: one of the values, case-sensitive (IH RecordType `R`).
 #[inline]
 pub fn one_of(xs: &[String], v: &[u8]) -> Result<(), Code> {
-    if xs.iter().any(|x| x.as_bytes() == v) {
+    if xs.iter().any(|x| same(x.as_bytes(), v)) {
         Ok(())
     } else {
         Err(Code::BadEnum)

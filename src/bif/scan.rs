@@ -1316,9 +1316,14 @@ impl Scanner<'_, '_> {
                 if row.has(slot::ACCOUNT) && !c2.is_empty() && !c3.is_empty() {
                     let (a, b) = row.spans[slot::ACCOUNT];
                     let account = &bytes[a..b];
-                    let agrees = memchr::memchr(b'-', account).is_some_and(|d| {
-                        same_short(&account[..d], c2) && same_short(&account[d + 1..], c3)
-                    });
+                    // Base, dash, sub: as long as both, the account's
+                    // first dash where the base ends (so no dash in it).
+                    let d = c2.len();
+                    let agrees = account.len() == d + 1 + c3.len()
+                        && !c2.contains(&b'-')
+                        && account[d] == b'-'
+                        && same_short(&account[..d], c2)
+                        && same_short(&account[d + 1..], c3);
                     if !agrees {
                         return false;
                     }
