@@ -304,7 +304,7 @@ unsafe fn text_amount_row(
             );
             let all = ones(n);
             amount_shape(
-                bytes[start + s] == b'-',
+                eq(b'-') >> s & 1 == 1,
                 (digit >> s) & all,
                 (eq(b'.') >> s) & all,
                 n,
