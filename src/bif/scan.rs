@@ -1409,48 +1409,8 @@ impl Scanner<'_, '_> {
                 continue;
             }
             let res = self.c.check(spec.op, v, ascii);
-            if !spec.post {
-                if let Err(code) = res {
-                    field_issue(
-                        &mut self.out.sink,
-                        self.rules.layout,
-                        kind,
-                        line,
-                        i,
-                        code,
-                        v,
-                    );
-                }
-                continue;
-            }
-            if let Ok(x) = res {
-                match spec.cap {
-                    Cap::None => {}
-                    Cap::Cents => cap.cents = Some(x as i64),
-                    Cap::Date => cap.date = Some(unpack_date(x)),
-                    Cap::Due => cap.due = Some(unpack_date(x)),
-                    Cap::Count => cap.count = Some(x),
-                }
-            }
-            match spec.role {
-                Role::None => {}
-                Role::IhNumber => cap.number = span(bytes, v),
-                Role::IhCustom2 => cap.c2 = span(bytes, v),
-                Role::IhCustom3 => cap.c3 = span(bytes, v),
-                Role::IhCustom9 => custom9 = v,
-                Role::CrAccount => {
-                    cap.account = span(bytes, v);
-                    if spec.sets_ok {
-                        cap.account_ok = res.is_ok();
-                    }
-                }
-                Role::FhGuid => {
-                    cap.guid = span(bytes, v);
-                    if spec.sets_ok {
-                        cap.guid_ok = res.is_ok();
-                    }
-                }
-                _ => {}
+            if spec.post {
+                Self::capture(spec, v, bytes, &res, &mut cap, &mut custom9);
             }
             if let Err(code) = res {
                 field_issue(
@@ -1465,6 +1425,48 @@ impl Scanner<'_, '_> {
             }
         }
         cap
+    }
+
+    /// Keeps what the cross-field rules need of a field that feeds one
+    /// (`spec.post`): its value when it passed, its place, and for FH
+    /// BillerGuid and CR AccountNumber whether it is well formed.
+    fn capture<'b>(
+        spec: &Spec,
+        v: &'b [u8],
+        bytes: &[u8],
+        res: &Result<u64, Code>,
+        cap: &mut Captured,
+        custom9: &mut &'b [u8],
+    ) {
+        if let Ok(x) = *res {
+            match spec.cap {
+                Cap::None => {}
+                Cap::Cents => cap.cents = Some(x as i64),
+                Cap::Date => cap.date = Some(unpack_date(x)),
+                Cap::Due => cap.due = Some(unpack_date(x)),
+                Cap::Count => cap.count = Some(x),
+            }
+        }
+        match spec.role {
+            Role::None => {}
+            Role::IhNumber => cap.number = span(bytes, v),
+            Role::IhCustom2 => cap.c2 = span(bytes, v),
+            Role::IhCustom3 => cap.c3 = span(bytes, v),
+            Role::IhCustom9 => *custom9 = v,
+            Role::CrAccount => {
+                cap.account = span(bytes, v);
+                if spec.sets_ok {
+                    cap.account_ok = res.is_ok();
+                }
+            }
+            Role::FhGuid => {
+                cap.guid = span(bytes, v);
+                if spec.sets_ok {
+                    cap.guid_ok = res.is_ok();
+                }
+            }
+            _ => {}
+        }
     }
 
     fn fh_row(&mut self, line: u64, bytes: &[u8], cap: &Captured) {
