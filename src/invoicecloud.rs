@@ -48,7 +48,7 @@ pub enum RequestError {
 
 /// The SOAP 1.1 envelope of an UploadInvoiceFile call. The web-service key
 /// is inside; callers must never log the result (see
-/// [`crate::multispeak::redact`]).
+/// [`crate::multispeak::request::redact`]).
 pub fn upload_request(
     biller_guid: &str,
     web_service_key: &str,

@@ -4,7 +4,7 @@
 //! | module | what it owns |
 //! |---|---|
 //! | [`layout`] | the field table (`specs/bif-layout.csv`) as data |
-//! | [`format`] | one check per field format, on bytes, allocation-free |
+//! | [`format`](mod@format) | one check per field format, on bytes, allocation-free |
 //! | [`issue`] | `Issue` and the stable `Code`s of the contract |
 //! | [`scan`] | per-chunk validation and the exact merge of chunks |
 //! | [`dup`] | the duplicate-InvoiceNumber rule in bounded memory |

@@ -5,7 +5,10 @@
 //! `|`s 64 bytes per instruction, and checks each field as its `|` is found,
 //! with the class of every byte of the field (digit, hex, `-`, `.`, `@`,
 //! space...) computed at once as a 64-bit mask. A field check is then a few
-//! bit operations instead of a loop over its bytes.
+//! bit operations instead of a loop over its bytes. Two row shapes skip
+//! the field-by-field walk: an ID row (a text and an amount) is checked
+//! from its one 64-byte step, and an IH or CR row, where the CPU has VBMI2,
+//! from its three ([`whole`]).
 //!
 //! The lane only ever *accepts*: a row it is not sure of (a field that does
 //! not pass, an unusual place, a non-ASCII byte, an FH row, a long line...)
@@ -15,6 +18,8 @@
 //! value (property-tested against the scalar checks in `tests`).
 
 use std::arch::x86_64::*;
+
+pub(super) mod whole;
 
 use super::{
     Compiled, MAX_KEPT_FIELDS, MAX_LINE, Op, RowVals, Scanner, TextAmount, end_line, format, trim,
@@ -337,10 +342,22 @@ pub(super) unsafe fn scan_lines(sc: &mut Scanner<'_, '_>, bytes: &[u8]) {
     let mut start = 0usize;
     let mut line_no = 0u64;
     let mut row = RowVals::default();
+    let mut memo = Box::new([[whole::Memo::EMPTY; 64]; 4]);
+    let whole = whole::available();
     while start < len {
         line_no += 1;
         // SAFETY: same features as this function; `start < len`.
-        let done = unsafe { fast_line(sc, &c, bytes, start, line_no, &mut row) };
+        let done = unsafe {
+            fast_line(
+                sc,
+                &c,
+                bytes,
+                start,
+                line_no,
+                &mut row,
+                whole.then_some(&mut *memo),
+            )
+        };
         let scan = match done {
             Ok(scan) => scan,
             Err(scan) => {
@@ -382,6 +399,7 @@ unsafe fn fast_line(
     start: usize,
     line: u64,
     row: &mut RowVals,
+    memo: Option<&mut [[whole::Memo; 64]; 4]>,
 ) -> Result<LineScan, LineScan> {
     let len = bytes.len();
     // The row's kind and place decide its program before any field.
@@ -422,6 +440,26 @@ unsafe fn fast_line(
         }
     }
     row.seen = 0;
+    // IH and CR rows: whole, where the CPU can and the row is short.
+    if let (Some(w), Some(memo)) = (&prog.whole, memo)
+        && start + whole::REACH <= len
+    {
+        // SAFETY: the lane's features and `whole::available()` (`memo` is
+        // only given then); start + REACH <= len.
+        let t = unsafe { whole::row(w, c, ops, &mut memo[kind as usize], bytes, start, row) };
+        if let Some(t) = t {
+            let scan = LineScan {
+                end: start + t,
+                newline: true,
+                ascii: true,
+            };
+            if sc.fast_finish(kind, next, line, bytes, row) {
+                return Ok(scan);
+            }
+            return Err(scan);
+        }
+        row.seen = 0;
+    }
     // ops[i] checks field i + 1 (field 0 is the row type, matched with its
     // `|` by `fast_start`).
     let mut i = 0usize;
