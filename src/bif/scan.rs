@@ -47,6 +47,8 @@ pub struct ScanRules<'a> {
     pub name_date: Option<Ymd>,
     /// Issues kept per severity (all are counted).
     pub max_issues: usize,
+    /// Use the portable engine whatever the CPU has.
+    pub portable: bool,
 }
 
 /// Where the row-order machine is.
@@ -835,7 +837,12 @@ impl Engine {
 
 /// Validates one line-aligned chunk. `at_file_start` strips a UTF-8 BOM.
 pub fn scan_chunk(bytes: &[u8], at_file_start: bool, rules: &ScanRules<'_>) -> ChunkSummary {
-    scan_chunk_on(Engine::best(), bytes, at_file_start, rules)
+    let engine = if rules.portable {
+        Engine::Portable
+    } else {
+        Engine::best()
+    };
+    scan_chunk_on(engine, bytes, at_file_start, rules)
 }
 
 fn scan_chunk_on(
@@ -1325,10 +1332,11 @@ impl Scanner<'_, '_> {
                     let (a, b) = row.spans[slot::ACCOUNT];
                     let account = &bytes[a..b];
                     // Base, dash, sub: as long as both, the account's
-                    // first dash where the base ends (so no dash in it).
+                    // first dash where the base ends (so no dash in it;
+                    // a loop, where `contains` would call `memchr`).
                     let d = c2.len();
                     let agrees = account.len() == d + 1 + c3.len()
-                        && !c2.contains(&b'-')
+                        && c2.iter().all(|&b| b != b'-')
                         && account[d] == b'-'
                         && same_short(&account[..d], c2)
                         && same_short(&account[d + 1..], c3);
@@ -1988,6 +1996,7 @@ mod tests {
             pdf_version: PdfVersion::V2,
             name_date: None,
             max_issues: 1000,
+            portable: false,
         };
         let summaries = |engine: Engine| {
             let mut out = Vec::new();

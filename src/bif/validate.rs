@@ -88,6 +88,10 @@ pub struct ValidateOptions {
     /// Map windows of files on disk (default); `false` reads them with
     /// `pread` into reused buffers, as when mapping fails.
     pub mmap: bool,
+    /// Check every row with the portable engine, not the fastest one this
+    /// CPU has (the AVX-512 lane). The verdict is the same; the fuzz target
+    /// holds the engines to that on any input.
+    pub portable: bool,
 }
 
 impl Default for ValidateOptions {
@@ -101,6 +105,7 @@ impl Default for ValidateOptions {
             progress: false,
             dup_budget: dup::DEFAULT_BUDGET,
             mmap: true,
+            portable: false,
         }
     }
 }
@@ -170,6 +175,7 @@ fn rules_for<'a>(
         pdf_version: opts.rules.pdf_version,
         name_date,
         max_issues: opts.max_errors,
+        portable: opts.portable,
     }
 }
 

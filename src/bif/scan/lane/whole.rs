@@ -78,8 +78,13 @@ pub(in crate::bif::scan) struct Whole {
     amounts: u64,
     /// Account numbers: digits, one `-`, digits; one field each.
     dashed: Vec<usize>,
-    /// Fields that need [`Act`]s, by field: `(k, act)`, in order of `k`.
-    acts: Vec<(usize, Act)>,
+    /// The fields that need an [`Act`], one list per act (a loop each, so
+    /// no dispatch per field), each in order of `k`.
+    texts: Vec<usize>,
+    raws: Vec<usize>,
+    cents: Vec<usize>,
+    /// `(k, memo)`.
+    singles: Vec<(usize, bool)>,
 }
 
 impl Whole {
@@ -100,7 +105,10 @@ impl Whole {
             digits: 0,
             amounts: 0,
             dashed: Vec::new(),
-            acts: Vec::new(),
+            texts: Vec::new(),
+            raws: Vec::new(),
+            cents: Vec::new(),
+            singles: Vec::new(),
         };
         for (k, f) in fields.iter().enumerate() {
             let bit = 1u64 << k;
@@ -140,8 +148,12 @@ impl Whole {
                 | Op::UsState => Some(Act::Single { memo: true }),
                 _ => Some(Act::Single { memo: false }),
             };
-            if let Some(act) = act {
-                w.acts.push((k, act));
+            match act {
+                Some(Act::Text) => w.texts.push(k),
+                Some(Act::Raw) => w.raws.push(k),
+                Some(Act::Cents) => w.cents.push(k),
+                Some(Act::Single { memo }) => w.singles.push((k, memo)),
+                None => {}
             }
         }
         Some(w)
@@ -503,70 +515,92 @@ pub(in crate::bif::scan) unsafe fn row(
         _mm512_storeu_si512(open_at.as_mut_ptr().cast(), opens);
         _mm512_storeu_si512(close_at.as_mut_ptr().cast(), closes);
     }
-    for &(k, act) in &w.acts {
+    // Field k's bytes, untrimmed; empty only where it may be (the length
+    // rules held).
+    let span = |k: usize| {
+        (
+            start + usize::from(open_at[k]) + 1,
+            start + usize::from(close_at[k]),
+        )
+    };
+    for &k in &w.texts {
         if k >= n {
             break;
         }
-        let s = start + usize::from(open_at[k]) + 1;
-        let e = start + usize::from(close_at[k]);
+        let (s, e) = span(k);
+        let v = trim(&bytes[s..e]);
+        if !v.is_empty() {
+            row.put(fields[k].slot, 0, (s, s + v.len()));
+        }
+    }
+    for &k in &w.raws {
+        if k >= n {
+            break;
+        }
+        let (s, e) = span(k);
+        if s < e {
+            row.put(fields[k].slot, 0, (s, e));
+        }
+    }
+    for &k in &w.cents {
+        if k >= n {
+            break;
+        }
+        let (s, e) = span(k);
+        if s < e {
+            match format::amount_cents(&bytes[s..e]) {
+                Ok(x) => row.put(fields[k].slot, x as u64, (s, e)),
+                Err(_) => return None,
+            }
+        }
+    }
+    for &(k, remember) in &w.singles {
+        if k >= n {
+            break;
+        }
+        let (s, e) = span(k);
         if s == e {
-            // Empty and optional (the length rule held).
             continue;
         }
         let f = &fields[k];
-        match act {
-            Act::Text => {
-                let v = trim(&bytes[s..e]);
-                row.put(f.slot, 0, (s, s + v.len()));
+        let raw = e - s;
+        let m = &mut memo[k];
+        let here = if remember && raw <= 64 {
+            // SAFETY: s < start + 192, so s + 64 <= bytes.len();
+            // the memo holds 64 bytes.
+            let (x, known) = unsafe {
+                (
+                    _mm512_loadu_si512(bytes.as_ptr().add(s).cast()),
+                    _mm512_loadu_si512(m.bytes.as_ptr().cast()),
+                )
+            };
+            if usize::from(m.len) == raw && _mm512_mask_cmpneq_epi8_mask(ones(raw), x, known) == 0 {
+                if f.want {
+                    row.put(f.slot, m.x, (s + usize::from(m.a), s + usize::from(m.b)));
+                }
+                continue;
             }
-            Act::Raw => row.put(f.slot, 0, (s, e)),
-            Act::Cents => match format::amount_cents(&bytes[s..e]) {
-                Ok(x) => row.put(f.slot, x as u64, (s, e)),
-                Err(_) => return None,
-            },
-            Act::Single { memo: remember } => {
-                let raw = e - s;
-                let m = &mut memo[k];
-                let here = if remember && raw <= 64 {
-                    // SAFETY: s < start + 192, so s + 64 <= bytes.len().
-                    // the memo holds 64 bytes.
-                    let (x, known) = unsafe {
-                        (
-                            _mm512_loadu_si512(bytes.as_ptr().add(s).cast()),
-                            _mm512_loadu_si512(m.bytes.as_ptr().cast()),
-                        )
-                    };
-                    if usize::from(m.len) == raw
-                        && _mm512_mask_cmpneq_epi8_mask(ones(raw), x, known) == 0
-                    {
-                        if f.want {
-                            row.put(f.slot, m.x, (s + usize::from(m.a), s + usize::from(m.b)));
-                        }
-                        continue;
-                    }
-                    Some(x)
-                } else {
-                    None
-                };
-                // SAFETY: the lane's features; s <= e <= bytes.len().
-                match unsafe { field(c, f.op, f.want, bytes, s, e) } {
-                    Verdict::Pass(a, b, x) => {
-                        if let Some(v) = here {
-                            // SAFETY: 64 bytes.
-                            unsafe { _mm512_storeu_si512(m.bytes.as_mut_ptr().cast(), v) };
-                            m.len = raw as u8;
-                            m.a = (a - s) as u8;
-                            m.b = (b - s) as u8;
-                            m.x = x;
-                        }
-                        if f.want {
-                            row.put(f.slot, x, (a, b));
-                        }
-                    }
-                    Verdict::Empty if !f.required => {}
-                    _ => return None,
+            Some(x)
+        } else {
+            None
+        };
+        // SAFETY: the lane's features; s <= e <= bytes.len().
+        match unsafe { field(c, f.op, f.want, bytes, s, e) } {
+            Verdict::Pass(a, b, x) => {
+                if let Some(v) = here {
+                    // SAFETY: 64 bytes.
+                    unsafe { _mm512_storeu_si512(m.bytes.as_mut_ptr().cast(), v) };
+                    m.len = raw as u8;
+                    m.a = (a - s) as u8;
+                    m.b = (b - s) as u8;
+                    m.x = x;
+                }
+                if f.want {
+                    row.put(f.slot, x, (a, b));
                 }
             }
+            Verdict::Empty if !f.required => {}
+            _ => return None,
         }
     }
     Some(t)
