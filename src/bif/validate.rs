@@ -89,8 +89,8 @@ pub struct ValidateOptions {
     /// `pread` into reused buffers, as when mapping fails.
     pub mmap: bool,
     /// Check every row with the portable engine, not the fastest one this
-    /// CPU has (the AVX-512 lane). The verdict is the same; the fuzz target
-    /// holds the engines to that on any input.
+    /// CPU has (the AVX-512 lane or AVX2). The verdict is the same; the fuzz
+    /// target holds the engines to that on any input.
     pub portable: bool,
 }
 
