@@ -14,20 +14,21 @@
 //! * the amount is digits, at most one `-` (first) and one `.` (two or
 //!   three bytes before the end, after a digit), at most 16 bytes.
 //!
-//! Like the rest of the lane it only ever *accepts*: a block with anything
-//! else (an IH row, a blank in an amount, a byte over 0x7F, a long amount)
-//! is cut at the first row that is not an ordinary ID row, and that row
-//! goes through the lane's one-row path, which decides and reports. The
-//! tests hold it to that path on generated and mutated rows.
+//! Like the rest of the lane it only ever *accepts*. A block is cut before
+//! the first row that is not an ID row (the next invoice's IH); a block with
+//! an unusual ID row (a blank in an amount, a byte over 0x7F, a long amount,
+//! a missing text...) is not taken at all, and its rows go through the
+//! lane's one-row path, which decides and reports. The tests hold the block
+//! to the scalar rules on generated and mutated rows.
 
 use std::arch::x86_64::*;
 
 use super::super::TextAmount;
 use super::{PREFETCH, ones};
 
-/// Whether ID rows of `shape` can be checked in blocks: any row that ends
-/// inside a block is shorter than 64 bytes, so its text is within any
-/// length limit of at least 64 and at least 1.
+/// Whether ID rows of `shape` can be checked in blocks: a row that ends
+/// inside a block is shorter than 64 bytes, so a text that is not empty
+/// meets a minimum length of at most 1 and a maximum of at least 64.
 pub(super) fn fits(shape: &TextAmount) -> bool {
     shape.min <= 1 && shape.max >= 64
 }
@@ -56,9 +57,9 @@ fn next16(x: u64) -> u64 {
 }
 
 /// Accepts the ordinary ID rows from `start` (a line start, the scanner in
-/// the state where ID rows are expected): answers how many lines, and where
-/// the line after them starts. Stops at the first block whose first row is
-/// not one (0 lines then).
+/// the state where ID rows are expected), block after block: answers how
+/// many lines, and where the line after them starts. Stops at the first
+/// block it cannot take (0 lines when that is the first).
 ///
 /// # Safety
 /// The CPU must have the lane's features; `fits(&shape)`.
@@ -78,9 +79,9 @@ pub(super) unsafe fn run(shape: TextAmount, bytes: &[u8], mut start: usize) -> (
     (lines, start)
 }
 
-/// The ordinary ID rows that end in the block `v` (which starts at a line
-/// start): `Some((rows, bytes))` when there is at least one, up to the
-/// first row that is not.
+/// The ID rows that end in the block `v` (which starts at a line start),
+/// up to the first row that is not an ID row: `Some((rows, bytes))` when
+/// there is at least one and every one of them is ordinary, else `None`.
 #[target_feature(enable = "avx512f,avx512bw,bmi1,bmi2,popcnt,lzcnt")]
 #[inline]
 fn block(shape: TextAmount, v: __m512i) -> Option<(u32, usize)> {
