@@ -453,6 +453,9 @@ struct FastRec {
     /// The row is a text then an amount, neither kept by the rules (ID rows
     /// of the usual layout): the lane checks it from one 64-byte step.
     text_amount: Option<TextAmount>,
+    /// The program as the lane's whole-row check (IH and CR rows).
+    #[cfg(target_arch = "x86_64")]
+    whole: Option<lane::whole::Whole>,
 }
 
 /// The shape of a [`FastRec::text_amount`] row.
@@ -608,6 +611,11 @@ impl Compiled {
                 _ => None,
             };
             Some(FastRec {
+                #[cfg(target_arch = "x86_64")]
+                whole: match text_amount {
+                    None => lane::whole::Whole::compile(&fields, r.min_fields),
+                    Some(_) => None,
+                },
                 fields,
                 min_fields: r.min_fields,
                 text_amount,

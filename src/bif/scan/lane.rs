@@ -5,8 +5,10 @@
 //! `|`s 64 bytes per instruction, and checks each field as its `|` is found,
 //! with the class of every byte of the field (digit, hex, `-`, `.`, `@`,
 //! space...) computed at once as a 64-bit mask. A field check is then a few
-//! bit operations instead of a loop over its bytes. The ID rows after an
-//! invoice's CR are taken a 64-byte block at a time instead ([`ids`]).
+//! bit operations instead of a loop over its bytes. Two row shapes skip
+//! the field-by-field walk: an ID row (a text and an amount) is checked
+//! from its one 64-byte step, and an IH or CR row, where the CPU has VBMI2,
+//! from its three ([`whole`]).
 //!
 //! The lane only ever *accepts*: a row it is not sure of (a field that does
 //! not pass, an unusual place, a non-ASCII byte, an FH row, a long line...)
@@ -17,7 +19,7 @@
 
 use std::arch::x86_64::*;
 
-mod ids;
+pub(super) mod whole;
 
 use super::{
     Compiled, MAX_KEPT_FIELDS, MAX_LINE, Op, Order, RecordKind, RowVals, Scanner, TextAmount,
@@ -107,11 +109,10 @@ unsafe fn field(c: &Compiled, op: Op, want: bool, bytes: &[u8], a: usize, b: usi
         unsafe { _mm512_maskz_loadu_epi8(ones(n0), bytes.as_ptr().add(a).cast()) }
     };
     let eq = |x: u8| _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8(x as i8));
-    // Most fields have nothing to trim: two byte tests, no vector compare.
-    let (lead, n) = if !matches!(bytes[a], b' ' | b'\t') && !matches!(bytes[b - 1], b' ' | b'\t') {
+    let blank = (eq(b' ') | eq(b'\t')) & ones(n0);
+    let (lead, n) = if blank == 0 {
         (0, n0)
     } else {
-        let blank = (eq(b' ') | eq(b'\t')) & ones(n0);
         let solid = !blank & ones(n0);
         if solid == 0 {
             return Verdict::Empty;
@@ -270,23 +271,63 @@ fn trimmed(blank: u64, a: usize, b: usize) -> Option<(usize, usize)> {
     Some((s, e - s))
 }
 
-/// A text-then-amount row (ID rows) in one step: `v` holds the line from
-/// `start`, its `\n` is at bit `t`, its `|`s past the row type's are
-/// `pipes`. True when the row surely passes both checks.
-///
-/// # Safety
-/// The CPU must have the lane's features.
-#[target_feature(enable = "avx512f,avx512bw,bmi1,bmi2,popcnt,lzcnt")]
-#[inline]
-unsafe fn text_amount_row(
-    shape: TextAmount,
-    bytes: &[u8],
-    start: usize,
-    v: __m512i,
-    t: usize,
-    pipes: u64,
-) -> bool {
-    if pipes.count_ones() != 1 {
+/// The classes of a step's bytes that a text-then-amount row's check reads
+/// (bit `i`: byte `i` of the step).
+#[derive(Clone, Copy)]
+struct RowMasks {
+    nl: u64,
+    high: u64,
+    pipe: u64,
+    blank: u64,
+    digit: u64,
+    dot: u64,
+    dash: u64,
+}
+
+impl RowMasks {
+    #[target_feature(enable = "avx512f,avx512bw")]
+    #[inline]
+    fn of(v: __m512i) -> RowMasks {
+        let eq = |x: u8| _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8(x as i8));
+        RowMasks {
+            nl: eq(b'\n'),
+            high: _mm512_movepi8_mask(v),
+            pipe: eq(b'|'),
+            blank: eq(b' ') | eq(b'\t'),
+            digit: _mm512_cmplt_epu8_mask(
+                _mm512_sub_epi8(v, _mm512_set1_epi8(b'0' as i8)),
+                _mm512_set1_epi8(10),
+            ),
+            dot: eq(b'.'),
+            dash: eq(b'-'),
+        }
+    }
+
+    /// The masks from byte `p` (< 64) of the step on.
+    #[inline(always)]
+    fn from(self, p: usize) -> RowMasks {
+        RowMasks {
+            nl: self.nl >> p,
+            high: self.high >> p,
+            pipe: self.pipe >> p,
+            blank: self.blank >> p,
+            digit: self.digit >> p,
+            dot: self.dot >> p,
+            dash: self.dash >> p,
+        }
+    }
+}
+
+/// A text-then-amount row (ID rows) whose bytes are the masks `m` from bit
+/// 0 (the row at `bytes[start..]`), its `\n` at bit `t`. True when the row
+/// surely passes both checks (and is ASCII). Bit operations only, so it
+/// inlines into the lane's loops (which have BMI2 and POPCNT on).
+#[inline(always)]
+fn text_amount_row(shape: TextAmount, bytes: &[u8], start: usize, m: RowMasks, t: usize) -> bool {
+    let low = |n: usize| if n >= 64 { u64::MAX } else { (1u64 << n) - 1 };
+    let here = low(t);
+    let pipes = m.pipe & here & !0b111;
+    if m.high & here != 0 || pipes.count_ones() != 1 {
         return false;
     }
     let p = pipes.trailing_zeros() as usize;
@@ -294,29 +335,65 @@ unsafe fn text_amount_row(
     if e > p + 1 && bytes[start + e - 1] == b'\r' {
         e -= 1;
     }
-    let eq = |x: u8| _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8(x as i8));
-    let blank = eq(b' ') | eq(b'\t');
-    match trimmed(blank, 3, p) {
+    match trimmed(m.blank, 3, p) {
         Some((_, n)) if (shape.min..=shape.max).contains(&n) => {}
         None if !shape.text_required => {}
         _ => return false,
     }
-    match trimmed(blank, p + 1, e) {
+    match trimmed(m.blank, p + 1, e) {
         Some((s, n)) => {
-            let digit = _mm512_cmplt_epu8_mask(
-                _mm512_sub_epi8(v, _mm512_set1_epi8(b'0' as i8)),
-                _mm512_set1_epi8(10),
-            );
-            let all = ones(n);
+            let all = low(n);
             amount_shape(
-                eq(b'-') >> s & 1 == 1,
-                (digit >> s) & all,
-                (eq(b'.') >> s) & all,
+                m.dash >> s & 1 == 1,
+                (m.digit >> s) & all,
+                (m.dot >> s) & all,
                 n,
             )
         }
         None => !shape.amount_required,
     }
+}
+
+/// The run of ID rows from `start`, in the order state after a CR or an ID
+/// row (where the next ID row needs no other rule): checks the rows of each
+/// 64-byte step from one set of class masks (an ID row is about 35 bytes,
+/// so a step holds two), and stops at the first row that is not an ID row
+/// it surely passes, or that does not end inside its step. Answers where
+/// that row starts and how many rows were taken.
+///
+/// # Safety
+/// The CPU must have the lane's features.
+#[target_feature(enable = "avx512f,avx512bw,bmi1,bmi2,popcnt,lzcnt")]
+unsafe fn id_run(shape: TextAmount, bytes: &[u8], mut start: usize) -> (usize, u64) {
+    let mut rows = 0u64;
+    while start + 64 <= bytes.len() {
+        // SAFETY: bytes[start..start + 64] is inside the slice.
+        let v = unsafe { _mm512_loadu_si512(bytes.as_ptr().add(start).cast()) };
+        _mm_prefetch::<_MM_HINT_T0>(bytes.as_ptr().wrapping_add(start + PREFETCH).cast());
+        let step = RowMasks::of(v);
+        // The row at byte p of the step.
+        let mut p = 0usize;
+        while p < 64 {
+            if bytes.get(start + p..start + p + 3) != Some(b"ID|") {
+                return (start + p, rows);
+            }
+            let nl = step.nl >> p;
+            if nl == 0 {
+                break;
+            }
+            let t = nl.trailing_zeros() as usize;
+            if !text_amount_row(shape, bytes, start + p, step.from(p), t) {
+                return (start + p, rows);
+            }
+            rows += 1;
+            p += t + 1;
+        }
+        if p == 0 {
+            break;
+        }
+        start += p;
+    }
+    (start, rows)
 }
 
 /// Where a line ends and what it holds.
@@ -342,29 +419,26 @@ pub(super) unsafe fn scan_lines(sc: &mut Scanner<'_, '_>, bytes: &[u8]) {
     let mut start = 0usize;
     let mut line_no = 0u64;
     let mut row = RowVals::default();
-    // Runs of ID rows in blocks, where the layout's ID rows allow it.
-    let ids = c.fast[RecordKind::ID as usize]
+    let mut memo = Box::new([[whole::Memo::EMPTY; 64]; 4]);
+    let whole = whole::available();
+    let id_rows = c.fast[RecordKind::ID as usize]
         .as_ref()
         .filter(|p| p.min_fields <= 3)
-        .and_then(|p| p.text_amount)
-        .filter(ids::fits);
+        .and_then(|p| p.text_amount);
     while start < len {
-        if let Some(shape) = ids
-            && sc.state == Some(Order::OpenCr)
-            && bytes.get(start..start + 3) == Some(b"ID|")
-        {
-            // SAFETY: same features; `fits` was checked.
-            let (n, next) = unsafe { ids::run(shape, bytes, start) };
-            line_no += n;
-            sc.out.rows += n;
-            start = next;
-            if start >= len {
-                break;
-            }
-        }
         line_no += 1;
         // SAFETY: same features as this function; `start < len`.
-        let done = unsafe { fast_line(sc, &c, bytes, start, line_no, &mut row) };
+        let done = unsafe {
+            fast_line(
+                sc,
+                &c,
+                bytes,
+                start,
+                line_no,
+                &mut row,
+                whole.then_some(&mut *memo),
+            )
+        };
         let scan = match done {
             Ok(scan) => scan,
             Err(scan) => {
@@ -373,6 +447,17 @@ pub(super) unsafe fn scan_lines(sc: &mut Scanner<'_, '_>, bytes: &[u8]) {
             }
         };
         start = scan.end + usize::from(scan.newline);
+        // After a CR or an ID row, the ID rows that follow need nothing
+        // but their own check (see `fast_finish`).
+        if let Some(shape) = id_rows
+            && sc.state == Some(Order::OpenCr)
+        {
+            // SAFETY: same features as this function.
+            let (at, rows) = unsafe { id_run(shape, bytes, start) };
+            start = at;
+            line_no += rows;
+            sc.out.rows += rows;
+        }
     }
     sc.out.lines = line_no;
 }
@@ -406,6 +491,7 @@ unsafe fn fast_line(
     start: usize,
     line: u64,
     row: &mut RowVals,
+    memo: Option<&mut [[whole::Memo; 64]; 4]>,
 ) -> Result<LineScan, LineScan> {
     let len = bytes.len();
     // The row's kind and place decide its program before any field.
@@ -423,21 +509,16 @@ unsafe fn fast_line(
         // SAFETY: bytes[start..start + 64] is inside the slice.
         let v = unsafe { _mm512_loadu_si512(bytes.as_ptr().add(start).cast()) };
         _mm_prefetch::<_MM_HINT_T0>(bytes.as_ptr().wrapping_add(start + PREFETCH).cast());
-        let nl = _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8(b'\n' as i8));
-        if nl != 0 {
-            let t = nl.trailing_zeros() as usize;
-            let here = ones(t);
-            let high = _mm512_movepi8_mask(v) & here;
-            let pipes = _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8(b'|' as i8)) & here & !0b111;
+        let m = RowMasks::of(v);
+        if m.nl != 0 {
+            let t = m.nl.trailing_zeros() as usize;
             let scan = LineScan {
                 end: start + t,
                 newline: true,
-                ascii: high == 0,
+                ascii: m.high & ones(t) == 0,
             };
-            // SAFETY: same features.
-            if high == 0
-                && prog.min_fields <= 3
-                && unsafe { text_amount_row(shape, bytes, start, v, t, pipes) }
+            if prog.min_fields <= 3
+                && text_amount_row(shape, bytes, start, m, t)
                 && sc.fast_finish(kind, next, line, bytes, row)
             {
                 return Ok(scan);
@@ -446,6 +527,26 @@ unsafe fn fast_line(
         }
     }
     row.seen = 0;
+    // IH and CR rows: whole, where the CPU can and the row is short.
+    if let (Some(w), Some(memo)) = (&prog.whole, memo)
+        && start + whole::REACH <= len
+    {
+        // SAFETY: the lane's features and `whole::available()` (`memo` is
+        // only given then); start + REACH <= len.
+        let t = unsafe { whole::row(w, c, ops, &mut memo[kind as usize], bytes, start, row) };
+        if let Some(t) = t {
+            let scan = LineScan {
+                end: start + t,
+                newline: true,
+                ascii: true,
+            };
+            if sc.fast_finish(kind, next, line, bytes, row) {
+                return Ok(scan);
+            }
+            return Err(scan);
+        }
+        row.seen = 0;
+    }
     // ops[i] checks field i + 1 (field 0 is the row type, matched with its
     // `|` by `fast_start`).
     let mut i = 0usize;
