@@ -4,9 +4,10 @@
 #
 #   scripts/ab.sh BASE NEW [FILE...]
 #
-# BASE and NEW are git revisions; NEW may be `.` for the working tree.
-# Each is checked out into a temporary worktree whose Cargo.toml renames the
-# package and the lib (daffron-bridge-a / -b), and a scratch binary linking
+# BASE and NEW are git revisions; NEW may be `.` for the working tree (its
+# tracked and new files as they are now, edits included). Each goes into a
+# temporary folder whose Cargo.toml renames the package and the lib
+# (daffron-bridge-a / -b), and a scratch binary linking
 # both runs `bif::scan::scan_chunk` over each FILE (cut into 8 MiB
 # line-aligned pieces, in memory) with A, then B, in alternating order, for
 # ROUNDS rounds (default 101), on one thread. It prints the best time of
@@ -23,7 +24,7 @@ cd "$(dirname "$0")/.."
 root=$(pwd)
 
 if [ $# -lt 2 ]; then
-  sed -n '2,20p' "$0" >&2
+  sed -n '2,21p' "$0" >&2
   exit 2
 fi
 base=$1 new=$2
@@ -50,10 +51,11 @@ trap cleanup EXIT
 
 git worktree add --quiet --detach "$work/a" "$base"
 if [ "$new" = . ]; then
-  git worktree add --quiet --detach "$work/b" HEAD
-  cp Cargo.toml "$work/b/"
-  rm -rf "$work/b/src" "$work/b/specs"
-  cp -r src specs "$work/b/"
+  # Every file git would see (tracked or new, not ignored), as it is now:
+  # the lib also embeds README.md, specs/ and samples/.
+  mkdir "$work/b"
+  git ls-files -z --cached --others --exclude-standard |
+    tar -c --null --ignore-failed-read -T - 2>/dev/null | tar -x -C "$work/b"
 else
   git worktree add --quiet --detach "$work/b" "$new"
 fi
