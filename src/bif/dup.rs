@@ -58,7 +58,7 @@ pub const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 ///
 /// Numbers of 8 to 16 bytes (nearly all: Daffron's are about 13) are read
 /// as two overlapping words, one multiply each: this runs once per invoice.
-#[inline]
+#[inline(always)]
 pub fn hash_bytes(b: &[u8]) -> u64 {
     const K: u64 = 0x9E37_79B9_7F4A_7C15;
     let word = |w: &[u8]| {
