@@ -1,7 +1,7 @@
 //! The validator's driver and public API.
 //!
 //! A file is cut into nominal ranges of [`ValidateOptions::block_size`]
-//! bytes; task k checks the lines that *start* in range k
+//! bytes (finer near the end, so the cores finish together); task k checks the lines that *start* in range k
 //! ([`scan::scan_chunk`] on a line-aligned window), on every core of the
 //! rayon pool, and the summaries are merged in file order as they complete
 //! ([`scan::Merger`]). On disk the windows are memory-mapped one at a time
@@ -363,22 +363,76 @@ impl Source for OnDisk<'_> {
     }
 }
 
-/// The window of task `k` for nominal ranges of `s` bytes: the lines that
-/// start in `[k*s, (k+1)*s)`, `None` when no line starts there.
+/// The nominal byte ranges of the scanning tasks: `s` bytes each, except
+/// that the last `threads x s` bytes or so are cut eight times finer, so
+/// that the cores finish together. (With 8 MiB ranges only, the core that
+/// took the last one scanned alone for a few ms while the other waited.)
+#[derive(Debug, Clone, Copy)]
+struct Cuts {
+    len: u64,
+    s: u64,
+    /// Ranges of `s` bytes before the finer ones.
+    big: u64,
+    /// Size of the finer ranges.
+    small: u64,
+}
+
+impl Cuts {
+    fn new(len: u64, s: u64, threads: u64) -> Cuts {
+        let s = s.max(1);
+        Cuts {
+            len,
+            s,
+            big: len.saturating_sub(threads.saturating_mul(s)) / s,
+            small: (s / 8).max(1),
+        }
+    }
+
+    /// Ranges of `s` bytes all through.
+    #[cfg(test)]
+    fn uniform(len: u64, s: u64) -> Cuts {
+        let s = s.max(1);
+        Cuts {
+            len,
+            s,
+            big: len / s,
+            small: s,
+        }
+    }
+
+    fn count(&self) -> u64 {
+        let rest = self.len.saturating_sub(self.big * self.s);
+        self.big + rest.div_ceil(self.small)
+    }
+
+    /// Where range `k` starts (past the end for `k >= count`).
+    fn lo(&self, k: u64) -> u64 {
+        if k <= self.big {
+            k.saturating_mul(self.s)
+        } else {
+            (k - self.big)
+                .saturating_mul(self.small)
+                .saturating_add(self.big * self.s)
+        }
+    }
+}
+
+/// The window of task `k`: the lines that start in its nominal range
+/// `[lo, hi)` ([`Cuts`]), `None` when no line starts there.
 ///
-/// Its start is the first line start at or after `k*s`; its end is the next
-/// task's start, except that it never reaches past `(k+1)*s + MAX_LINE + 1`:
-/// a giant last line is seen cut there (at least `MAX_LINE + 2` bytes, so it
+/// Its start is the first line start at or after `lo`; its end is the next
+/// task's start, except that it never reaches past `hi + MAX_LINE + 1`: a
+/// giant last line is seen cut there (at least `MAX_LINE + 2` bytes, so it
 /// is still reported `line_too_long`, with the length seen), and no window
 /// is ever longer than `s + MAX_LINE + 1` bytes.
-fn window(src: &impl Source, k: u64, s: u64) -> io::Result<Option<(u64, u64)>> {
+fn window(src: &impl Source, k: u64, cuts: &Cuts) -> io::Result<Option<(u64, u64)>> {
     let n = src.len();
-    let lo = k.saturating_mul(s);
+    let lo = cuts.lo(k);
     if lo >= n {
         return Ok(None);
     }
-    let hi = lo.saturating_add(s).min(n);
-    let start = if k == 0 {
+    let hi = cuts.lo(k + 1).min(n);
+    let start = if lo == 0 {
         0
     } else {
         // A line starts at p when byte p - 1 is '\n'.
@@ -431,8 +485,7 @@ struct Flow {
 struct Scan<'a, S> {
     src: &'a S,
     rules: &'a ScanRules<'a>,
-    /// Nominal window size.
-    s: u64,
+    cuts: Cuts,
     tasks: u64,
     /// Most windows taken beyond the merge.
     ahead: u64,
@@ -459,7 +512,7 @@ fn scan_task<'a, S: Source>(sc: &rayon::Scope<'a>, cx: &'a Scan<'a, S>) {
             f.next += 1;
             f.next - 1
         };
-        let scanned = window(cx.src, k, cx.s).and_then(|w| match w {
+        let scanned = window(cx.src, k, &cx.cuts).and_then(|w| match w {
             Some((a, b)) => cx.src.view(a, b, |bytes| Some(scan_at(bytes, a, cx.rules))),
             None => Ok(None),
         });
@@ -477,7 +530,7 @@ fn scan_task<'a, S: Source>(sc: &rayon::Scope<'a>, cx: &'a Scan<'a, S>) {
                     f.merged += 1;
                 }
                 if let Some(b) = cx.bar {
-                    b.set_position(f.merged.saturating_mul(cx.s).min(cx.src.len()));
+                    b.set_position(cx.cuts.lo(f.merged).min(cx.src.len()));
                 }
             }
             Err(e) => {
@@ -515,14 +568,14 @@ fn scan_windows<S: Source>(
     merger: Merger,
     bar: Option<&indicatif::ProgressBar>,
 ) -> io::Result<Merger> {
-    let s = block.max(1) as u64;
-    let tasks = src.len().div_ceil(s);
     let threads = rayon::current_num_threads().max(1);
+    let cuts = Cuts::new(src.len(), block as u64, threads as u64);
+    let tasks = cuts.count();
     let start = (threads as u64).min(tasks) as usize;
     let cx = Scan {
         src,
         rules,
-        s,
+        cuts,
         tasks,
         ahead: 2 * threads as u64,
         threads,
@@ -704,9 +757,38 @@ mod tests {
 
     /// All windows of `src` for nominal ranges of `s` bytes.
     fn windows(src: &impl Source, s: u64) -> Vec<(u64, u64)> {
-        (0..src.len().div_ceil(s))
-            .filter_map(|k| window(src, k, s).unwrap())
+        let cuts = Cuts::uniform(src.len(), s);
+        assert_eq!(cuts.count(), src.len().div_ceil(s));
+        (0..cuts.count())
+            .filter_map(|k| window(src, k, &cuts).unwrap())
             .collect()
+    }
+
+    #[test]
+    fn cuts_cover_the_file_and_end_finer() {
+        for len in [0u64, 1, 7, 8, 63, 64, 65, 100, 1000, 4096, 100_000] {
+            for s in [1u64, 2, 7, 8, 9, 64, 1000] {
+                for threads in [1u64, 2, 3, 8] {
+                    let c = Cuts::new(len, s, threads);
+                    let n = c.count();
+                    assert_eq!(c.lo(0), 0);
+                    assert!(c.lo(n) >= len, "{len} {s} {threads}");
+                    for k in 0..n {
+                        let (lo, hi) = (c.lo(k), c.lo(k + 1));
+                        assert!(
+                            lo < len && lo < hi && hi - lo <= s,
+                            "{len} {s} {threads} {k}"
+                        );
+                    }
+                    // Finer ranges at most for the last threads + 1 blocks.
+                    let fine = (0..n).filter(|&k| c.lo(k + 1) - c.lo(k) < s).count() as u64;
+                    assert!(
+                        fine * (s / 8).max(1) <= (threads + 1) * s,
+                        "{len} {s} {threads}"
+                    );
+                }
+            }
+        }
     }
 
     fn on_disk(bytes: &[u8]) -> (tempfile::TempDir, PathBuf) {
