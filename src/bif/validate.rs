@@ -1,17 +1,17 @@
 //! The validator's driver and public API.
 //!
 //! A file is cut into nominal ranges of [`ValidateOptions::block_size`]
-//! bytes (finer near the end, so the cores finish together); task k checks the lines that *start* in range k
-//! ([`scan::scan_chunk`] on a line-aligned window), on every core of the
-//! rayon pool, and the summaries are merged in file order as they complete
-//! ([`scan::Merger`]). On disk the windows are memory-mapped one at a time
-//! and unmapped once scanned (no copy, no reader thread; a `pread` fallback
-//! where mapping fails); at most `2 x threads` windows are in flight, and the
-//! duplicate-InvoiceNumber index spills to disk past a budget
-//! ([`super::dup`]), so memory stays bounded whatever the file size. A file
-//! in memory ([`validate_bytes`]) goes through the same windows, so both give
-//! the same report. The verdict is the same, issue for issue, however the
-//! file is cut.
+//! bytes (finer near the end, so the cores finish together); task k checks
+//! the lines that *start* in range k ([`scan::scan_chunk`] on a
+//! line-aligned window), on every core of the rayon pool, and the summaries
+//! are merged in file order as they complete ([`scan::Merger`]). On disk
+//! the windows are memory-mapped one at a time and unmapped once scanned (no
+//! copy, no reader thread; a `pread` fallback where mapping fails); at most
+//! `2 x threads` windows are in flight, and the duplicate-InvoiceNumber
+//! index spills to disk past a budget ([`super::dup`]), so memory stays
+//! bounded whatever the file size. A file in memory ([`validate_bytes`])
+//! goes through the same windows, so both give the same report. The
+//! verdict is the same, issue for issue, however the file is cut.
 
 use std::collections::BTreeMap;
 use std::fs::File;

@@ -532,7 +532,7 @@ unsafe fn fast_line(
         && start + whole::REACH <= len
     {
         // As far ahead as the row's three steps: the ID rows' one-step
-        // prefetch alone left these rows waiting for memory (7% of the
+        // prefetch alone left these rows waiting for memory (4-7% of the
         // scan, `scripts/ab.sh`).
         for step in [0, 64, 128] {
             _mm_prefetch::<_MM_HINT_T0>(
