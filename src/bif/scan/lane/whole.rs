@@ -530,7 +530,8 @@ pub(in crate::bif::scan) unsafe fn row(
     }
     // Field k's bytes, untrimmed; empty only where it may be (the length
     // rules held).
-    // (A plain function, not a closure: LLVM would not inline that.)
+    // (A plain function: LLVM did not inline this as a closure; the one
+    // below only forwards to it.)
     #[inline(always)]
     fn span_at(start: usize, open_at: &[u8; 64], close_at: &[u8; 64], k: usize) -> (usize, usize) {
         // k < n < 64.
