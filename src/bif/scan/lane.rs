@@ -201,33 +201,20 @@ unsafe fn field(c: &Compiled, op: Op, want: bool, bytes: &[u8], a: usize, b: usi
             }
         }
         Op::Phone => {
-            let d = digit();
             let punct = eq(b' ') | eq(b'-') | eq(b'.') | eq(b'(') | eq(b')') | eq(b'+');
-            if (d | cls(punct)) != all {
-                return Verdict::Unsure;
-            }
-            let k = d.count_ones();
-            if k == 10 || (k == 11 && val[d.trailing_zeros() as usize] == b'1') {
+            if phone_shape(val, digit(), cls(punct), all) {
                 pass(0)
             } else {
                 Verdict::Unsure
             }
         }
         Op::Email => {
-            let at = cls(eq(b'@'));
-            if at.count_ones() != 1 {
-                return Verdict::Unsure;
+            let control = _mm512_cmple_epu8_mask(v, _mm512_set1_epi8(b' ' as i8)) | eq(0x7f);
+            if email_shape(cls(eq(b'@')), cls(control), cls(eq(b'.')), n) {
+                pass(0)
+            } else {
+                Verdict::Unsure
             }
-            let p = at.trailing_zeros() as usize;
-            let control = cls(_mm512_cmple_epu8_mask(v, _mm512_set1_epi8(b' ' as i8)) | eq(0x7f));
-            let d0 = p + 1;
-            if p == 0 || control != 0 || n < d0 + 3 {
-                return Verdict::Unsure;
-            }
-            let dots = cls(eq(b'.')) & !ones(d0);
-            let ok =
-                dots != 0 && dots >> d0 & 1 == 0 && dots >> (n - 1) == 0 && dots & (dots >> 1) == 0;
-            if ok { pass(0) } else { Verdict::Unsure }
         }
         // The rest are short or rare: the scalar check.
         _ => match c.check(op, val, true) {
@@ -255,6 +242,32 @@ fn amount_shape(neg: bool, digits: u64, dots: u64, n: usize) -> bool {
         (p.wrapping_sub(first), n - p - 1)
     };
     (1..=16).contains(&int) && (dots == 0 || (1..=2).contains(&frac))
+}
+
+/// A phone number's shape from its class masks (bit i: byte i of `val`;
+/// `all`: its bits): digits and the usual punctuation only, and ten digits,
+/// or eleven from a `1` (see [`format::phone`]).
+#[inline(always)]
+pub(super) fn phone_shape(val: &[u8], digits: u64, punct: u64, all: u64) -> bool {
+    let k = digits.count_ones();
+    (digits | punct) == all
+        && (k == 10 || (k == 11 && val.get(digits.trailing_zeros() as usize) == Some(&b'1')))
+}
+
+/// An e-mail address's shape from its class masks (bit i: byte i of the
+/// value, `n` bytes): one `@` after at least one byte, no blank or control
+/// byte, and a domain of at least three bytes with a `.` that neither
+/// starts nor ends it, never two in a row (see [`format::email`]).
+#[inline(always)]
+pub(super) fn email_shape(at: u64, control: u64, dots: u64, n: usize) -> bool {
+    let p = at.trailing_zeros() as usize;
+    let d0 = p + 1;
+    if at.count_ones() != 1 || p == 0 || control != 0 || n < d0 + 3 {
+        return false;
+    }
+    // The domain's dots (d0 <= n - 3 < 64).
+    let dots = dots & !((1u64 << d0) - 1);
+    dots != 0 && dots >> d0 & 1 == 0 && dots >> (n - 1) == 0 && dots & (dots >> 1) == 0
 }
 
 /// The trimmed part of the field at bits `a..b` of a step, from the step's

@@ -39,7 +39,7 @@
 use std::arch::x86_64::*;
 
 use super::super::{Compiled, FastField, Op, RowVals, format, trim};
-use super::{Verdict, field, ones};
+use super::{Verdict, email_shape, field, ones, phone_shape};
 
 /// The longest row (with its `\n`) checked whole: three 64-byte steps.
 const WHOLE_MAX: usize = 192;
@@ -663,25 +663,12 @@ unsafe fn sure_single(op: Op, bytes: &[u8], s: usize, e: usize) -> bool {
             },
             Op::Phone => {
                 let punct = eq(b' ') | eq(b'-') | eq(b'.') | eq(b'(') | eq(b')') | eq(b'+');
-                let count = digit.count_ones();
-                (digit | punct) == all
-                    && (count == 10
-                        || (count == 11 && bytes[s + digit.trailing_zeros() as usize] == b'1'))
+                phone_shape(&bytes[s..e], digit, punct, all)
             }
             Op::Email => {
-                let at = eq(b'@');
                 let control =
                     (_mm512_cmple_epu8_mask(v, _mm512_set1_epi8(b' ' as i8)) | eq(0x7f)) & all;
-                let p = at.trailing_zeros() as usize;
-                let dots = eq(b'.') & !_bzhi_u64(u64::MAX, p as u32 + 1);
-                at.count_ones() == 1
-                    && control == 0
-                    && p > 0
-                    && n >= p + 4
-                    && dots != 0
-                    && dots >> (p + 1) & 1 == 0
-                    && dots >> (n - 1) == 0
-                    && dots & (dots >> 1) == 0
+                email_shape(eq(b'@'), control, eq(b'.'), n)
             }
             _ => false,
         }
