@@ -43,11 +43,18 @@ const LANE_MAX_LINE: usize = 4096;
 /// How far ahead of the line being checked its bytes are fetched.
 const PREFETCH: usize = 1024;
 
-/// The low `n` bits (all of them from 64 on).
+/// The low `n` bits (all of them from 64 on), with BMI2's `bzhi`.
 #[target_feature(enable = "bmi2")]
 #[inline]
 fn ones(n: usize) -> u64 {
     _bzhi_u64(u64::MAX, n as u32)
+}
+
+/// The same as [`ones`], in plain Rust: for the helpers that are always
+/// inlined and so carry no target features of their own.
+#[inline(always)]
+fn low(n: usize) -> u64 {
+    if n >= 64 { u64::MAX } else { (1u64 << n) - 1 }
 }
 
 /// A field's verdict in the lane.
@@ -229,7 +236,7 @@ unsafe fn field(c: &Compiled, op: Op, want: bool, bytes: &[u8], a: usize, b: usi
 /// or two digits (see [`format::amount_cents`]).
 #[inline(always)]
 fn amount_shape(neg: bool, digits: u64, dots: u64, n: usize) -> bool {
-    let all = if n >= 64 { u64::MAX } else { (1u64 << n) - 1 };
+    let all = low(n);
     let body = if neg { all & !1 } else { all };
     if body == 0 || (digits | dots) & body != body || dots.count_ones() > 1 {
         return false;
@@ -265,8 +272,8 @@ pub(super) fn email_shape(at: u64, control: u64, dots: u64, n: usize) -> bool {
     if at.count_ones() != 1 || p == 0 || control != 0 || n < d0 + 3 {
         return false;
     }
-    // The domain's dots (d0 <= n - 3 < 64).
-    let dots = dots & !((1u64 << d0) - 1);
+    // The domain's dots.
+    let dots = dots & !low(d0);
     dots != 0 && dots >> d0 & 1 == 0 && dots >> (n - 1) == 0 && dots & (dots >> 1) == 0
 }
 
@@ -274,7 +281,7 @@ pub(super) fn email_shape(at: u64, control: u64, dots: u64, n: usize) -> bool {
 /// blank mask: `Some((start, len))`, or `None` when it is all blank.
 #[inline(always)]
 fn trimmed(blank: u64, a: usize, b: usize) -> Option<(usize, usize)> {
-    let range = if b >= 64 { u64::MAX } else { (1u64 << b) - 1 } & !((1u64 << a) - 1);
+    let range = low(b) & !low(a);
     let solid = !blank & range;
     if solid == 0 {
         return None;
@@ -337,7 +344,6 @@ impl RowMasks {
 /// inlines into the lane's loops (which have BMI2 and POPCNT on).
 #[inline(always)]
 fn text_amount_row(shape: TextAmount, bytes: &[u8], start: usize, m: RowMasks, t: usize) -> bool {
-    let low = |n: usize| if n >= 64 { u64::MAX } else { (1u64 << n) - 1 };
     let here = low(t);
     let pipes = m.pipe & here & !0b111;
     if m.high & here != 0 || pipes.count_ones() != 1 {

@@ -39,7 +39,7 @@
 use std::arch::x86_64::*;
 
 use super::super::{Compiled, FastField, Op, RowVals, format, trim};
-use super::{Verdict, email_shape, field, ones, phone_shape};
+use super::{Verdict, email_shape, field, low, ones, phone_shape};
 
 /// The longest row (with its `\n`) checked whole: three 64-byte steps.
 const WHOLE_MAX: usize = 192;
@@ -202,10 +202,7 @@ impl Bits {
     /// Bits `0..n`.
     #[inline(always)]
     fn below(n: usize) -> Bits {
-        let w = |i: usize| {
-            let k = n.saturating_sub(64 * i);
-            if k >= 64 { u64::MAX } else { (1u64 << k) - 1 }
-        };
+        let w = |i: usize| low(n.saturating_sub(64 * i));
         Bits([w(0), w(1), w(2)])
     }
 
