@@ -397,8 +397,39 @@ pub struct PumpConfig {
     pub company: String,
     /// Per-request HTTP timeout.
     pub timeout_seconds: u64,
-    /// First retry delay; later ones double, with full jitter.
+    /// Across runs: an item that got no final answer waits this long before
+    /// its second attempt; each later wait doubles (full jitter).
     pub backoff_seconds: u64,
+    /// Across runs: no wait is longer than this.
+    pub max_backoff_seconds: u64,
+    /// Within a run: tries of one call that fails as a whole for a transient
+    /// reason (connect, timeout, HTTP 5xx, an unusable answer).
+    pub call_tries: u32,
+    /// Within a run: the pause before the second try; later ones double.
+    pub retry_pause_ms: u64,
+}
+
+impl PumpConfig {
+    /// Within a run: the policy for one call that fails as a whole (used by
+    /// `upload` and `sweep`).
+    pub fn call_policy(&self) -> crate::retry::RetryPolicy {
+        crate::retry::RetryPolicy {
+            tries: self.call_tries,
+            first_delay: std::time::Duration::from_millis(self.retry_pause_ms),
+            max_delay: std::time::Duration::from_millis(self.retry_pause_ms.saturating_mul(8)),
+            jitter: crate::retry::Jitter::Full,
+        }
+    }
+
+    /// Across runs: when an outbox item that got no final answer is due again.
+    pub fn item_policy(&self) -> crate::retry::RetryPolicy {
+        crate::retry::RetryPolicy {
+            tries: self.max_attempts,
+            first_delay: std::time::Duration::from_secs(self.backoff_seconds),
+            max_delay: std::time::Duration::from_secs(self.max_backoff_seconds),
+            jitter: crate::retry::Jitter::Full,
+        }
+    }
 }
 
 /// `[sandbox]`: run the local stand-in in-process and point every endpoint
@@ -539,6 +570,9 @@ struct RawPump {
     company: Option<String>,
     timeout_seconds: Option<u64>,
     backoff_seconds: Option<u64>,
+    max_backoff_seconds: Option<u64>,
+    call_tries: Option<u32>,
+    retry_pause_ms: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -760,7 +794,13 @@ impl Config {
             company: rp.company.unwrap_or_else(|| "Invoice Cloud".into()),
             timeout_seconds: rp.timeout_seconds.unwrap_or(30),
             backoff_seconds: rp.backoff_seconds.unwrap_or(60),
+            max_backoff_seconds: rp.max_backoff_seconds.unwrap_or(6 * 3600),
+            call_tries: rp.call_tries.unwrap_or(3),
+            retry_pause_ms: rp.retry_pause_ms.unwrap_or(500),
         };
+        if pump.call_tries == 0 {
+            return Err(bad("pump", "call_tries", "0", "at least 1"));
+        }
         if pump.batch_size == 0 {
             return Err(bad("pump", "batch_size", "0", "at least 1"));
         }

@@ -81,7 +81,7 @@ pub enum Error {
     Intake(#[from] crate::intake::IntakeError),
 
     #[error(transparent)]
-    PullLock(#[from] crate::intake::LockError),
+    Lock(#[from] crate::store::LockError),
 
     /// A MultiSpeak (or other SOAP) call failed as a whole.
     #[error("{what} ({url}): {source}")]
@@ -108,8 +108,8 @@ impl Error {
             Error::Write { .. } | Error::Store(_) => ExitCode::Usage,
             Error::Intake(e) if e.is_transient() => ExitCode::Transient,
             Error::Intake(_) => ExitCode::Usage,
-            Error::PullLock(crate::intake::LockError::Busy { .. }) => ExitCode::Transient,
-            Error::PullLock(_) => ExitCode::Usage,
+            Error::Lock(e) if e.is_transient() => ExitCode::Transient,
+            Error::Lock(_) => ExitCode::Usage,
             Error::Remote { source, .. } => match source {
                 crate::multispeak::CallError::Transient(_) => ExitCode::Transient,
                 crate::multispeak::CallError::Fault(_) => ExitCode::InputErrors,

@@ -16,6 +16,7 @@
 //! | [`store`] | the SQLite state: files taken, uploads, account directory, outbox |
 //! | [`transport`] | SFTP, local drop box and HTTP |
 //! | [`invoicecloud`] | InvoiceCloud's UploadInvoiceFile call (wire form) |
+//! | [`retry`] | the one retry policy (tries, exponential backoff, full jitter, injectable clock) |
 //! | [`sandbox`] | a local stand-in for Daffron's CB server and InvoiceCloud's upload |
 //! | [`commands`] | one module per CLI command, wiring the above together |
 //! | [`error`] | the crate-level error and the documented exit codes |
@@ -29,6 +30,7 @@ pub mod invoicecloud;
 pub mod multispeak;
 pub mod pdf_link;
 pub mod pipeline;
+pub mod retry;
 pub mod rtdr;
 pub mod sandbox;
 pub mod store;

@@ -388,7 +388,7 @@ fn an_overlapping_pull_takes_nothing() {
     let w = World::new();
     w.put(NAME, bif::valid(1).as_bytes());
     let cfg = w.config(0, |s| s);
-    let held = daffron_bridge::intake::PullLock::acquire(&w.state).unwrap();
+    let held = daffron_bridge::store::StateLock::pull(&w.state).unwrap();
     let a = pull(&cfg, &w.state).assert().code(3);
     assert!(out(&a).1.contains("another `pull`"));
     assert!(w.remote.join(NAME).exists());

@@ -14,9 +14,9 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::{Format, Globals};
-use crate::intake::{self, IntakeSummary, Outcome, PullLock};
+use crate::intake::{self, IntakeSummary, Outcome};
 use crate::pipeline;
-use crate::store::Store;
+use crate::store::{StateLock, Store};
 use crate::{ExitCode, Result};
 
 #[derive(Debug, Clone, clap::Args)]
@@ -30,7 +30,7 @@ pub fn run(g: &Globals, args: &Args) -> Result<ExitCode> {
     let config = g.load_config()?;
     let layout = crate::bif::layout_for(&config)?;
     let state = g.state_path(&config);
-    let _lock = PullLock::acquire(&state)?;
+    let _lock = StateLock::pull(&state)?;
     let mut store = Store::open(&state)?;
     let summary = pipeline::pull(&config, &layout, &mut store)?;
     print(&summary, args.format);

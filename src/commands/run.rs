@@ -14,9 +14,8 @@
 use serde::Serialize;
 
 use super::{Format, Globals};
-use crate::intake::PullLock;
 use crate::pipeline::{self, UploadResult, Uploader};
-use crate::store::Store;
+use crate::store::{StateLock, Store};
 use crate::{Error, ExitCode, Result};
 
 #[derive(Debug, Clone, clap::Args)]
@@ -40,7 +39,7 @@ pub fn run(g: &Globals, args: &Args) -> Result<ExitCode> {
 
     // Pull under the overlap lock: a second `run` started by an impatient
     // scheduler exits 3 instead of racing this one.
-    let _lock = PullLock::acquire(&state)?;
+    let _lock = StateLock::pull(&state)?;
     let mut store = Store::open(&state)?;
     let pulled = pipeline::pull(&config, &layout, &mut store)?;
 

@@ -33,11 +33,9 @@ use crate::store::{ChangeLog, FileVerdict, Store, StoreError, TakenFile};
 use crate::transport::{Disposition, RemoteFile, Source, TransportError};
 
 pub mod admission;
-pub mod lock;
 pub mod names;
 
 pub use admission::{Admission, ValidatorAdmission, Verdict};
-pub use lock::{LockError, PullLock};
 pub use names::{NameClass, classify};
 
 /// The folder inside the inbox where downloads are written before they are
@@ -239,7 +237,7 @@ fn move_file(from: &Path, to: &Path) -> Result<(), IntakeError> {
 
 /// Runs intake once over `source`'s listing. Returns the per-file outcomes;
 /// an error that stops the run part-way is in `stopped`, after the outcomes
-/// of the files done before it. The caller holds the [`PullLock`].
+/// of the files done before it. The caller holds the pull lock ([`crate::store::StateLock::pull`]).
 pub fn run(
     source: &mut dyn Source,
     store: &mut Store,

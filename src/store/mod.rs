@@ -11,10 +11,12 @@ use rusqlite::Connection;
 
 pub mod accounts;
 pub mod files;
+pub mod lock;
 pub mod uploads;
 
 pub use accounts::{AccountChange, AccountRow, ChangeKind, ChangeLog};
 pub use files::{FileVerdict, TakenFile, TakenRow};
+pub use lock::{LockError, StateLock};
 pub use uploads::UploadOutcome;
 
 /// A state-file problem.
