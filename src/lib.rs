@@ -11,6 +11,7 @@
 //! | [`bif`] | the pipe-delimited BIF invoice format: layout, parsing, validation, transform |
 //! | [`pdf_link`] | remote-PDF bill links, service versions 1–4 (setting 119) |
 //! | [`multispeak`] | the MultiSpeak 3.0 SOAP wire protocol (envelopes, requests, answers) |
+//! | [`pump`] | the data pump: exports in, the seed's rules, the outbox swept to Daffron |
 //! | [`rtdr`] | real-time balance look-ups (GetPayableItemsList → BalanceDue, blocked tenders) |
 //! | [`intake`] | taking BIF files from SFTP or the drop box into the inbox, once each |
 //! | [`store`] | the SQLite state: files taken, uploads, account directory, outbox |
@@ -30,6 +31,7 @@ pub mod invoicecloud;
 pub mod multispeak;
 pub mod pdf_link;
 pub mod pipeline;
+pub mod pump;
 pub mod retry;
 pub mod rtdr;
 pub mod sandbox;

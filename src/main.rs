@@ -32,6 +32,12 @@ enum Command {
     Pull(commands::pull::Args),
     /// Upload validated BIF files to InvoiceCloud UploadInvoiceFile.
     Upload(commands::upload::Args),
+    /// Take InvoiceCloud's exports (payments.csv, events.csv) into the outbox.
+    Ingest(commands::ingest::Args),
+    /// Post what the outbox holds to Daffron (the data pump).
+    Sweep(commands::sweep::Args),
+    /// The outbox for people: list, show, replay, cancel.
+    Outbox(commands::outbox::Args),
     /// The nightly job: pull, validate, upload (and, as they are built, the
     /// data pump and the report).
     Run(commands::run::Args),
@@ -50,6 +56,9 @@ fn main() -> std::process::ExitCode {
         Command::PdfLink(a) => commands::pdf_link::run(&cli.globals, a),
         Command::Pull(a) => commands::pull::run(&cli.globals, a),
         Command::Upload(a) => commands::upload::run(&cli.globals, a),
+        Command::Ingest(a) => commands::ingest::run(&cli.globals, a),
+        Command::Sweep(a) => commands::sweep::run(&cli.globals, a),
+        Command::Outbox(a) => commands::outbox::run(&cli.globals, a),
         Command::Run(a) => commands::run::run(&cli.globals, a),
         Command::Balance(a) => commands::balance::run(&cli.globals, a),
         Command::Sandbox(a) => commands::sandbox::run(&cli.globals, a),

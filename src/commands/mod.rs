@@ -10,10 +10,13 @@ use crate::config::{Config, DEFAULT_CONFIG_FILE, DEFAULT_STATE_FILE};
 use crate::{Error, ExitCode, Result};
 
 pub mod balance;
+pub mod ingest;
+pub mod outbox;
 pub mod pdf_link;
 pub mod pull;
 pub mod run;
 pub mod sandbox;
+pub mod sweep;
 pub mod transform;
 pub mod upload;
 pub mod validate;
@@ -84,6 +87,17 @@ pub enum Format {
     #[default]
     Text,
     Json,
+}
+
+/// Prints a command's result on stdout: its text, or its JSON on one line.
+/// A closed pipe (`| head`) is not an error of the command.
+pub fn print(format: Format, text: &str, json: &serde_json::Value) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = match format {
+        Format::Text => out.write_all(text.as_bytes()),
+        Format::Json => writeln!(out, "{json}"),
+    };
 }
 
 /// Turns a command's result into the exit code, printing an error for people

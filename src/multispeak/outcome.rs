@@ -7,6 +7,7 @@
 //! posted, and safe to resend because Milsoft de-duplicates by transactionId
 //! (D15).
 
+use super::TenderKind;
 use super::request::PaymentTransaction;
 use super::response::{ErrorObject, PaymentAnswer, SoapFault};
 
@@ -109,14 +110,39 @@ pub fn tender_outcome(a: &PaymentAnswer) -> ItemOutcome {
     }
 }
 
+/// What a payment sent is recognised by in an answer: its `transactionId`
+/// extension, else its account number and tender.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PaymentKey<'a> {
+    pub transaction_id: &'a str,
+    pub account_number: &'a str,
+    pub tender: TenderKind,
+}
+
+impl<'a> From<&'a PaymentTransaction> for PaymentKey<'a> {
+    fn from(p: &'a PaymentTransaction) -> Self {
+        PaymentKey {
+            transaction_id: &p.transaction_id,
+            account_number: &p.account_number,
+            tender: p.tender,
+        }
+    }
+}
+
 /// Maps a CommitPaymentTransaction answer back to the payments sent.
+pub fn match_payments(sent: &[PaymentTransaction], answers: &[PaymentAnswer]) -> Vec<ItemOutcome> {
+    let keys: Vec<PaymentKey<'_>> = sent.iter().map(PaymentKey::from).collect();
+    match_payment_keys(&keys, answers)
+}
+
+/// Maps a CommitPaymentTransaction answer back to the payments sent, by key.
 ///
 /// A tender answer is matched to a payment by its echoed `transactionId`
 /// extension when it has one; otherwise to the first payment not yet matched
 /// with the same account number and tender (Daffron answers in order and
 /// echoes accountNumber, amount and authorizationCode, seed sample). A payment
 /// no answer matches is `Unknown`.
-pub fn match_payments(sent: &[PaymentTransaction], answers: &[PaymentAnswer]) -> Vec<ItemOutcome> {
+pub fn match_payment_keys(sent: &[PaymentKey<'_>], answers: &[PaymentAnswer]) -> Vec<ItemOutcome> {
     let mut out: Vec<Option<ItemOutcome>> = vec![None; sent.len()];
     for a in answers {
         let by_id = a.transaction_id.as_deref().and_then(|id| {
@@ -192,7 +218,6 @@ pub fn match_error_objects(ids: &[&str], errors: &[ErrorObject]) -> Vec<ItemOutc
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::multispeak::TenderKind;
     use rust_decimal::Decimal;
 
     fn pay(acct: &str, id: &str, t: TenderKind) -> PaymentTransaction {

@@ -156,97 +156,113 @@ fn extension(out: &mut String, name: &str, value: &str, ext_type: &str) {
     );
 }
 
-/// The body of CommitPaymentTransaction with one paymentTransaction per item,
-/// in order. Schema order inside a tender: extensionsList, amount,
-/// authorizationCode, paymentMode.
-pub fn commit_payment_transaction(items: &[PaymentTransaction], version: ServiceVersion) -> String {
-    let mut out = String::with_capacity(200 + items.len() * 400);
+/// One `paymentTransaction` element (D7: the tender's container element).
+/// Schema order inside a tender: extensionsList, amount, authorizationCode,
+/// paymentMode. The data pump stores this fragment as the item's frozen
+/// payload, so a resend is byte-for-byte the first send.
+pub fn payment_item(p: &PaymentTransaction, version: ServiceVersion) -> String {
+    let mut out = String::with_capacity(400);
     let _ = write!(
         out,
-        "<CommitPaymentTransaction xmlns=\"{NS}\"><transactions>"
+        "<paymentTransaction><accountNumber>{}</accountNumber><{el}><tender><extensionsList>",
+        esc(&p.account_number),
+        el = p.tender.element()
     );
-    for p in items {
+    extension(&mut out, "transactionId", &p.transaction_id, "string");
+    if let Some(r) = &p.biller_reference {
+        extension(&mut out, "billerReference", r, "string");
+    }
+    let _ = write!(
+        out,
+        "</extensionsList><amount>{}</amount>",
+        amount::format(p.amount, version)
+    );
+    if !p.authorization_code.is_empty() {
         let _ = write!(
             out,
-            "<paymentTransaction><accountNumber>{}</accountNumber><{el}><tender><extensionsList>",
-            esc(&p.account_number),
-            el = p.tender.element()
-        );
-        extension(&mut out, "transactionId", &p.transaction_id, "string");
-        if let Some(r) = &p.biller_reference {
-            extension(&mut out, "billerReference", r, "string");
-        }
-        let _ = write!(
-            out,
-            "</extensionsList><amount>{}</amount>",
-            amount::format(p.amount, version)
-        );
-        if !p.authorization_code.is_empty() {
-            let _ = write!(
-                out,
-                "<authorizationCode>{}</authorizationCode>",
-                esc(&p.authorization_code)
-            );
-        }
-        if !p.payment_mode.is_empty() {
-            let _ = write!(out, "<paymentMode>{}</paymentMode>", esc(&p.payment_mode));
-        }
-        let _ = write!(
-            out,
-            "</tender></{}></paymentTransaction>",
-            p.tender.element()
+            "<authorizationCode>{}</authorizationCode>",
+            esc(&p.authorization_code)
         );
     }
-    out.push_str("</transactions></CommitPaymentTransaction>");
+    if !p.payment_mode.is_empty() {
+        let _ = write!(out, "<paymentMode>{}</paymentMode>", esc(&p.payment_mode));
+    }
+    let _ = write!(
+        out,
+        "</tender></{}></paymentTransaction>",
+        p.tender.element()
+    );
     out
 }
 
-/// The body of ModifyCBDataForCustomer, one `customer` per item with the
-/// `EBILL` extension. extType is `string` (the seed's `double` is not a type
-/// a `Y` can have).
-pub fn modify_cb_data_for_customer(items: &[CustomerPaperless]) -> String {
-    let mut out = String::with_capacity(100 + items.len() * 200);
+/// One `customer` element with the `EBILL` extension. extType is `string`
+/// (the seed's `double` is not a type a `Y` can have).
+pub fn paperless_item(c: &CustomerPaperless) -> String {
+    let mut out = String::with_capacity(200);
     let _ = write!(
         out,
-        "<ModifyCBDataForCustomer xmlns=\"{NS}\"><customerData>"
+        "<customer objectID=\"{}\"><extensionsList>",
+        esc(&c.customer_id)
     );
-    for c in items {
-        let _ = write!(
-            out,
-            "<customer objectID=\"{}\"><extensionsList>",
-            esc(&c.customer_id)
-        );
-        extension(
-            &mut out,
-            "EBILL",
-            if c.enroll { "Y" } else { "N" },
-            "string",
-        );
-        out.push_str("</extensionsList></customer>");
-    }
-    out.push_str("</customerData></ModifyCBDataForCustomer>");
+    extension(
+        &mut out,
+        "EBILL",
+        if c.enroll { "Y" } else { "N" },
+        "string",
+    );
+    out.push_str("</extensionsList></customer>");
     out
+}
+
+/// One `historyComment` element.
+pub fn comment_item(h: &HistoryComment) -> String {
+    format!(
+        "<historyComment><customerID>{}</customerID><serviceLocationID>{}</serviceLocationID><logTime>{}</logTime><comment>{}</comment></historyComment>",
+        esc(&h.customer_id),
+        esc(&h.service_location_id),
+        date_time(&h.log_time),
+        esc(&h.comment)
+    )
+}
+
+/// The body of one of the three data-pump operations around item
+/// fragments built by [`payment_item`], [`paperless_item`] or
+/// [`comment_item`], in order. `None` for GetPayableItemsList, which takes
+/// no array.
+pub fn pump_body<S: AsRef<str>>(op: Operation, items: &[S]) -> Option<String> {
+    let list = match op {
+        Operation::CommitPaymentTransaction => "transactions",
+        Operation::ModifyCBDataForCustomer => "customerData",
+        Operation::WriteAccountHistoryComments => "comments",
+        Operation::GetPayableItemsList => return None,
+    };
+    let len: usize = items.iter().map(|i| i.as_ref().len()).sum();
+    let mut out = String::with_capacity(len + 160);
+    let _ = write!(out, "<{} xmlns=\"{NS}\"><{list}>", op.name());
+    for i in items {
+        out.push_str(i.as_ref());
+    }
+    let _ = write!(out, "</{list}></{}>", op.name());
+    Some(out)
+}
+
+/// The body of CommitPaymentTransaction with one paymentTransaction per item,
+/// in order.
+pub fn commit_payment_transaction(items: &[PaymentTransaction], version: ServiceVersion) -> String {
+    let parts: Vec<String> = items.iter().map(|p| payment_item(p, version)).collect();
+    pump_body(Operation::CommitPaymentTransaction, &parts).unwrap_or_default()
+}
+
+/// The body of ModifyCBDataForCustomer, one `customer` per item.
+pub fn modify_cb_data_for_customer(items: &[CustomerPaperless]) -> String {
+    let parts: Vec<String> = items.iter().map(paperless_item).collect();
+    pump_body(Operation::ModifyCBDataForCustomer, &parts).unwrap_or_default()
 }
 
 /// The body of WriteAccountHistoryComments, one `historyComment` per item.
 pub fn write_account_history_comments(items: &[HistoryComment]) -> String {
-    let mut out = String::with_capacity(100 + items.len() * 250);
-    let _ = write!(
-        out,
-        "<WriteAccountHistoryComments xmlns=\"{NS}\"><comments>"
-    );
-    for h in items {
-        let _ = write!(
-            out,
-            "<historyComment><customerID>{}</customerID><serviceLocationID>{}</serviceLocationID><logTime>{}</logTime><comment>{}</comment></historyComment>",
-            esc(&h.customer_id),
-            esc(&h.service_location_id),
-            date_time(&h.log_time),
-            esc(&h.comment)
-        );
-    }
-    out.push_str("</comments></WriteAccountHistoryComments>");
-    out
+    let parts: Vec<String> = items.iter().map(comment_item).collect();
+    pump_body(Operation::WriteAccountHistoryComments, &parts).unwrap_or_default()
 }
 
 /// The `MultiSpeakMsgHeader` element with a fresh random MessageID (a v4

@@ -1,5 +1,5 @@
 //! The SQLite state file: files taken, uploads, the account directory and
-//! (later) the data-pump outbox. One file per biller, WAL mode.
+//! the data-pump outbox. One file per biller, WAL mode.
 //!
 //! The schema is a list of migrations applied in order and counted by
 //! `PRAGMA user_version`; a migration is never edited once released, only
@@ -12,6 +12,7 @@ use rusqlite::Connection;
 pub mod accounts;
 pub mod files;
 pub mod lock;
+pub mod outbox;
 pub mod uploads;
 
 pub use accounts::{AccountChange, AccountRow, ChangeKind, ChangeLog};
@@ -46,6 +47,8 @@ const MIGRATIONS: &[&str] = &[
     // 2: files taken by `pull`, the account directory with its change log,
     // and uploads to InvoiceCloud.
     include_str!("migrations/0002_intake.sql"),
+    // 3: the data pump's outbox, its calls and attempts.
+    include_str!("migrations/0003_outbox.sql"),
 ];
 
 /// An open state file.
@@ -68,7 +71,11 @@ impl Store {
         let mut conn = Connection::open(path).map_err(err)?;
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(err)?;
-        conn.pragma_update(None, "synchronous", "NORMAL")
+        // FULL: in WAL mode a commit is then on disk (WAL fsynced) before
+        // the call returns. Every commit here may be followed by an outside
+        // effect (a file moved on the server, a payment sent), and that
+        // effect must never happen for a commit a power cut can undo.
+        conn.pragma_update(None, "synchronous", "FULL")
             .map_err(err)?;
         conn.pragma_update(None, "foreign_keys", true)
             .map_err(err)?;

@@ -1,0 +1,535 @@
+//! Export rows → outbox items, with the seed's rules applied once, here.
+//!
+//! One file is one transaction: its good rows all appear in the outbox, or
+//! (on a crash) none of them, and the file's record with them. Keys make it
+//! idempotent: a `payment_guid` or `event_id` already in the outbox with the
+//! same content is counted as `already`; with other content it is a
+//! `conflict`, reported and never overwritten.
+//!
+//! What is decided at ingest and frozen with the item: the payment's wire
+//! form (D1-D7: transactionId, paymentMode...), a comment's text and logTime
+//! (D8), skips (D11, features) and rule refusals (D8 over 70). Decided later
+//! by the sweep: D9 (against what Daffron was last told when it is sent) and
+//! the release of held items (D10, once a BIF brings the location).
+
+use chrono::{DateTime, FixedOffset};
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use super::exports::{self, EventAction, EventRow, ExportKind, IssueCode, PaymentRow, RowIssue};
+use super::rules::{self, Decision, RuleSettings, autopay, paperless, payment, scheduled};
+use super::{ItemState, Kind};
+use crate::multispeak::{self, request};
+use crate::store::outbox::{self, ExportFileCounts, Inserted, NewItem};
+use crate::store::{Store, StoreError};
+
+/// What one file gave.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct FileReport {
+    pub path: String,
+    /// `payments` or `events`; `null` when the header says neither.
+    pub kind: Option<ExportKind>,
+    pub sha256: String,
+    /// Data rows read.
+    pub rows: u64,
+    /// New items, in any state.
+    pub taken: u64,
+    /// Keys already in the outbox with the same content.
+    pub already: u64,
+    /// Of the new items: pending, held, skipped, rejected by a rule.
+    pub pending: u64,
+    pub held: u64,
+    pub skipped: u64,
+    pub rejected: u64,
+    /// Rows with errors (not taken).
+    pub refused: u64,
+    /// Keys already in the outbox with other content (not taken).
+    pub conflicts: u64,
+    /// Every problem, `validate`-style.
+    pub issues: Vec<RowIssue>,
+    /// The exports folder held this content before: not read again.
+    pub seen_before: bool,
+}
+
+impl FileReport {
+    /// Anything refused: a row error, a conflict, or a rule's refusal.
+    pub fn has_errors(&self) -> bool {
+        self.refused + self.conflicts + self.rejected > 0
+            || self.issues.iter().any(|i| !i.code.is_warning())
+    }
+}
+
+/// Unix seconds of a timestamp.
+fn secs(t: &DateTime<FixedOffset>) -> i64 {
+    t.timestamp()
+}
+
+fn sha_hex(bytes: &[u8]) -> String {
+    format!("{:x}", Sha256::digest(bytes))
+}
+
+fn to_cents(d: rust_decimal::Decimal) -> Option<i64> {
+    let mut c = d.checked_mul(rust_decimal::Decimal::ONE_HUNDRED)?;
+    c.rescale(0);
+    i64::try_from(c.mantissa()).ok()
+}
+
+/// The outbox item for a payment row (D1-D7, D11, D12).
+pub fn payment_item(row: &PaymentRow, s: &RuleSettings) -> NewItem {
+    let record = serde_json::to_string(row).unwrap_or_default();
+    let mut item = NewItem {
+        source: "payment",
+        key: row.payment_guid.clone(),
+        kind: Kind::Payment,
+        account: row.account.clone(),
+        ms_id: multispeak::account_id(&row.account).unwrap_or_default(),
+        match_key: String::new(),
+        tender: Some(row.tender.0.code()),
+        payment_mode: None,
+        amount_cents: to_cents(row.amount),
+        fee_cents: to_cents(row.fee),
+        batch_group: payment::batch_group(row, s),
+        desired: None,
+        occurred: secs(&row.paid_at),
+        content_sha256: sha_hex(record.as_bytes()),
+        record,
+        wire: None,
+        state: ItemState::Pending,
+        reason: String::new(),
+        file_id: None,
+        line: None,
+    };
+    match payment::transaction(row, s) {
+        Decision::Send(t) => {
+            item.match_key = t.transaction_id.clone();
+            item.payment_mode = Some(t.payment_mode.clone());
+            item.wire = Some(payment::wire(&t, s.service_version));
+        }
+        Decision::Skip(why) => (item.state, item.reason) = (ItemState::Skipped, why),
+        Decision::Reject(why) | Decision::Hold(why) => {
+            (item.state, item.reason) = (ItemState::Rejected, why)
+        }
+    }
+    item
+}
+
+/// The comment an event asks for (autopay, scheduled), or the decision not
+/// to send it.
+fn comment_text(row: &EventRow, s: &RuleSettings) -> Decision<String> {
+    match &row.action {
+        EventAction::Autopay { on } => Decision::Send(autopay::comment(*on)),
+        EventAction::ScheduledPayment(sp) => {
+            if !s.scheduled_payments {
+                return Decision::Skip(scheduled::not_enabled_reason());
+            }
+            match scheduled::comment(sp) {
+                Ok(t) => Decision::Send(t),
+                Err(why) => Decision::Reject(why),
+            }
+        }
+        EventAction::Paperless { .. } => Decision::Skip(String::new()),
+    }
+}
+
+/// A comment's payload at a location (D10), or `None` when it has none.
+pub fn comment_wire(
+    row: &EventRow,
+    s: &RuleSettings,
+    text: &str,
+    directory_location: Option<&str>,
+) -> Option<String> {
+    let location =
+        autopay::service_location(row.service_location_id.as_deref(), directory_location)?;
+    let customer = multispeak::account_id(&row.account)?;
+    Some(request::comment_item(&rules::history_comment(
+        &customer,
+        &location,
+        row.occurred_at,
+        s.timezone,
+        text.to_string(),
+    )))
+}
+
+/// The outbox item for an event row (D8, D9's payload, D10).
+/// `directory_location` is the account's Custom4 from the account directory.
+pub fn event_item(row: &EventRow, s: &RuleSettings, directory_location: Option<&str>) -> NewItem {
+    let record = serde_json::to_string(row).unwrap_or_default();
+    let kind = match row.action {
+        EventAction::Paperless { .. } => Kind::Paperless,
+        EventAction::Autopay { .. } => Kind::Autopay,
+        EventAction::ScheduledPayment(_) => Kind::Scheduled,
+    };
+    let ms_id = multispeak::account_id(&row.account).unwrap_or_default();
+    let mut item = NewItem {
+        source: "event",
+        key: row.event_id.clone(),
+        kind,
+        account: row.account.clone(),
+        ms_id,
+        match_key: String::new(),
+        tender: None,
+        payment_mode: None,
+        amount_cents: match &row.action {
+            EventAction::ScheduledPayment(sp) => to_cents(sp.amount),
+            _ => None,
+        },
+        fee_cents: None,
+        batch_group: None,
+        desired: None,
+        occurred: secs(&row.occurred_at),
+        content_sha256: sha_hex(record.as_bytes()),
+        record,
+        wire: None,
+        state: ItemState::Pending,
+        reason: String::new(),
+        file_id: None,
+        line: None,
+    };
+    match &row.action {
+        EventAction::Paperless { enroll } => {
+            item.desired = Some(paperless::flag(*enroll));
+            item.wire = paperless::item(&row.account, *enroll).map(|c| request::paperless_item(&c));
+        }
+        _ => match comment_text(row, s) {
+            Decision::Send(text) => match comment_wire(row, s, &text, directory_location) {
+                Some(w) => item.wire = Some(w),
+                None => (item.state, item.reason) = (ItemState::Held, autopay::held_reason()),
+            },
+            Decision::Skip(why) => (item.state, item.reason) = (ItemState::Skipped, why),
+            Decision::Reject(why) | Decision::Hold(why) => {
+                (item.state, item.reason) = (ItemState::Rejected, why)
+            }
+        },
+    }
+    item
+}
+
+/// The account directory's location (Custom4) for a base-sub account (D10).
+pub fn directory_location(conn: &Connection, account: &str) -> rusqlite::Result<Option<String>> {
+    conn.prepare_cached("SELECT location FROM accounts WHERE account = ?1")?
+        .query_row(params![account], |r| r.get::<_, String>(0))
+        .optional()
+        .map(|l| l.filter(|l| !l.trim().is_empty()))
+}
+
+/// Takes one export file's content into the outbox, in one transaction.
+/// `only_new`: skip content this state file has ingested before (the
+/// exports-folder scan); explicit files are always read (keys keep it
+/// idempotent).
+pub fn ingest(
+    store: &mut Store,
+    path: &str,
+    bytes: &[u8],
+    s: &RuleSettings,
+    only_new: bool,
+) -> Result<FileReport, StoreError> {
+    let sha256 = sha_hex(bytes);
+    let mut report = FileReport {
+        path: path.to_string(),
+        sha256: sha256.clone(),
+        ..FileReport::default()
+    };
+    if only_new
+        && outbox::export_file_by_sha(store.conn(), &sha256)
+            .map_err(|e| store.err(e))?
+            .is_some()
+    {
+        report.seen_before = true;
+        return Ok(report);
+    }
+    let file = exports::read(bytes);
+    report.kind = file.kind;
+    report.rows = file.rows;
+    report.refused = file.refused() as u64;
+    let mut issues = file.issues;
+
+    let now = crate::store::now_rfc3339();
+    let name = std::path::Path::new(path)
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.to_string());
+    let store_path = store.path().to_path_buf();
+    let err = |source| StoreError::Sqlite {
+        path: store_path.clone(),
+        source,
+    };
+    let tx = store.conn_mut().transaction().map_err(err)?;
+    let file_id = outbox::start_export_file(
+        &tx,
+        &name,
+        path,
+        &sha256,
+        file.kind.map(|k| k.as_str()),
+        &now,
+    )
+    .map_err(err)?;
+
+    let mut items: Vec<(u64, NewItem)> =
+        Vec::with_capacity(file.payments.len() + file.events.len());
+    for p in &file.payments {
+        items.push((p.line, payment_item(&p.row, s)));
+    }
+    // Events in the order they happened, so ids follow occurrence within a
+    // file (the ordered routes send in id order).
+    let mut events: Vec<&exports::Lined<EventRow>> = file.events.iter().collect();
+    events.sort_by_key(|e| (secs(&e.row.occurred_at), e.line));
+    for e in events {
+        let loc = match e.row.action {
+            EventAction::Paperless { .. } => None,
+            _ if e.row.service_location_id.is_some() => None,
+            _ => directory_location(&tx, &e.row.account).map_err(err)?,
+        };
+        items.push((e.line, event_item(&e.row, s, loc.as_deref())));
+    }
+
+    for (line, mut item) in items {
+        item.file_id = Some(file_id);
+        item.line = Some(line);
+        match outbox::insert(&tx, &item, &now).map_err(err)? {
+            Inserted::New(_) => {
+                report.taken += 1;
+                match item.state {
+                    ItemState::Held => report.held += 1,
+                    ItemState::Skipped => report.skipped += 1,
+                    ItemState::Rejected => {
+                        report.rejected += 1;
+                        issues.push(RowIssue {
+                            line: Some(line),
+                            column: None,
+                            field: None,
+                            code: IssueCode::RefusedByRule,
+                            value: item.key.clone(),
+                            message: item.reason.clone(),
+                        });
+                    }
+                    _ => report.pending += 1,
+                }
+            }
+            Inserted::Already(_) => report.already += 1,
+            Inserted::Conflict(existing) => {
+                report.conflicts += 1;
+                outbox::record_conflict(&tx, existing, &item, &now).map_err(err)?;
+                let field = if item.source == "payment" {
+                    "payment_guid"
+                } else {
+                    "event_id"
+                };
+                issues.push(RowIssue {
+                    line: Some(line),
+                    column: None,
+                    field: Some(field.to_string()),
+                    code: IssueCode::Conflict,
+                    value: item.key.clone(),
+                    message: format!(
+                        "{field} {} is already in the outbox (item {existing}) with other content; \
+                         the first is kept and this row is not taken",
+                        item.key
+                    ),
+                });
+            }
+        }
+    }
+    issues.sort_by_key(|i| (i.line.unwrap_or(0), i.column.unwrap_or(0)));
+    let counts = ExportFileCounts {
+        rows: report.rows,
+        taken: report.taken,
+        already: report.already,
+        refused: report.refused,
+        conflicts: report.conflicts,
+    };
+    let issues_json = serde_json::to_string(&issues).unwrap_or_else(|_| "[]".into());
+    outbox::finish_export_file(&tx, file_id, &counts, &issues_json).map_err(err)?;
+    tx.commit().map_err(err)?;
+    report.issues = issues;
+    Ok(report)
+}
+
+/// Why a file could not be ingested at all.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What an `ingest` did: one report per file.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct IngestSummary {
+    pub files: Vec<FileReport>,
+    /// Files that could not be read (each message names the file).
+    pub unreadable: Vec<String>,
+}
+
+impl IngestSummary {
+    /// 0 every row taken (or already there); 1 a row was refused, a key
+    /// conflicted or a rule refused an item; 2 a file could not be read.
+    pub fn exit_code(&self) -> crate::ExitCode {
+        let mut code = crate::ExitCode::Success;
+        if self.files.iter().any(FileReport::has_errors) {
+            code = code.worst(crate::ExitCode::InputErrors);
+        }
+        if !self.unreadable.is_empty() {
+            code = code.worst(crate::ExitCode::Usage);
+        }
+        code
+    }
+
+    /// Every issue as `FILE:LINE: ...`, then a line per file.
+    pub fn text(&self) -> String {
+        let mut s = String::new();
+        for f in &self.files {
+            if f.seen_before {
+                continue;
+            }
+            for i in &f.issues {
+                s.push_str(&i.text_line(&f.path));
+                s.push('\n');
+            }
+        }
+        for f in &self.files {
+            if f.seen_before {
+                s.push_str(&format!("{}: already ingested (same content)\n", f.path));
+                continue;
+            }
+            let kind = f.kind.map(|k| k.as_str()).unwrap_or("not an export");
+            let states: Vec<String> = [
+                (f.pending, "pending"),
+                (f.held, "held"),
+                (f.skipped, "skipped"),
+                (f.rejected, "rejected by a rule"),
+            ]
+            .into_iter()
+            .filter(|(n, _)| *n > 0)
+            .map(|(n, w)| format!("{n} {w}"))
+            .collect();
+            let mut parts = vec![if states.is_empty() {
+                format!("{} new", f.taken)
+            } else {
+                format!("{} new ({})", f.taken, states.join(", "))
+            }];
+            for (n, w) in [
+                (f.already, "already in the outbox"),
+                (f.refused, "refused"),
+                (f.conflicts, "conflicting"),
+            ] {
+                if n > 0 {
+                    parts.push(format!("{n} {w}"));
+                }
+            }
+            s.push_str(&format!(
+                "{}: {kind}, {} row(s): {}\n",
+                f.path,
+                f.rows,
+                parts.join(", ")
+            ));
+        }
+        for u in &self.unreadable {
+            s.push_str(&format!("error: {u}\n"));
+        }
+        if self.files.is_empty() && self.unreadable.is_empty() {
+            s.push_str("ingest: no new export files\n");
+        }
+        s
+    }
+
+    /// `{"files":[...],"unreadable":[...]}`.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::to_value(self).unwrap_or_default()
+    }
+}
+
+/// The export files of a folder, in name order: `*.csv` (any case) whose
+/// name starts with `payments` or `events`. Hidden and partial files
+/// (`.name`, `*.tmp`, `*.part`) are left alone.
+pub fn export_files_in(dir: &std::path::Path) -> std::io::Result<Vec<std::path::PathBuf>> {
+    let mut out = Vec::new();
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+        Err(e) => return Err(e),
+    };
+    for e in entries {
+        let e = e?;
+        let name = e.file_name().to_string_lossy().to_ascii_lowercase();
+        let wanted =
+            (name.starts_with("payments") || name.starts_with("events")) && name.ends_with(".csv");
+        if wanted && e.file_type().map(|t| t.is_file()).unwrap_or(false) {
+            out.push(e.path());
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// `ingest [FILE...]`: the files given (always read), or else the new
+/// files of `[paths] exports` (content already ingested is skipped).
+pub fn run(
+    store: &mut Store,
+    s: &RuleSettings,
+    files: &[std::path::PathBuf],
+    exports_dir: &std::path::Path,
+) -> Result<IngestSummary, IngestError> {
+    let (paths, only_new) = if files.is_empty() {
+        let found = export_files_in(exports_dir).map_err(|source| IngestError::Read {
+            path: exports_dir.to_path_buf(),
+            source,
+        })?;
+        (found, true)
+    } else {
+        (files.to_vec(), false)
+    };
+    let mut summary = IngestSummary::default();
+    for p in paths {
+        let bytes = match std::fs::read(&p) {
+            Ok(b) => b,
+            Err(e) => {
+                summary
+                    .unreadable
+                    .push(format!("cannot read {}: {e}", p.display()));
+                continue;
+            }
+        };
+        let report = ingest(store, &p.display().to_string(), &bytes, s, only_new)?;
+        summary.files.push(report);
+    }
+    Ok(summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pump::rules::payment::tests::{row, settings};
+
+    #[test]
+    fn a_payment_row_becomes_a_pending_item_with_its_frozen_payload() {
+        let item = payment_item(&row(), &settings());
+        assert_eq!(item.state, ItemState::Pending);
+        assert_eq!(item.match_key, "e4deba7f-86e7-4850-8226-d6a2fbfb0ab6");
+        assert_eq!(item.payment_mode.as_deref(), Some("WEB"));
+        assert_eq!(item.amount_cents, Some(23210));
+        assert_eq!(item.fee_cents, Some(295));
+        assert_eq!(item.ms_id, "35909001");
+        let w = item.wire.unwrap();
+        assert!(
+            w.starts_with(
+                "<paymentTransaction><accountNumber>35909001</accountNumber><creditCardPayment>"
+            ),
+            "{w}"
+        );
+    }
+
+    #[test]
+    fn cents_are_exact() {
+        use std::str::FromStr;
+        let d = |s| rust_decimal::Decimal::from_str(s).unwrap();
+        assert_eq!(to_cents(d("232.1")), Some(23210));
+        assert_eq!(to_cents(d("0.01")), Some(1));
+        assert_eq!(to_cents(d("5")), Some(500));
+    }
+}

@@ -1,0 +1,918 @@
+//! The sweep: send what the outbox holds, in batches, and record what
+//! Daffron said of each item.
+//!
+//! ## The order of commits and calls (crash safety)
+//!
+//! For every batch:
+//! 1. **commit A**: the items become `in_flight`, their attempt is counted,
+//!    and the call and its items are recorded. The state file is opened with
+//!    `synchronous=FULL`, so this is on disk before step 2.
+//! 2. **the call** leaves the machine.
+//! 3. **commit B**: the call's answer, each item's outcome and its new state
+//!    (`posted`, `duplicate`, `rejected`, `retrying`, `dead`), and for
+//!    paperless what Daffron was last told (D9).
+//!
+//! A retry of the same batch (a transient failure) or a half of it (a SOAP
+//! Fault, see below) is another call: its own commit before it leaves and
+//! its own commit after.
+//!
+//! What a crash leaves, and what the next sweep does:
+//! - before commit A: nothing was sent, nothing recorded;
+//! - between A and B: the items stay `in_flight`. They are due at once and
+//!   sent again with their *frozen payload* (same transactionId, same
+//!   logTime): a payment Daffron took is answered "duplicate" (D15) and
+//!   counts as posted; a paperless flag set twice is the same flag; a comment
+//!   is the same bytes;
+//! - after B: done.
+//!
+//! Nothing is lost (an item leaves `in_flight` only in commit B) and nothing
+//! takes effect twice (every resend is recognisable as one).
+//!
+//! ## Retries
+//! - A call that fails whole for a transient reason (connect, timeout, HTTP
+//!   5xx, garbage) is tried again within the sweep (`[pump] call_tries`,
+//!   `retry_pause_ms`, full jitter). Still failing, the route is given up for
+//!   this sweep: its batch goes `retrying`, the rest stays `pending`.
+//! - A SOAP Fault refuses a whole call, often because of one bad item. A
+//!   batch that faults is halved and each half sent (keeping a D12 group
+//!   whole), down to single items, so one bad item does not hold back the
+//!   others. Three single-item calls faulting in a row with no success
+//!   between mean the endpoint refuses everything (credentials?): the route
+//!   is given up for this sweep.
+//! - An item without a final answer (`unknown`, or its call failed) goes
+//!   `retrying` with a next-attempt time (`[pump] backoff_seconds`, doubling,
+//!   full jitter, at most `max_backoff_seconds`), and `dead` once it has had
+//!   `max_attempts` attempts. Each sweep sends an item at most once.
+
+use std::collections::{BTreeMap, HashSet};
+
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use serde::Serialize;
+
+use super::exports::{EventAction, EventRow};
+use super::ingest::{comment_wire, directory_location};
+use super::rules::paperless::{self, Candidate, Plan};
+use super::rules::{RuleSettings, scheduled};
+use super::service::{CallReport, Deliver, outcome_word};
+use super::{ItemState, Kind, Route};
+use crate::ExitCode;
+use crate::multispeak::outcome::{CallError, ItemOutcome};
+use crate::retry::{Clock, RetryAction, RetryPolicy};
+use crate::store::outbox::{self, CallEnd, DueItem, NewCall};
+use crate::store::{Store, StoreError};
+
+/// How a sweep behaves (from `[pump]`).
+#[derive(Debug, Clone)]
+pub struct SweepOptions {
+    pub batch_size: usize,
+    pub max_attempts: u32,
+    /// Within the sweep: one call failing whole, transiently.
+    pub call_policy: RetryPolicy,
+    /// Across sweeps: when an item without a final answer is due again.
+    pub item_policy: RetryPolicy,
+}
+
+impl SweepOptions {
+    pub fn from_config(config: &crate::config::Config) -> SweepOptions {
+        SweepOptions {
+            batch_size: config.pump.batch_size,
+            max_attempts: config.pump.max_attempts,
+            call_policy: config.pump.call_policy(),
+            item_policy: config.pump.item_policy(),
+        }
+    }
+}
+
+/// What a sweep did on one route.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RouteSummary {
+    pub route: Option<Route>,
+    /// The endpoint's URL setting (11, 14, 17).
+    pub setting: u32,
+    pub configured: bool,
+    pub calls: u64,
+    /// Items carried by at least one call.
+    pub sent: u64,
+    pub posted: u64,
+    pub duplicate: u64,
+    pub rejected: u64,
+    pub retrying: u64,
+    pub dead: u64,
+    /// Settled without a call (D9).
+    pub skipped: u64,
+    /// Open items left for a later sweep (not due, held back, or the route
+    /// was given up).
+    pub left: u64,
+    /// Why the route was given up for this sweep, if it was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stopped: Option<String>,
+    /// Whether `stopped` is a configuration problem (HTTP 4xx, no endpoint).
+    #[serde(skip)]
+    pub stopped_by_config: bool,
+    /// The sum of the payments posted in this sweep (never the fees).
+    pub posted_amount: rust_decimal::Decimal,
+    /// Items this sweep left rejected or dead, with why (the first 100).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub problems: Vec<Problem>,
+}
+
+/// An item that needs a person after this sweep.
+#[derive(Debug, Clone, Serialize)]
+pub struct Problem {
+    pub id: i64,
+    pub kind: Kind,
+    pub key: String,
+    pub account: String,
+    pub state: ItemState,
+    pub reason: String,
+}
+
+/// Problems kept per route in a summary.
+const MAX_PROBLEMS: usize = 100;
+
+/// What a sweep did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SweepSummary {
+    pub sweep_id: i64,
+    pub dry_run: bool,
+    /// Held items released because a BIF brought their location (D10).
+    pub released: u64,
+    /// Items still held after the sweep.
+    pub held: u64,
+    pub routes: Vec<RouteSummary>,
+    pub seconds: f64,
+}
+
+impl SweepSummary {
+    /// 0 all good; 1 an item was rejected or went dead; 2 an endpoint is
+    /// missing or refused as misconfigured; 3 an endpoint was unreachable or
+    /// refused everything and work waits for the next sweep.
+    pub fn exit_code(&self) -> ExitCode {
+        let mut code = ExitCode::Success;
+        for r in &self.routes {
+            if r.rejected + r.dead > 0 {
+                code = code.worst(ExitCode::InputErrors);
+            }
+            if r.stopped.is_some() {
+                code = code.worst(if r.stopped_by_config {
+                    ExitCode::Usage
+                } else {
+                    ExitCode::Transient
+                });
+            }
+        }
+        code
+    }
+
+    pub fn route(&self, route: Route) -> Option<&RouteSummary> {
+        self.routes.iter().find(|r| r.route == Some(route))
+    }
+
+    /// A line per route, the problems, and where the route stopped.
+    pub fn text(&self) -> String {
+        let mut s = String::new();
+        if self.released > 0 {
+            s.push_str(&format!(
+                "released {} held item(s): a BIF brought their service location (D10)\n",
+                self.released
+            ));
+        }
+        for r in &self.routes {
+            let name = r.route.map(Route::as_str).unwrap_or("?");
+            if !r.configured && r.left == 0 {
+                continue;
+            }
+            let mut parts = Vec::new();
+            for (n, w) in [
+                (r.posted, "posted"),
+                (r.duplicate, "already in Daffron (duplicate)"),
+                (r.rejected, "rejected"),
+                (r.retrying, "retrying"),
+                (r.dead, "dead"),
+                (r.skipped, "skipped (D9)"),
+            ] {
+                if n > 0 {
+                    parts.push(format!("{n} {w}"));
+                }
+            }
+            let what = if r.sent == 0 && r.skipped == 0 {
+                "nothing due".to_string()
+            } else {
+                format!(
+                    "{} item(s) in {} call(s): {}",
+                    r.sent,
+                    r.calls,
+                    parts.join(", ")
+                )
+            };
+            let amount = if r.posted_amount.is_zero() {
+                String::new()
+            } else {
+                format!(", {} posted", r.posted_amount)
+            };
+            s.push_str(&format!(
+                "{name} (setting {}): {what}{amount}; {} open\n",
+                r.setting, r.left
+            ));
+            for p in &r.problems {
+                s.push_str(&format!(
+                    "  {} {} {} ({}): {}: {}\n",
+                    p.kind.as_str(),
+                    p.id,
+                    p.key,
+                    p.account,
+                    p.state.as_str(),
+                    p.reason
+                ));
+            }
+            if let Some(why) = &r.stopped {
+                s.push_str(&format!("  stopped: {why}\n"));
+            }
+        }
+        if self.held > 0 {
+            s.push_str(&format!(
+                "{} item(s) held for a service location (D10): `daffron-bridge outbox list --status held`\n",
+                self.held
+            ));
+        }
+        s
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::to_value(self).unwrap_or_default()
+    }
+}
+
+/// What the answer (or the lack of one) means for an item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Verdict {
+    Posted,
+    Duplicate(String),
+    Rejected(String),
+    /// No final answer: retrying, or dead after `max_attempts`.
+    Again(String),
+}
+
+/// Why a sweep of one route stopped early.
+#[derive(Debug, Clone)]
+struct Stop {
+    why: String,
+    config: bool,
+}
+
+/// A failed try, for the retry policy.
+#[derive(Debug)]
+enum TryError {
+    Call(CallError),
+    Store(StoreError),
+}
+
+/// Runs sweeps over one state file.
+pub struct Sweeper<'a> {
+    store: &'a mut Store,
+    deliver: &'a dyn Deliver,
+    clock: &'a dyn Clock,
+    rules: &'a RuleSettings,
+    opts: SweepOptions,
+    rng: StdRng,
+    sweep_id: i64,
+}
+
+impl<'a> Sweeper<'a> {
+    pub fn new(
+        store: &'a mut Store,
+        deliver: &'a dyn Deliver,
+        clock: &'a dyn Clock,
+        rules: &'a RuleSettings,
+        opts: SweepOptions,
+    ) -> Self {
+        Sweeper {
+            store,
+            deliver,
+            clock,
+            rules,
+            opts,
+            rng: StdRng::from_rng(&mut rand::rng()),
+            sweep_id: 0,
+        }
+    }
+
+    /// Seeds the jitter (tests).
+    pub fn with_seed(mut self, seed: u64) -> Self {
+        self.rng = StdRng::seed_from_u64(seed);
+        self
+    }
+
+    fn now_text(&self) -> String {
+        self.clock
+            .now()
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    }
+
+    fn now_secs(&self) -> i64 {
+        self.clock.now().timestamp()
+    }
+
+    fn err(&self, e: rusqlite::Error) -> StoreError {
+        self.store.err(e)
+    }
+
+    /// One sweep over every route.
+    pub fn run(&mut self) -> Result<SweepSummary, StoreError> {
+        let started = std::time::Instant::now();
+        let now = self.now_text();
+        self.sweep_id = outbox::start_sweep(self.store.conn(), &now).map_err(|e| self.err(e))?;
+        let mut summary = SweepSummary {
+            sweep_id: self.sweep_id,
+            ..SweepSummary::default()
+        };
+        summary.released = self.release_held()?;
+        for route in Route::ALL {
+            let mut rs = RouteSummary {
+                route: Some(route),
+                setting: route.url_setting(),
+                configured: self.deliver.has(route),
+                ..RouteSummary::default()
+            };
+            if rs.configured {
+                if route.ordered() {
+                    self.sweep_ordered(route, &mut rs)?;
+                } else {
+                    self.sweep_unordered(route, &mut rs)?;
+                }
+            }
+            rs.left = self.open_count(route)?;
+            if !rs.configured && rs.left > 0 {
+                rs.stopped = Some(format!(
+                    "{} item(s) wait for the {} endpoint, but advanced setting {} ({}) is not configured",
+                    rs.left,
+                    route.as_str(),
+                    route.url_setting(),
+                    crate::config::setting_name(route.url_setting()).unwrap_or("?")
+                ));
+                rs.stopped_by_config = true;
+            }
+            summary.routes.push(rs);
+        }
+        summary.held = self
+            .store
+            .conn()
+            .query_row(
+                "SELECT COUNT(*) FROM outbox WHERE state = 'held'",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .map_err(|e| self.err(e))? as u64;
+        summary.seconds = started.elapsed().as_secs_f64();
+        let json = serde_json::to_string(&summary).unwrap_or_default();
+        outbox::finish_sweep(self.store.conn(), self.sweep_id, &self.now_text(), &json)
+            .map_err(|e| self.err(e))?;
+        Ok(summary)
+    }
+
+    fn open_count(&self, route: Route) -> Result<u64, StoreError> {
+        self.store
+            .conn()
+            .query_row(
+                "SELECT COUNT(*) FROM outbox WHERE route = ?1
+                   AND state IN ('pending', 'in_flight', 'retrying', 'held')",
+                [route.as_str()],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n as u64)
+            .map_err(|e| self.err(e))
+    }
+
+    /// D10: held comments whose account now has a location in the account
+    /// directory get their payload and become pending.
+    fn release_held(&mut self) -> Result<u64, StoreError> {
+        let held = outbox::held_items(self.store.conn()).map_err(|e| self.err(e))?;
+        if held.is_empty() {
+            return Ok(0);
+        }
+        let now = self.now_text();
+        let rules = self.rules;
+        let path = self.store.path().to_path_buf();
+        let err = |source| StoreError::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        let tx = self.store.conn_mut().transaction().map_err(err)?;
+        let mut released = 0;
+        for h in held {
+            let Ok(row) = serde_json::from_str::<EventRow>(&h.record) else {
+                tracing::warn!(
+                    "held outbox item {} has an unreadable record; left held",
+                    h.id
+                );
+                continue;
+            };
+            let text = match &row.action {
+                EventAction::Autopay { on } => super::rules::autopay::comment(*on),
+                EventAction::ScheduledPayment(sp) => match scheduled::comment(sp) {
+                    Ok(t) => t,
+                    Err(_) => continue,
+                },
+                EventAction::Paperless { .. } => continue,
+            };
+            let loc = directory_location(&tx, &h.account).map_err(err)?;
+            if let Some(wire) = comment_wire(&row, rules, &text, loc.as_deref()) {
+                outbox::release(&tx, h.id, &wire, &now).map_err(err)?;
+                released += 1;
+            }
+        }
+        tx.commit().map_err(err)?;
+        Ok(released)
+    }
+
+    /// Payments: independent items, in id order, D12 groups kept whole.
+    fn sweep_unordered(&mut self, route: Route, rs: &mut RouteSummary) -> Result<(), StoreError> {
+        let now = self.now_secs();
+        let mut after = 0i64;
+        let mut taken: HashSet<i64> = HashSet::new();
+        loop {
+            let due = outbox::due_after(self.store.conn(), route, after, now, self.opts.batch_size)
+                .map_err(|e| self.err(e))?;
+            if due.is_empty() {
+                return Ok(());
+            }
+            let mut batch: Vec<DueItem> = Vec::new();
+            for item in due {
+                if taken.contains(&item.id) {
+                    after = item.id;
+                    continue;
+                }
+                let unit = match &item.batch_group {
+                    Some(g) => outbox::due_in_group(self.store.conn(), route, g, now)
+                        .map_err(|e| self.err(e))?
+                        .into_iter()
+                        .filter(|i| !taken.contains(&i.id))
+                        .collect(),
+                    None => vec![item.clone()],
+                };
+                if !batch.is_empty() && batch.len() + unit.len() > self.opts.batch_size {
+                    break;
+                }
+                after = item.id;
+                for u in unit {
+                    taken.insert(u.id);
+                    batch.push(u);
+                }
+            }
+            if batch.is_empty() {
+                continue;
+            }
+            if let Some(stop) = self.send_batch(route, batch, rs)? {
+                rs.stopped = Some(stop.why);
+                rs.stopped_by_config = stop.config;
+                return Ok(());
+            }
+        }
+    }
+
+    /// Paperless and comments: per account, in the order things happened;
+    /// an earlier item not yet settled holds the later ones back.
+    fn sweep_ordered(&mut self, route: Route, rs: &mut RouteSummary) -> Result<(), StoreError> {
+        let mut taken: HashSet<i64> = HashSet::new();
+        loop {
+            let now = self.now_secs();
+            let open = outbox::open_items(self.store.conn(), route).map_err(|e| self.err(e))?;
+            let held: BTreeMap<String, i64> = outbox::held_accounts(self.store.conn(), route)
+                .map_err(|e| self.err(e))?
+                .into_iter()
+                .collect();
+            let mut by_account: BTreeMap<String, Vec<DueItem>> = BTreeMap::new();
+            for item in open {
+                by_account
+                    .entry(item.account.clone())
+                    .or_default()
+                    .push(item);
+            }
+            let mut send: Vec<DueItem> = Vec::new();
+            let mut skips: Vec<(i64, String)> = Vec::new();
+            for (account, items) in by_account {
+                let first_held = held.get(&account).copied();
+                let items: Vec<DueItem> = items
+                    .into_iter()
+                    .filter(|i| first_held.is_none_or(|h| i.id < h))
+                    .collect();
+                if items.is_empty() {
+                    continue;
+                }
+                if route == Route::Paperless {
+                    let told =
+                        outbox::told(self.store.conn(), &account).map_err(|e| self.err(e))?;
+                    let cands: Vec<Candidate> = items
+                        .iter()
+                        .map(|i| Candidate {
+                            id: i.id,
+                            key: i.key.clone(),
+                            enroll: i.desired.as_deref() == Some("Y"),
+                            occurred: i.occurred,
+                            in_flight: i.state == ItemState::InFlight,
+                            due: !taken.contains(&i.id) && i.next_attempt_at <= now,
+                        })
+                        .collect();
+                    for (id, plan) in paperless::plan(&cands, told.as_ref()) {
+                        match plan {
+                            Plan::Send if !taken.contains(&id) => {
+                                if let Some(i) = items.iter().find(|i| i.id == id) {
+                                    send.push(i.clone());
+                                }
+                            }
+                            Plan::Skip(why) => skips.push((id, why)),
+                            _ => {}
+                        }
+                    }
+                } else {
+                    // The earliest open item of the account, if it may go now.
+                    let first = &items[0];
+                    let due = first.state == ItemState::InFlight || first.next_attempt_at <= now;
+                    if due && !taken.contains(&first.id) {
+                        send.push(first.clone());
+                    }
+                }
+            }
+            if !skips.is_empty() {
+                self.skip(&skips)?;
+                rs.skipped += skips.len() as u64;
+            }
+            if send.is_empty() {
+                if skips.is_empty() {
+                    return Ok(());
+                }
+                continue;
+            }
+            send.sort_by_key(|i| i.id);
+            for chunk in send.chunks(self.opts.batch_size) {
+                for i in chunk {
+                    taken.insert(i.id);
+                }
+                if let Some(stop) = self.send_batch(route, chunk.to_vec(), rs)? {
+                    rs.stopped = Some(stop.why);
+                    rs.stopped_by_config = stop.config;
+                    return Ok(());
+                }
+            }
+        }
+    }
+
+    fn skip(&mut self, skips: &[(i64, String)]) -> Result<(), StoreError> {
+        let now = self.now_text();
+        let path = self.store.path().to_path_buf();
+        let err = |source| StoreError::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        let tx = self.store.conn_mut().transaction().map_err(err)?;
+        for (id, why) in skips {
+            outbox::settle(&tx, *id, ItemState::Skipped, why, 0, &now).map_err(err)?;
+        }
+        tx.commit().map_err(err)
+    }
+
+    /// Leases a batch (commit A), sends it, halving on Faults, and records
+    /// every item's outcome (commit B). `Some(stop)` when the route should
+    /// be given up for this sweep.
+    fn send_batch(
+        &mut self,
+        route: Route,
+        batch: Vec<DueItem>,
+        rs: &mut RouteSummary,
+    ) -> Result<Option<Stop>, StoreError> {
+        let now = self.now_text();
+        {
+            let path = self.store.path().to_path_buf();
+            let err = |source| StoreError::Sqlite {
+                path: path.clone(),
+                source,
+            };
+            let tx = self.store.conn_mut().transaction().map_err(err)?;
+            let ids: Vec<i64> = batch.iter().map(|i| i.id).collect();
+            outbox::lease(&tx, &ids, &now).map_err(err)?;
+            tx.commit().map_err(err)?;
+        }
+        rs.sent += batch.len() as u64;
+        let mut verdicts: Vec<Option<Verdict>> = vec![None; batch.len()];
+        let mut faults_in_a_row = 0u32;
+        let mut stop: Option<Stop> = None;
+        self.send_part(
+            route,
+            &batch,
+            0,
+            &mut verdicts,
+            &mut faults_in_a_row,
+            &mut stop,
+            rs,
+        )?;
+        // Commit B: every leased item leaves in_flight here.
+        let now = self.now_text();
+        let now_secs = self.now_secs();
+        let path = self.store.path().to_path_buf();
+        let err = |source| StoreError::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        let (max_attempts, item_policy) = (self.opts.max_attempts, self.opts.item_policy.clone());
+        let not_sent = stop
+            .as_ref()
+            .map(|s| format!("not sent: {}", s.why))
+            .unwrap_or_else(|| "not sent".into());
+        let mut delays = Vec::with_capacity(batch.len());
+        for item in &batch {
+            let attempts = item.attempts + 1;
+            delays.push(item_policy.backoff(attempts, &mut self.rng));
+        }
+        let tx = self.store.conn_mut().transaction().map_err(err)?;
+        for ((item, verdict), delay) in batch.iter().zip(verdicts).zip(delays) {
+            let attempts = item.attempts + 1;
+            let verdict = verdict.unwrap_or_else(|| Verdict::Again(not_sent.clone()));
+            let (state, reason, next) = match verdict {
+                Verdict::Posted => (ItemState::Posted, String::new(), 0),
+                Verdict::Duplicate(r) => (ItemState::Duplicate, r, 0),
+                Verdict::Rejected(r) => (ItemState::Rejected, r, 0),
+                Verdict::Again(r) if attempts >= max_attempts => (
+                    ItemState::Dead,
+                    format!("no final answer after {attempts} attempt(s); last: {r}"),
+                    0,
+                ),
+                Verdict::Again(r) => (
+                    ItemState::Retrying,
+                    r,
+                    now_secs.saturating_add(delay.as_secs() as i64),
+                ),
+            };
+            outbox::settle(&tx, item.id, state, &reason, next, &now).map_err(err)?;
+            if state.is_posted() && item.kind == Kind::Paperless {
+                outbox::set_told(
+                    &tx,
+                    &item.account,
+                    item.desired.as_deref() == Some("Y"),
+                    item.id,
+                    &now,
+                )
+                .map_err(err)?;
+            }
+            if state.needs_person() && rs.problems.len() < MAX_PROBLEMS {
+                rs.problems.push(Problem {
+                    id: item.id,
+                    kind: item.kind,
+                    key: item.key.clone(),
+                    account: item.account.clone(),
+                    state,
+                    reason: reason.clone(),
+                });
+            }
+            match state {
+                ItemState::Posted => rs.posted += 1,
+                ItemState::Duplicate => rs.duplicate += 1,
+                ItemState::Rejected => rs.rejected += 1,
+                ItemState::Dead => rs.dead += 1,
+                _ => rs.retrying += 1,
+            }
+            if state.is_posted()
+                && item.kind == Kind::Payment
+                && let Some(a) = amount_of(&item.wire)
+            {
+                rs.posted_amount += a;
+            }
+        }
+        tx.commit().map_err(err)?;
+        Ok(stop)
+    }
+
+    /// Sends `part` (items `offset..` of the batch) as one call, with
+    /// in-sweep retries; on a Fault, halves it. Fills `verdicts`.
+    #[allow(clippy::too_many_arguments)]
+    fn send_part(
+        &mut self,
+        route: Route,
+        part: &[DueItem],
+        offset: usize,
+        verdicts: &mut [Option<Verdict>],
+        faults_in_a_row: &mut u32,
+        stop: &mut Option<Stop>,
+        rs: &mut RouteSummary,
+    ) -> Result<(), StoreError> {
+        if part.is_empty() || stop.is_some() {
+            return Ok(());
+        }
+        let report = self.call_with_retries(route, part, rs)?;
+        match report.result {
+            Ok(outcomes) => {
+                if outcomes.iter().any(ItemOutcome::is_posted) {
+                    *faults_in_a_row = 0;
+                }
+                for (i, o) in outcomes.into_iter().enumerate() {
+                    verdicts[offset + i] = Some(match o {
+                        ItemOutcome::Accepted => Verdict::Posted,
+                        ItemOutcome::Duplicate(r) => Verdict::Duplicate(r),
+                        ItemOutcome::Rejected(r) => Verdict::Rejected(r),
+                        ItemOutcome::Unknown(r) => Verdict::Again(r),
+                    });
+                }
+            }
+            Err(CallError::Fault(f)) => {
+                let why = f.to_string();
+                match split_point(part) {
+                    Some(mid) => {
+                        let (left, right) = part.split_at(mid);
+                        self.send_part(route, left, offset, verdicts, faults_in_a_row, stop, rs)?;
+                        self.send_part(
+                            route,
+                            right,
+                            offset + mid,
+                            verdicts,
+                            faults_in_a_row,
+                            stop,
+                            rs,
+                        )?;
+                    }
+                    None => {
+                        for v in &mut verdicts[offset..offset + part.len()] {
+                            *v = Some(Verdict::Again(why.clone()));
+                        }
+                        *faults_in_a_row += 1;
+                        if *faults_in_a_row >= 3 {
+                            *stop = Some(Stop {
+                                why: format!(
+                                    "the endpoint refused {faults_in_a_row} calls in a row with a SOAP Fault \
+                                     (check the user and password, settings {} and {}): {why}",
+                                    route.url_setting() + 1,
+                                    route.url_setting() + 2
+                                ),
+                                config: false,
+                            });
+                        }
+                    }
+                }
+            }
+            Err(e) => {
+                let why = e.to_string();
+                for v in &mut verdicts[offset..offset + part.len()] {
+                    *v = Some(Verdict::Again(why.clone()));
+                }
+                *stop = Some(Stop {
+                    config: matches!(e, CallError::Rejected(_)),
+                    why,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// One call (retried within the sweep while it fails transiently),
+    /// each try recorded: its start committed before it leaves, its end
+    /// after.
+    fn call_with_retries(
+        &mut self,
+        route: Route,
+        items: &[DueItem],
+        rs: &mut RouteSummary,
+    ) -> Result<CallReport, StoreError> {
+        let policy = self.opts.call_policy.clone();
+        let clock = self.clock;
+        let mut rng = StdRng::from_rng(&mut self.rng);
+        let mut last: Option<CallReport> = None;
+        let retried = policy.run(
+            clock,
+            &mut rng,
+            |_| {
+                rs.calls += 1;
+                let report = self.one_call(route, items).map_err(TryError::Store)?;
+                match &report.result {
+                    Err(e) => {
+                        let e = e.clone();
+                        last = Some(report);
+                        Err(TryError::Call(e))
+                    }
+                    Ok(_) => Ok(report),
+                }
+            },
+            |e| match e {
+                TryError::Call(c) if c.is_retryable() => RetryAction::Retry,
+                _ => RetryAction::DontRetry,
+            },
+            |n, e, delay| {
+                if let TryError::Call(c) = e {
+                    tracing::warn!(
+                        "{} call, try {n}: {c}; trying again in {} ms",
+                        route.operation().name(),
+                        delay.as_millis()
+                    );
+                }
+            },
+        );
+        match retried.result {
+            Ok(r) => Ok(r),
+            Err(TryError::Store(e)) => Err(e),
+            Err(TryError::Call(e)) => Ok(last.unwrap_or(CallReport {
+                millis: 0,
+                http_status: None,
+                result: Err(e),
+                answer: None,
+            })),
+        }
+    }
+
+    /// Records a call's start (committed), makes it, records its end
+    /// (committed).
+    fn one_call(&mut self, route: Route, items: &[DueItem]) -> Result<CallReport, StoreError> {
+        let message_id = uuid::Uuid::new_v4();
+        let mid = message_id.to_string();
+        let started = self.now_text();
+        let url = self.deliver.url(route);
+        let ids: Vec<i64> = items.iter().map(|i| i.id).collect();
+        let path = self.store.path().to_path_buf();
+        let err = |source| StoreError::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        let call_id = outbox::start_call(
+            self.store.conn(),
+            &NewCall {
+                sweep_id: self.sweep_id,
+                route,
+                url: &url,
+                message_id: &mid,
+                started_at: &started,
+            },
+            &ids,
+        )
+        .map_err(err)?;
+        let report = self.deliver.deliver(route, items, message_id);
+        let (outcome, detail, per_item): (&str, String, Vec<(i64, &str, String)>) =
+            match &report.result {
+                Ok(outcomes) => {
+                    let per: Vec<(i64, &str, String)> = items
+                        .iter()
+                        .zip(outcomes)
+                        .map(|(i, o)| {
+                            let (w, r) = outcome_word(o);
+                            (i.id, w, r)
+                        })
+                        .collect();
+                    let clean = outcomes.iter().all(|o| *o == ItemOutcome::Accepted);
+                    (if clean { "ok" } else { "partial" }, String::new(), per)
+                }
+                Err(e) => {
+                    let word = match e {
+                        CallError::Transient(_) => "transient",
+                        CallError::Fault(_) => "fault",
+                        CallError::Rejected(_) => "http_error",
+                    };
+                    let why = e.to_string();
+                    (
+                        word,
+                        why.clone(),
+                        items
+                            .iter()
+                            .map(|i| (i.id, "failed", why.clone()))
+                            .collect(),
+                    )
+                }
+            };
+        let per_ref: Vec<(i64, &str, &str)> = per_item
+            .iter()
+            .map(|(id, w, r)| (*id, *w, r.as_str()))
+            .collect();
+        outbox::finish_call(
+            self.store.conn(),
+            call_id,
+            &CallEnd {
+                millis: report.millis,
+                http_status: report.http_status,
+                outcome,
+                detail: &detail,
+                answer: report.answer.as_deref(),
+            },
+            &per_ref,
+        )
+        .map_err(err)?;
+        Ok(report)
+    }
+}
+
+/// Where to halve a faulted batch without splitting a D12 group; `None`
+/// for a single item or a single group.
+fn split_point(part: &[DueItem]) -> Option<usize> {
+    if part.len() < 2 {
+        return None;
+    }
+    let boundary = |i: usize| {
+        part[i - 1].batch_group.is_none() || part[i - 1].batch_group != part[i].batch_group
+    };
+    let mid = part.len() / 2;
+    (0..part.len())
+        .flat_map(|d| [mid.checked_sub(d), mid.checked_add(d)])
+        .flatten()
+        .find(|&i| i > 0 && i < part.len() && boundary(i))
+}
+
+/// The amount in a payment's payload, for the summary's sum.
+fn amount_of(wire: &str) -> Option<rust_decimal::Decimal> {
+    let start = wire.find("<amount>")? + "<amount>".len();
+    let end = start + wire[start..].find("</amount>")?;
+    wire[start..end].parse().ok()
+}

@@ -1,0 +1,127 @@
+-- The data pump: InvoiceCloud's exports taken in, the outbox of items for
+-- Daffron, every call and attempt, and what Daffron was last told.
+
+-- Export files read by `ingest` (payments.csv, events.csv). A file's content
+-- is taken once from the exports folder, by sha256.
+CREATE TABLE export_files (
+    id          INTEGER PRIMARY KEY,
+    name        TEXT    NOT NULL,
+    path        TEXT    NOT NULL,
+    sha256      TEXT    NOT NULL,
+    kind        TEXT    CHECK (kind IN ('payments', 'events')),
+    rows        INTEGER NOT NULL DEFAULT 0,
+    taken       INTEGER NOT NULL DEFAULT 0,   -- new outbox items
+    already     INTEGER NOT NULL DEFAULT 0,   -- keys already held, same content
+    refused     INTEGER NOT NULL DEFAULT 0,   -- rows with errors
+    conflicts   INTEGER NOT NULL DEFAULT 0,   -- keys already held, other content
+    issues      TEXT    NOT NULL DEFAULT '[]',-- the file's row issues, JSON
+    ingested_at TEXT    NOT NULL
+);
+CREATE INDEX export_files_sha256 ON export_files(sha256);
+
+-- One row per payment (payment_guid) or event (event_id): the idempotency
+-- key. `wire` is the item's XML exactly as sent; it is written once and never
+-- changed, so a resend after a crash is the same bytes (same transactionId,
+-- same logTime).
+CREATE TABLE outbox (
+    id              INTEGER PRIMARY KEY,
+    source          TEXT    NOT NULL CHECK (source IN ('payment', 'event')),
+    key             TEXT    NOT NULL,
+    kind            TEXT    NOT NULL CHECK (kind IN ('payment', 'paperless', 'autopay', 'scheduled')),
+    route           TEXT    NOT NULL CHECK (route IN ('payments', 'paperless', 'comments')),
+    account         TEXT    NOT NULL,           -- base-sub, 35909-001
+    ms_id           TEXT    NOT NULL,           -- base+sub (D2): how answers name it
+    match_key       TEXT    NOT NULL DEFAULT '',-- a payment's transactionId (D4, D15)
+    tender          TEXT,                       -- CC, ACH, ECHECK, CASH
+    payment_mode    TEXT,                       -- D3
+    amount_cents    INTEGER,                    -- a payment's or scheduled payment's amount, in cents
+    fee_cents       INTEGER,                    -- a payment's fee, in cents: never sent
+    batch_group     TEXT,                       -- D12: one call for the whole group
+    desired         TEXT,                       -- paperless: Y or N (D9)
+    occurred        INTEGER NOT NULL,           -- paid_at / occurred_at, Unix seconds
+    content_sha256  TEXT    NOT NULL,           -- of `record`: a key seen again with other content is a conflict
+    record          TEXT    NOT NULL,           -- the export row, JSON
+    wire            TEXT,                       -- NULL while held or when never to be sent
+    state           TEXT    NOT NULL CHECK (state IN ('pending', 'in_flight', 'posted',
+                      'duplicate', 'rejected', 'retrying', 'dead', 'skipped', 'held', 'cancelled')),
+    reason          TEXT    NOT NULL DEFAULT '',
+    attempts        INTEGER NOT NULL DEFAULT 0, -- leases since it was last put back
+    next_attempt_at INTEGER NOT NULL DEFAULT 0, -- Unix seconds
+    file_id         INTEGER REFERENCES export_files(id),
+    line            INTEGER,
+    created_at      TEXT    NOT NULL,
+    updated_at      TEXT    NOT NULL,
+    settled_at      TEXT,                       -- when it reached a final state
+    UNIQUE (source, key)
+);
+CREATE INDEX outbox_open ON outbox(route, id)
+    WHERE state IN ('pending', 'in_flight', 'retrying', 'held');
+CREATE INDEX outbox_account ON outbox(account, route);
+
+-- A key seen again with other content: the first is kept, never overwritten.
+CREATE TABLE outbox_conflicts (
+    id              INTEGER PRIMARY KEY,
+    item_id         INTEGER NOT NULL REFERENCES outbox(id),
+    file_id         INTEGER REFERENCES export_files(id),
+    line            INTEGER,
+    content_sha256  TEXT    NOT NULL,
+    record          TEXT    NOT NULL,
+    at              TEXT    NOT NULL
+);
+
+-- One row per sweep.
+CREATE TABLE sweeps (
+    id          INTEGER PRIMARY KEY,
+    started_at  TEXT    NOT NULL,
+    finished_at TEXT,
+    summary     TEXT                            -- the sweep's JSON summary
+);
+
+-- Every MultiSpeak call the pump made. The request is the items' `wire` in
+-- `position` order inside the operation's envelope (the header's Pwd is never
+-- stored); `answer` keeps what Daffron said when it was not a clean success
+-- (a Fault, garbage, any item refused), cut to 64 KiB.
+CREATE TABLE pump_calls (
+    id          INTEGER PRIMARY KEY,
+    sweep_id    INTEGER NOT NULL REFERENCES sweeps(id),
+    route       TEXT    NOT NULL,
+    operation   TEXT    NOT NULL,
+    url         TEXT    NOT NULL,
+    message_id  TEXT    NOT NULL,
+    started_at  TEXT    NOT NULL,
+    millis      INTEGER,                        -- NULL: no answer recorded (killed)
+    http_status INTEGER,
+    outcome     TEXT,                           -- ok, partial, transient, fault, http_error
+    detail      TEXT    NOT NULL DEFAULT '',
+    answer      TEXT
+);
+
+-- Which items each call carried, and what the answer said of each.
+CREATE TABLE pump_attempts (
+    item_id     INTEGER NOT NULL REFERENCES outbox(id),
+    call_id     INTEGER NOT NULL REFERENCES pump_calls(id),
+    position    INTEGER NOT NULL,
+    outcome     TEXT,                           -- accepted, duplicate, rejected, unknown, failed; NULL: in flight
+    reason      TEXT    NOT NULL DEFAULT '',
+    PRIMARY KEY (item_id, call_id)
+) WITHOUT ROWID;
+CREATE INDEX pump_attempts_call ON pump_attempts(call_id, position);
+
+-- What a person did to an item: replay or cancel, who, when, why.
+CREATE TABLE outbox_actions (
+    id          INTEGER PRIMARY KEY,
+    item_id     INTEGER NOT NULL REFERENCES outbox(id),
+    action      TEXT    NOT NULL CHECK (action IN ('replay', 'cancel')),
+    from_state  TEXT    NOT NULL,
+    by          TEXT    NOT NULL,
+    reason      TEXT    NOT NULL,
+    at          TEXT    NOT NULL
+);
+
+-- D9: the paperless flag Daffron last confirmed, per account.
+CREATE TABLE paperless_told (
+    account     TEXT    PRIMARY KEY,            -- base-sub
+    enrolled    INTEGER NOT NULL,
+    item_id     INTEGER NOT NULL REFERENCES outbox(id),
+    at          TEXT    NOT NULL
+);
