@@ -916,3 +916,441 @@ fn amount_of(wire: &str) -> Option<rust_decimal::Decimal> {
     let end = start + wire[start..].find("</amount>")?;
     wire[start..end].parse().ok()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::multispeak::SoapFault;
+    use crate::multispeak::outcome::Transient;
+    use crate::pump::ingest;
+    use crate::pump::rules::payment::tests::settings;
+    use crate::retry::{Jitter, ManualClock};
+    use std::sync::Mutex;
+    use std::time::Duration;
+
+    type Responder = dyn Fn(Route, &[DueItem]) -> Result<Vec<ItemOutcome>, CallError> + Sync;
+
+    /// A deliverer that answers from a closure and remembers every call.
+    struct Scripted<'f> {
+        respond: &'f Responder,
+        calls: Mutex<Vec<(Route, Vec<String>, Vec<String>)>>,
+    }
+
+    impl<'f> Scripted<'f> {
+        fn new(respond: &'f Responder) -> Self {
+            Scripted {
+                respond,
+                calls: Mutex::new(Vec::new()),
+            }
+        }
+        /// The keys of each call.
+        fn keys(&self) -> Vec<Vec<String>> {
+            self.calls
+                .lock()
+                .unwrap()
+                .iter()
+                .map(|c| c.1.clone())
+                .collect()
+        }
+        fn wires(&self) -> Vec<String> {
+            self.calls
+                .lock()
+                .unwrap()
+                .iter()
+                .flat_map(|c| c.2.clone())
+                .collect()
+        }
+    }
+
+    impl Deliver for Scripted<'_> {
+        fn has(&self, _: Route) -> bool {
+            true
+        }
+        fn url(&self, r: Route) -> String {
+            format!("http://test/{}", r.as_str())
+        }
+        fn deliver(&self, route: Route, items: &[DueItem], _: uuid::Uuid) -> CallReport {
+            self.calls.lock().unwrap().push((
+                route,
+                items.iter().map(|i| i.key.clone()).collect(),
+                items.iter().map(|i| i.wire.clone()).collect(),
+            ));
+            CallReport {
+                millis: 1,
+                http_status: Some(200),
+                result: (self.respond)(route, items),
+                answer: None,
+            }
+        }
+    }
+
+    fn accept_all(_: Route, items: &[DueItem]) -> Result<Vec<ItemOutcome>, CallError> {
+        Ok(vec![ItemOutcome::Accepted; items.len()])
+    }
+
+    fn opts(batch: usize, max_attempts: u32) -> SweepOptions {
+        SweepOptions {
+            batch_size: batch,
+            max_attempts,
+            call_policy: RetryPolicy {
+                tries: 3,
+                first_delay: Duration::from_millis(500),
+                max_delay: Duration::from_secs(4),
+                jitter: Jitter::None,
+            },
+            item_policy: RetryPolicy {
+                tries: max_attempts,
+                first_delay: Duration::ZERO,
+                max_delay: Duration::ZERO,
+                jitter: Jitter::None,
+            },
+        }
+    }
+
+    const PAY_HEADER: &str = "payment_guid,account_number,invoice_number,tender,amount,fee,auth_code,payment_source_id,group_key,paid_at\n";
+
+    fn payments(n: usize) -> String {
+        let mut s = PAY_HEADER.to_string();
+        for i in 0..n {
+            s.push_str(&format!(
+                "g{i:03},1000{}-001,INV{i},CC,1{i}.00,0,A{i},0,,2026-11-26T08:00:00-06:00\n",
+                i % 10
+            ));
+        }
+        s
+    }
+
+    struct World {
+        _dir: tempfile::TempDir,
+        store: Store,
+        rules: RuleSettings,
+        clock: ManualClock,
+    }
+
+    fn world(csv: &str) -> World {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("s.sqlite")).unwrap();
+        let rules = settings();
+        ingest::ingest(&mut store, "x.csv", csv.as_bytes(), &rules, false).unwrap();
+        World {
+            _dir: dir,
+            store,
+            rules,
+            clock: ManualClock::new(chrono::Utc::now()),
+        }
+    }
+
+    impl World {
+        fn sweep(&mut self, d: &dyn Deliver, o: SweepOptions) -> SweepSummary {
+            Sweeper::new(&mut self.store, d, &self.clock, &self.rules, o)
+                .with_seed(1)
+                .run()
+                .unwrap()
+        }
+        fn state(&self, key: &str) -> (ItemState, String, u32) {
+            let r = self.store.outbox_item(key).unwrap().unwrap();
+            (r.state, r.reason, r.attempts)
+        }
+    }
+
+    #[test]
+    fn every_item_posted_once_in_batches_and_a_second_sweep_sends_nothing() {
+        let mut w = world(&payments(5));
+        let d = Scripted::new(&accept_all);
+        let s = w.sweep(&d, opts(2, 8));
+        assert_eq!(
+            d.keys().iter().map(Vec::len).collect::<Vec<_>>(),
+            vec![2, 2, 1]
+        );
+        let p = s.route(Route::Payments).unwrap();
+        assert_eq!((p.sent, p.posted, p.calls, p.left), (5, 5, 3, 0));
+        assert_eq!(p.posted_amount.to_string(), "60.00");
+        assert_eq!(s.exit_code(), ExitCode::Success);
+        let again = Scripted::new(&accept_all);
+        w.sweep(&again, opts(2, 8));
+        assert!(again.keys().is_empty());
+    }
+
+    #[test]
+    fn items_left_in_flight_by_a_killed_sweep_are_sent_again_byte_for_byte() {
+        let mut w = world(&payments(3));
+        // A sweep leased g000 and g001 (commit A) and was killed before
+        // commit B.
+        let first = outbox::due_after(w.store.conn(), Route::Payments, 0, i64::MAX, 2).unwrap();
+        outbox::lease(
+            w.store.conn(),
+            &[first[0].id, first[1].id],
+            "2026-11-26T00:00:00Z",
+        )
+        .unwrap();
+        assert_eq!(w.state("g000").0, ItemState::InFlight);
+        // Daffron had taken g000 before the kill: it answers duplicate (D15).
+        let respond = |_: Route, items: &[DueItem]| {
+            Ok(items
+                .iter()
+                .map(|i| {
+                    if i.key == "g000" {
+                        ItemOutcome::Duplicate("Duplicate payment: transactionId g000".into())
+                    } else {
+                        ItemOutcome::Accepted
+                    }
+                })
+                .collect())
+        };
+        let d = Scripted::new(&respond);
+        let s = w.sweep(&d, opts(10, 8));
+        assert_eq!(
+            d.wires()[0],
+            first[0].wire,
+            "the same bytes as the first send"
+        );
+        assert_eq!(w.state("g000").0, ItemState::Duplicate);
+        assert_eq!(
+            w.state("g000").2,
+            2,
+            "two attempts: the killed one and this one"
+        );
+        assert_eq!(w.state("g001").0, ItemState::Posted);
+        assert_eq!(s.route(Route::Payments).unwrap().duplicate, 1);
+    }
+
+    #[test]
+    fn a_fault_is_halved_down_to_the_bad_item_and_the_others_go() {
+        let mut w = world(&payments(8));
+        let respond = |_: Route, items: &[DueItem]| {
+            if items.iter().any(|i| i.key == "g005") {
+                Err(CallError::Fault(SoapFault {
+                    code: "soap:Server".into(),
+                    string: "NullReferenceException".into(),
+                    detail: String::new(),
+                }))
+            } else {
+                Ok(vec![ItemOutcome::Accepted; items.len()])
+            }
+        };
+        let d = Scripted::new(&respond);
+        let s = w.sweep(&d, opts(8, 8));
+        let p = s.route(Route::Payments).unwrap();
+        assert_eq!((p.posted, p.retrying), (7, 1));
+        assert!(p.stopped.is_none());
+        let (state, reason, _) = w.state("g005");
+        assert_eq!(state, ItemState::Retrying);
+        assert!(reason.contains("NullReferenceException"), "{reason}");
+        // 8 -> 4+4 -> (2+2) -> (1+1): 1 + 2 + 2 + 2 calls.
+        assert_eq!(d.keys().len(), 7, "{:?}", d.keys());
+    }
+
+    #[test]
+    fn an_endpoint_that_faults_everything_is_given_up_after_three_single_items() {
+        let mut w = world(&payments(20));
+        let respond = |_: Route, _: &[DueItem]| {
+            Err(CallError::Fault(SoapFault {
+                code: "soap:Client".into(),
+                string: "authentication failed".into(),
+                detail: String::new(),
+            }))
+        };
+        let d = Scripted::new(&respond);
+        let s = w.sweep(&d, opts(8, 8));
+        let p = s.route(Route::Payments).unwrap();
+        assert!(
+            p.stopped.as_deref().unwrap().contains("settings 12 and 13"),
+            "{p:?}"
+        );
+        assert!(d.keys().len() <= 8, "bounded: {:?}", d.keys());
+        assert_eq!(p.retrying, 8, "the leased batch waits");
+        assert_eq!(p.left, 20, "nothing lost: 8 retrying, 12 pending");
+        assert_eq!(w.state("g010").0, ItemState::Pending);
+        assert_eq!(s.exit_code(), ExitCode::Transient);
+    }
+
+    #[test]
+    fn transient_failures_are_retried_within_the_sweep_then_the_route_waits() {
+        let mut w = world(&payments(3));
+        let respond = |_: Route, _: &[DueItem]| Err(CallError::Transient(Transient::Status(503)));
+        let d = Scripted::new(&respond);
+        let s = w.sweep(&d, opts(2, 8));
+        assert_eq!(
+            d.keys().len(),
+            3,
+            "three tries of the first batch, then stop"
+        );
+        assert_eq!(
+            w.clock.slept(),
+            vec![Duration::from_millis(500), Duration::from_millis(1000)]
+        );
+        assert_eq!(w.state("g000").0, ItemState::Retrying);
+        assert!(w.state("g000").1.contains("HTTP 503"));
+        assert_eq!(w.state("g002").0, ItemState::Pending, "never leased");
+        assert_eq!(s.exit_code(), ExitCode::Transient);
+    }
+
+    #[test]
+    fn a_partly_refused_batch_retries_only_its_retryable_items_and_dead_letters_them() {
+        let mut w = world(&payments(3));
+        let respond = |_: Route, items: &[DueItem]| {
+            Ok(items
+                .iter()
+                .map(|i| match i.key.as_str() {
+                    "g000" => ItemOutcome::Accepted,
+                    "g001" => ItemOutcome::Rejected("account closed".into()),
+                    _ => ItemOutcome::Unknown("no entry for this payment".into()),
+                })
+                .collect())
+        };
+        let d = Scripted::new(&respond);
+        let s = w.sweep(&d, opts(10, 3));
+        assert_eq!(s.exit_code(), ExitCode::InputErrors);
+        assert_eq!(w.state("g001").0, ItemState::Rejected);
+        assert_eq!(w.state("g002").0, ItemState::Retrying);
+        w.sweep(&d, opts(10, 3));
+        w.sweep(&d, opts(10, 3));
+        let keys = d.keys();
+        assert_eq!(keys[1], vec!["g002"], "only the unknown one is sent again");
+        assert_eq!(keys[2], vec!["g002"]);
+        let (state, reason, attempts) = w.state("g002");
+        assert_eq!((state, attempts), (ItemState::Dead, 3));
+        assert!(
+            reason.contains("after 3 attempt(s)") && reason.contains("no entry"),
+            "{reason}"
+        );
+        // A fourth sweep sends nothing.
+        w.sweep(&d, opts(10, 3));
+        assert_eq!(d.keys().len(), 3);
+        // A person replays it: a fresh budget, sent again.
+        w.store
+            .outbox_act(
+                w.store.outbox_item("g002").unwrap().unwrap().id,
+                crate::store::outbox::PersonAction::Replay,
+                "ops",
+                "Daffron fixed the account",
+            )
+            .unwrap()
+            .unwrap();
+        w.sweep(&d, opts(10, 3));
+        assert_eq!(d.keys().len(), 4);
+    }
+
+    #[test]
+    fn a_retrying_item_waits_for_its_next_attempt_time() {
+        let mut w = world(&payments(1));
+        let unknown =
+            |_: Route, items: &[DueItem]| Ok(vec![ItemOutcome::Unknown("?".into()); items.len()]);
+        let d = Scripted::new(&unknown);
+        let mut o = opts(10, 8);
+        o.item_policy.first_delay = Duration::from_secs(60);
+        o.item_policy.max_delay = Duration::from_secs(3600);
+        w.sweep(&d, o.clone());
+        w.sweep(&d, o.clone());
+        assert_eq!(d.keys().len(), 1, "not due yet");
+        w.clock.advance(Duration::from_secs(61));
+        w.sweep(&d, o);
+        assert_eq!(d.keys().len(), 2);
+    }
+
+    #[test]
+    fn d12_a_group_goes_in_one_call_even_past_the_batch_size() {
+        let mut csv = PAY_HEADER.to_string();
+        csv.push_str("a,1-1,I,CC,1,0,A,0,,2026-11-26T08:00:00-06:00\n");
+        for g in ["b", "c", "d"] {
+            csv.push_str(&format!(
+                "{g},2-1,I,ACH,1,0,AP,0,857725-12345,2026-11-26T06:00:00-06:00\n"
+            ));
+        }
+        csv.push_str("e,3-1,I,CC,1,0,E,0,,2026-11-26T08:00:00-06:00\n");
+        let mut w = world(&csv);
+        let d = Scripted::new(&accept_all);
+        w.sweep(&d, opts(2, 8));
+        assert_eq!(
+            d.keys(),
+            vec![vec!["a"], vec!["b", "c", "d"], vec!["e"]],
+            "the group is neither split nor joined to others past the batch size"
+        );
+    }
+
+    const EVENT_HEADER: &str =
+        "event_id,kind,action,account_number,service_location_id,occurred_at\n";
+
+    #[test]
+    fn comments_of_one_account_go_in_order_and_wait_for_an_earlier_one() {
+        let csv = format!(
+            "{EVENT_HEADER}e1,AUTOPAY,ON,1-1,77,2026-11-26T08:00:00Z\ne2,AUTOPAY,OFF,1-1,77,2026-11-26T09:00:00Z\ne3,AUTOPAY,ON,2-1,78,2026-11-26T09:00:00Z\n"
+        );
+        let mut w = world(&csv);
+        let fail_e1 = |_: Route, items: &[DueItem]| {
+            Ok(items
+                .iter()
+                .map(|i| {
+                    if i.key == "e1" {
+                        ItemOutcome::Unknown("lost".into())
+                    } else {
+                        ItemOutcome::Accepted
+                    }
+                })
+                .collect())
+        };
+        let d = Scripted::new(&fail_e1);
+        w.sweep(&d, opts(10, 8));
+        assert_eq!(d.keys(), vec![vec!["e1", "e3"]], "one per account per call");
+        assert_eq!(w.state("e2").0, ItemState::Pending, "held back behind e1");
+        let ok = Scripted::new(&accept_all);
+        w.sweep(&ok, opts(10, 8));
+        assert_eq!(ok.keys(), vec![vec!["e1"], vec!["e2"]]);
+        assert!(ok.wires()[1].contains("<comment>AUTOPAY OFF</comment>"));
+    }
+
+    #[test]
+    fn d9_paperless_is_not_sent_again_when_daffron_already_has_it() {
+        let mut w = world(&format!(
+            "{EVENT_HEADER}p1,PAPERLESS,ENROLL,1-1,,2026-11-26T08:00:00Z\n"
+        ));
+        let d = Scripted::new(&accept_all);
+        w.sweep(&d, opts(10, 8));
+        assert_eq!(w.state("p1").0, ItemState::Posted);
+        ingest::ingest(
+            &mut w.store,
+            "y.csv",
+            format!("{EVENT_HEADER}p2,PAPERLESS,ENROLL,1-1,,2026-11-27T08:00:00Z\np3,PAPERLESS,UNENROLL,2-1,,2026-11-27T08:00:00Z\n").as_bytes(),
+            &w.rules,
+            false,
+        )
+        .unwrap();
+        let s = w.sweep(&d, opts(10, 8));
+        let (state, reason, _) = w.state("p2");
+        assert_eq!(state, ItemState::Skipped);
+        assert!(reason.contains("last told EBILL=Y"), "{reason}");
+        assert_eq!(w.state("p3").0, ItemState::Posted, "unknown state: sent");
+        assert_eq!(s.route(Route::Paperless).unwrap().skipped, 1);
+    }
+
+    #[test]
+    fn d10_a_held_comment_is_released_once_a_bif_brings_the_location() {
+        let mut w = world(&format!(
+            "{EVENT_HEADER}h1,AUTOPAY,ON,35909-001,,2026-11-26T08:00:00Z\nh2,AUTOPAY,OFF,35909-001,55,2026-11-26T09:00:00Z\n"
+        ));
+        let d = Scripted::new(&accept_all);
+        w.sweep(&d, opts(10, 8));
+        assert_eq!(w.state("h1").0, ItemState::Held);
+        assert_eq!(
+            w.state("h2").0,
+            ItemState::Pending,
+            "waits behind the held h1"
+        );
+        assert!(d.keys().is_empty());
+        // A BIF brings the account's location.
+        w.store
+            .conn()
+            .execute_batch(
+                "INSERT INTO taken_files (id, name, sha256, size, source, verdict, local_path, taken_at)
+                   VALUES (1, 'f', 's', 1, 'x', 'accepted', 'p', 't');
+                 INSERT INTO accounts VALUES ('35909-001', '35909001', '35909', '001', '321045080002',
+                   'N', '', '', '', '', '', '', '', 'I', '2026-11-26', 1, 't', 't');",
+            )
+            .unwrap();
+        let s = w.sweep(&d, opts(10, 8));
+        assert_eq!(s.released, 1);
+        assert_eq!(d.keys(), vec![vec!["h1"], vec!["h2"]]);
+        assert!(d.wires()[0].contains("<serviceLocationID>321045080002</serviceLocationID>"));
+        assert!(d.wires()[1].contains("<serviceLocationID>55</serviceLocationID>"));
+    }
+}
