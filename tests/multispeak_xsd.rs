@@ -326,3 +326,352 @@ fn sandbox_answers_validate() {
     h.shutdown();
     validate_all(&docs);
 }
+
+mod pump_rules {
+    //! A test per seed rule of the data pump: the exact XML item the rule
+    //! produces (what the sweep sends, frozen at ingest) and the schema
+    //! validity of the call body around it.
+
+    use super::validate_all;
+    use chrono::DateTime;
+    use daffron_bridge::config::{PaymentModeMap, ServiceVersion};
+    use daffron_bridge::multispeak::{Operation, TenderKind, request};
+    use daffron_bridge::pump::exports::{
+        EventAction, EventRow, PaymentRow, Scheduled, ScheduledAction, TenderCode,
+    };
+    use daffron_bridge::pump::ingest::{event_item, payment_item};
+    use daffron_bridge::pump::rules::RuleSettings;
+    use daffron_bridge::pump::{ItemState, Kind};
+    use rust_decimal::Decimal;
+    use std::str::FromStr;
+
+    fn settings() -> RuleSettings {
+        RuleSettings {
+            service_version: ServiceVersion::V2,
+            cc_modes: PaymentModeMap::parse("0(WEB)|2(CSRWEB)|8(POS)").unwrap(),
+            ach_modes: PaymentModeMap::parse("0(EFT)|2(CSREFT)").unwrap(),
+            default_payment_mode: "OBD".into(),
+            skip_donation_types: true,
+            use_payment_guid_as_transaction_id: true,
+            scheduled_payments: true,
+            autopay_grouping: true,
+            timezone: chrono_tz::America::Chicago,
+        }
+    }
+
+    fn pay() -> PaymentRow {
+        PaymentRow {
+            payment_guid: "e4deba7f-86e7-4850-8226-d6a2fbfb0ab6".into(),
+            account: "35909-001".into(),
+            invoice_number: "1000000259773".into(),
+            invoice_type: None,
+            tender: TenderCode(TenderKind::CreditCard),
+            amount: Decimal::from_str("232.10").unwrap(),
+            fee: Decimal::from_str("2.95").unwrap(),
+            auth_code: "A01 - Approved (EXACT MATCH)".into(),
+            payment_source_id: 0,
+            kiosk_id: None,
+            group_key: None,
+            paid_at: DateTime::parse_from_rfc3339("2026-11-27T14:03:00-06:00").unwrap(),
+        }
+    }
+
+    fn event(action: EventAction, location: Option<&str>) -> EventRow {
+        EventRow {
+            event_id: "EV-1".into(),
+            action,
+            account: "35909-001".into(),
+            service_location_id: location.map(Into::into),
+            occurred_at: DateTime::parse_from_rfc3339("2026-11-27T20:03:00Z").unwrap(),
+        }
+    }
+
+    fn tender_xml(el: &str, ext: &str, amount: &str, auth: &str, mode: &str) -> String {
+        format!(
+            "<paymentTransaction><accountNumber>35909001</accountNumber><{el}><tender><extensionsList>{ext}</extensionsList><amount>{amount}</amount><authorizationCode>{auth}</authorizationCode><paymentMode>{mode}</paymentMode></tender></{el}></paymentTransaction>"
+        )
+    }
+
+    fn ext(name: &str, value: &str) -> String {
+        format!(
+            "<extensionsItem><extName>{name}</extName><extValue>{value}</extValue><extType>string</extType></extensionsItem>"
+        )
+    }
+
+    const GUID: &str = "e4deba7f-86e7-4850-8226-d6a2fbfb0ab6";
+
+    #[test]
+    fn every_rule_sends_exactly_this_and_it_validates() {
+        let s = settings();
+        let mut cases: Vec<(&str, Operation, String, String)> = Vec::new();
+        let mut push = |name: &'static str, op: Operation, wire: Option<String>, want: String| {
+            let wire = wire.unwrap_or_else(|| panic!("{name}: no payload"));
+            cases.push((name, op, wire, want));
+        };
+        let pay_op = Operation::CommitPaymentTransaction;
+
+        // D1 (setting 35) and D7 (card, amount without the fee), D3 source 0,
+        // D4 transactionId = PaymentGUID (setting 131).
+        push(
+            "D1 v2, D3 WEB, D4 GUID, D7 CC",
+            pay_op,
+            payment_item(&pay(), &s).wire,
+            tender_xml(
+                "creditCardPayment",
+                &ext("transactionId", GUID),
+                "232.10",
+                "A01 - Approved (EXACT MATCH)",
+                "WEB",
+            ),
+        );
+        let v1 = RuleSettings {
+            service_version: ServiceVersion::V1,
+            ..settings()
+        };
+        push(
+            "D1 v1 shortest amount",
+            pay_op,
+            payment_item(&pay(), &v1).wire,
+            tender_xml(
+                "creditCardPayment",
+                &ext("transactionId", GUID),
+                "232.1",
+                "A01 - Approved (EXACT MATCH)",
+                "WEB",
+            ),
+        );
+        // D3: bank tenders read setting 65; an unlisted source gets the default.
+        let mut r = pay();
+        r.tender = TenderCode(TenderKind::Ach);
+        r.payment_source_id = 2;
+        push(
+            "D3 ACH CSREFT, D7 achPayment",
+            pay_op,
+            payment_item(&r, &s).wire,
+            tender_xml(
+                "achPayment",
+                &ext("transactionId", GUID),
+                "232.10",
+                "A01 - Approved (EXACT MATCH)",
+                "CSREFT",
+            ),
+        );
+        r.tender = TenderCode(TenderKind::ECheck);
+        r.payment_source_id = 9;
+        push(
+            "D3 default OBD, D7 eCheckPayment",
+            pay_op,
+            payment_item(&r, &s).wire,
+            tender_xml(
+                "eCheckPayment",
+                &ext("transactionId", GUID),
+                "232.10",
+                "A01 - Approved (EXACT MATCH)",
+                "OBD",
+            ),
+        );
+        r.tender = TenderCode(TenderKind::Cash);
+        r.payment_source_id = 8;
+        push(
+            "D3 cash OBD, D7 cashPayment",
+            pay_op,
+            payment_item(&r, &s).wire,
+            tender_xml(
+                "cashPayment",
+                &ext("transactionId", GUID),
+                "232.10",
+                "A01 - Approved (EXACT MATCH)",
+                "OBD",
+            ),
+        );
+        // D4: the authorizationCode cut to 50; the transactionId the full
+        // approval code where setting 131 does not say GUID.
+        let mut r = pay();
+        r.auth_code = format!("A01 - Approved (EXACT MATCH) - {}", "X".repeat(40));
+        let no_guid = RuleSettings {
+            use_payment_guid_as_transaction_id: false,
+            ..settings()
+        };
+        let cut: String = r.auth_code.chars().take(50).collect();
+        push(
+            "D4 cut to 50, transactionId = approval code",
+            pay_op,
+            payment_item(&r, &no_guid).wire,
+            tender_xml(
+                "creditCardPayment",
+                &ext("transactionId", &r.auth_code),
+                "232.10",
+                &cut,
+                "WEB",
+            ),
+        );
+        // D6: a kiosk payment carries billerReference.
+        let mut r = pay();
+        r.kiosk_id = Some("BHappy".into());
+        r.payment_source_id = 8;
+        push(
+            "D6 kiosk billerReference",
+            pay_op,
+            payment_item(&r, &s).wire,
+            tender_xml(
+                "creditCardPayment",
+                &format!(
+                    "{}{}",
+                    ext("transactionId", GUID),
+                    ext("billerReference", "BHappy")
+                ),
+                "232.10",
+                "A01 - Approved (EXACT MATCH)",
+                "POS",
+            ),
+        );
+
+        // D9's payload: EBILL Y / N on the base+sub objectID.
+        for (enroll, flag) in [(true, "Y"), (false, "N")] {
+            push(
+                if enroll {
+                    "D9 paperless enroll"
+                } else {
+                    "D9 paperless un-enroll"
+                },
+                Operation::ModifyCBDataForCustomer,
+                event_item(&event(EventAction::Paperless { enroll }, None), &s, None).wire,
+                format!(
+                    "<customer objectID=\"35909001\"><extensionsList>{}</extensionsList></customer>",
+                    ext("EBILL", flag)
+                ),
+            );
+        }
+        // D10 autopay: the event's location, else the directory's; logTime
+        // is the event's time in the biller's zone (D8).
+        let comment = |loc: &str, text: &str| {
+            format!(
+                "<historyComment><customerID>35909001</customerID><serviceLocationID>{loc}</serviceLocationID><logTime>2026-11-27T14:03:00-06:00</logTime><comment>{text}</comment></historyComment>"
+            )
+        };
+        let c_op = Operation::WriteAccountHistoryComments;
+        push(
+            "D10 autopay ON, event location",
+            c_op,
+            event_item(
+                &event(EventAction::Autopay { on: true }, Some("321045080002")),
+                &s,
+                Some("999"),
+            )
+            .wire,
+            comment("321045080002", "AUTOPAY ON"),
+        );
+        push(
+            "D10 autopay OFF, directory location",
+            c_op,
+            event_item(
+                &event(EventAction::Autopay { on: false }, None),
+                &s,
+                Some("321045080002"),
+            )
+            .wire,
+            comment("321045080002", "AUTOPAY OFF"),
+        );
+        // D8: the three scheduled-payment comments.
+        for (action, text) in [
+            (
+                ScheduledAction::Create,
+                "SCHED_PAY 08152024 156.25 121940013401",
+            ),
+            (
+                ScheduledAction::Cancel,
+                "SCHED_PAY_CNCL 08152024 156.25 121940013401",
+            ),
+            (
+                ScheduledAction::Update,
+                "SCHED_PAY_UPDT 08152024 156.25 121940013401",
+            ),
+        ] {
+            let sp = Scheduled {
+                action,
+                scheduled_date: chrono::NaiveDate::from_ymd_opt(2024, 8, 15).unwrap(),
+                amount: Decimal::from_str("156.25").unwrap(),
+                invoice_number: "121940013401".into(),
+            };
+            push(
+                "D8 scheduled payment",
+                c_op,
+                event_item(
+                    &event(EventAction::ScheduledPayment(sp), None),
+                    &s,
+                    Some("321045080002"),
+                )
+                .wire,
+                comment("321045080002", text),
+            );
+        }
+
+        let mut docs = Vec::new();
+        for (name, op, wire, want) in &cases {
+            assert_eq!(wire, want, "{name}");
+            let body = request::pump_body(*op, std::slice::from_ref(wire)).unwrap();
+            docs.push((name.to_string(), body));
+        }
+        // D12: a group's items in one call body, and it validates too.
+        let group: Vec<String> = cases
+            .iter()
+            .filter(|c| c.1 == pay_op)
+            .map(|c| c.2.clone())
+            .collect();
+        docs.push((
+            "D12 one call".into(),
+            request::pump_body(pay_op, &group).unwrap(),
+        ));
+        validate_all(&docs);
+    }
+
+    #[test]
+    fn rules_that_send_nothing() {
+        let s = settings();
+        // D11: a donation is skipped where setting 131 says so.
+        let mut r = pay();
+        r.invoice_type = Some("Donation".into());
+        let item = payment_item(&r, &s);
+        assert_eq!((item.state, item.wire), (ItemState::Skipped, None));
+        // D12: the group is the Custom10 key and the time.
+        let mut r = pay();
+        r.group_key = Some("857725-12345".into());
+        assert_eq!(
+            payment_item(&r, &s).batch_group.as_deref(),
+            Some("857725-12345|2026-11-27T14:03:00-06:00")
+        );
+        // D10: no location anywhere: held, no payload yet.
+        let item = event_item(&event(EventAction::Autopay { on: true }, None), &s, None);
+        assert_eq!(
+            (item.kind, item.state, item.wire),
+            (Kind::Autopay, ItemState::Held, None)
+        );
+        // D8: over 70 characters is refused, never cut.
+        let sp = Scheduled {
+            action: ScheduledAction::Cancel,
+            scheduled_date: chrono::NaiveDate::from_ymd_opt(2024, 8, 15).unwrap(),
+            amount: Decimal::from_str("156.25").unwrap(),
+            invoice_number: "9".repeat(40),
+        };
+        let item = event_item(
+            &event(EventAction::ScheduledPayment(sp.clone()), Some("1")),
+            &s,
+            None,
+        );
+        assert_eq!(item.state, ItemState::Rejected);
+        assert!(item.reason.contains("71 characters"), "{}", item.reason);
+        // Scheduled payments for a biller without the feature are skipped.
+        let off = RuleSettings {
+            scheduled_payments: false,
+            ..settings()
+        };
+        let mut ok = sp;
+        ok.invoice_number = "1".into();
+        let item = event_item(
+            &event(EventAction::ScheduledPayment(ok), Some("1")),
+            &off,
+            None,
+        );
+        assert_eq!(item.state, ItemState::Skipped);
+    }
+}
