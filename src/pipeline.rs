@@ -6,7 +6,6 @@
 //! |---|---|---|
 //! | [`pull`] | SFTP or drop box → validated → inbox or quarantine | [`crate::intake`] |
 //! | [`Uploader`] | inbox → transformed → InvoiceCloud UploadInvoiceFile | here, [`crate::invoicecloud`] |
-//! | [`start_embedded_sandbox`] | the demo configuration's local stand-in | [`crate::sandbox`] |
 
 use std::path::Path;
 use std::time::Duration;
@@ -15,11 +14,10 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::bif::{self, Layout, ValidateOptions};
-use crate::config::{Config, Secret};
+use crate::config::Config;
 use crate::intake::{self, IntakeOptions, IntakeSummary};
 use crate::invoicecloud;
 use crate::multispeak::CallError;
-use crate::sandbox::{Sandbox, SandboxHandle, SandboxOptions};
 use crate::store::{Store, UploadOutcome};
 use crate::transport::http::{HttpClient, HttpOptions};
 use crate::transport::{DropboxSource, SftpSource, Source};
@@ -275,95 +273,5 @@ impl Uploader {
         result.outcome = outcome;
         result.message = message;
         Ok(result)
-    }
-}
-
-/// The secret value used for the embedded sandbox when the configuration's
-/// environment variable is not set: the sandbox accepts any credentials and
-/// every endpoint points at it, so nothing real is sent anywhere.
-const SANDBOX_SECRET: &str = "sandbox";
-
-/// Starts the in-process sandbox of a `[sandbox] embedded = true`
-/// configuration (the demo default) and points every endpoint of `config` at
-/// it: MultiSpeak settings 8/11/14/17 keep their paths, `[invoicecloud]
-/// upload_url` too. Secrets whose environment variable is unset get a
-/// placeholder, since only the sandbox will see them. `None` when the
-/// configuration does not ask for it.
-pub fn start_embedded_sandbox(config: &mut Config) -> Result<Option<SandboxHandle>> {
-    if !config.sandbox.embedded {
-        return Ok(None);
-    }
-    let handle = Sandbox::start(SandboxOptions {
-        listen: "127.0.0.1:0".into(),
-        seeds: config.sandbox.seed.clone(),
-        user_id: "InvoiceCloud".into(),
-        biller_guids: vec![config.biller.guid.to_string()],
-        ..SandboxOptions::default()
-    })?;
-    let base = handle.url().to_string();
-    let rebase = |url: &mut String| {
-        let path = url
-            .strip_prefix("http://")
-            .or_else(|| url.strip_prefix("https://"))
-            .and_then(|rest| rest.find('/').map(|i| rest[i..].to_string()))
-            .unwrap_or_else(|| "/".into());
-        *url = format!("{base}{path}");
-    };
-    let placeholder = |secret: &mut Secret| {
-        if let Secret::Env(var) = secret
-            && std::env::var_os(var.as_str()).is_none()
-        {
-            *secret = Secret::Inline(SANDBOX_SECRET.into());
-        }
-    };
-    let s = &mut config.settings;
-    for ep in [
-        &mut s.rtdr,
-        &mut s.payments,
-        &mut s.paperless,
-        &mut s.autopay,
-    ]
-    .into_iter()
-    .flatten()
-    {
-        rebase(&mut ep.url);
-        if let Some(p) = ep.password.as_mut() {
-            placeholder(p);
-        }
-    }
-    if let Some(ic) = config.invoicecloud.as_mut() {
-        rebase(&mut ic.upload_url);
-        placeholder(&mut ic.web_service_key);
-    }
-    tracing::info!("embedded sandbox at {base}; every endpoint points at it");
-    Ok(Some(handle))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn embedded_sandbox_rebases_every_endpoint() {
-        let mut c = Config::embedded_default().unwrap();
-        // No seed files are needed to start it.
-        c.sandbox.seed.clear();
-        let h = start_embedded_sandbox(&mut c).unwrap().unwrap();
-        let base = h.url().to_string();
-        let s = &c.settings;
-        for ep in [&s.rtdr, &s.payments, &s.paperless, &s.autopay] {
-            let ep = ep.as_ref().unwrap();
-            assert_eq!(ep.url, format!("{base}/tbx-daily/services/CB"));
-        }
-        let ic = c.invoicecloud.as_ref().unwrap();
-        assert_eq!(
-            ic.upload_url,
-            format!("{base}/portal/webservices/CloudInvoicing.asmx")
-        );
-        h.shutdown();
-
-        let mut plain = Config::embedded_default().unwrap();
-        plain.sandbox.embedded = false;
-        assert!(start_embedded_sandbox(&mut plain).unwrap().is_none());
     }
 }

@@ -33,7 +33,7 @@ struct Output<'a> {
 
 pub fn run(g: &Globals, args: &Args) -> Result<ExitCode> {
     let mut config = g.load_config()?;
-    let sandbox = pipeline::start_embedded_sandbox(&mut config)?;
+    let sandbox = crate::sandbox::embedded::start(&mut config)?;
     let layout = crate::bif::layout_for(&config)?;
     let state = g.state_path(&config);
 
