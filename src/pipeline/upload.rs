@@ -1,89 +1,33 @@
-//! The nightly pipeline's stages, as plain functions and types over the
-//! typed configuration and the state file. Commands (`pull`, `upload`,
-//! `run`) call these; each stage can run alone, and `run` chains them.
+//! The `upload` stage: BIF files → validated and transformed exactly as
+//! `transform` writes them → InvoiceCloud's UploadInvoiceFile (its wire
+//! form is [`crate::invoicecloud`]).
 //!
-//! | stage | what it does | guarantees live in |
-//! |---|---|---|
-//! | [`pull`] | SFTP or drop box → validated → inbox or quarantine | [`crate::intake`] |
-//! | [`Uploader`] | inbox → transformed → InvoiceCloud UploadInvoiceFile | here, [`crate::invoicecloud`] |
+//! An invalid file is never sent. The sha256 of the transformed bytes is the
+//! idempotency key: the same content is never uploaded twice unless asked
+//! to, whatever its name. Every attempt is recorded in the state file.
+//!
+//! Two entry points: [`files`] for `upload FILE...`, and [`pending`] for
+//! `run`, which sends every accepted file InvoiceCloud has not settled yet
+//! (including those whose upload failed on an earlier night).
+//!
+//! Exit codes: 0 every file uploaded or already uploaded; 1 a file invalid
+//! or rejected by InvoiceCloud; 2 a file that cannot be read; 3 InvoiceCloud
+//! could not be reached after the retries: the file waits for the next run.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use super::StageSummary;
 use crate::bif::{self, Layout, ValidateOptions};
 use crate::config::Config;
-use crate::intake::{self, IntakeOptions, IntakeSummary};
 use crate::invoicecloud;
 use crate::multispeak::CallError;
 use crate::store::{Store, UploadOutcome};
 use crate::transport::http::{HttpClient, HttpOptions};
-use crate::transport::{DropboxSource, SftpSource, Source};
 use crate::{Error, ExitCode, Result};
-
-/// Takes new files from `[sftp]` or `[dropbox]` (exactly one must be
-/// configured) into the inbox, judged by the BIF validator with this
-/// biller's rules. The caller holds the pull lock.
-///
-/// A source that cannot be reached is not an `Err`: the summary says where
-/// intake stopped (`stopped`), with what it did before.
-pub fn pull(config: &Config, layout: &Layout, store: &mut Store) -> Result<IntakeSummary> {
-    let (source, settle_seconds, keep_originals) = match (&config.sftp, &config.dropbox) {
-        (Some(_), Some(_)) => {
-            return Err(Error::Usage(format!(
-                "configuration {}: `pull` reads either [sftp] or [dropbox]; remove one of them",
-                config.origin
-            )));
-        }
-        (Some(s), None) => {
-            let password = s
-                .password
-                .as_ref()
-                .map(|p| p.expose("[sftp] password"))
-                .transpose()?;
-            let source =
-                SftpSource::connect(s, password.as_deref()).map(|c| Box::new(c) as Box<dyn Source>);
-            (source, s.settle_seconds, false)
-        }
-        (None, Some(d)) => (
-            Ok(Box::new(DropboxSource::new(d)) as Box<dyn Source>),
-            d.settle_seconds,
-            d.keep_originals,
-        ),
-        (None, None) => {
-            return Err(Error::Usage(format!(
-                "configuration {}: `pull` needs an [sftp] or a [dropbox] section",
-                config.origin
-            )));
-        }
-    };
-    let mut source = match source {
-        Ok(s) => s,
-        Err(e) => {
-            return Ok(IntakeSummary {
-                source: config
-                    .sftp
-                    .as_ref()
-                    .map(|s| format!("sftp://{}@{}:{}{}", s.user, s.host, s.port, s.remote_dir))
-                    .unwrap_or_default(),
-                files: Vec::new(),
-                stopped: Some(e.into()),
-            });
-        }
-    };
-    let opts = IntakeOptions {
-        bid: config.biller.bid,
-        inbox: config.paths.inbox.clone(),
-        quarantine: config.paths.quarantine.clone(),
-        settle_seconds,
-        layout: layout.clone(),
-        keep_originals,
-    };
-    let checks = intake::ValidatorAdmission::from_config(config, layout.clone());
-    Ok(intake::run(source.as_mut(), store, &checks, &opts))
-}
 
 /// Tries per file within one run before it is left for the next run.
 const UPLOAD_ATTEMPTS: u32 = 3;
@@ -273,5 +217,194 @@ impl Uploader {
         result.outcome = outcome;
         result.message = message;
         Ok(result)
+    }
+}
+
+/// Uploads the files named on the command line (`upload FILE...`), in
+/// order. A file that cannot be read stops the command (exit 2): the person
+/// who named it is there to fix it.
+pub fn files(
+    uploader: &Uploader,
+    paths: &[PathBuf],
+    store: &mut Store,
+    again: bool,
+) -> Result<UploadSummary> {
+    let mut files = Vec::with_capacity(paths.len());
+    for path in paths {
+        files.push(uploader.upload(path, store, again)?);
+    }
+    Ok(UploadSummary {
+        files,
+        unreadable: Vec::new(),
+        scope: Scope::Named,
+    })
+}
+
+/// Uploads every accepted file InvoiceCloud has not settled yet, oldest
+/// first (`run`). `[invoicecloud]` is needed only when there is something
+/// to send. An inbox file gone missing is said on stderr and counted (exit
+/// 2) but does not hold back the others.
+pub fn pending(config: &Config, layout: &Layout, store: &mut Store) -> Result<UploadSummary> {
+    let mut summary = UploadSummary {
+        files: Vec::new(),
+        unreadable: Vec::new(),
+        scope: Scope::Pending,
+    };
+    let pending = store.pending_uploads()?;
+    if pending.is_empty() {
+        return Ok(summary);
+    }
+    let uploader = Uploader::from_config(config, layout.clone())?;
+    for file in pending {
+        match uploader.upload(&file.local_path, store, false) {
+            Ok(r) => summary.files.push(r),
+            Err(e @ Error::Read { .. }) => {
+                eprintln!("{}; not uploaded", crate::commands::error_line(&e));
+                summary.unreadable.push(e);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(summary)
+}
+
+/// Which files an upload was asked for; it decides how the summary reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Named on the command line: `upload FILE...`.
+    Named,
+    /// Whatever is pending in the state file: `run`'s upload.
+    Pending,
+}
+
+/// What an upload stage did: one result per file sent or looked at.
+#[derive(Debug)]
+pub struct UploadSummary {
+    pub files: Vec<UploadResult>,
+    /// Pending files that could not be read (already said on stderr).
+    pub unreadable: Vec<Error>,
+    pub scope: Scope,
+}
+
+/// `upload --format json`.
+#[derive(Serialize)]
+struct Json<'a> {
+    files: &'a [UploadResult],
+}
+
+impl StageSummary for UploadSummary {
+    fn stage(&self) -> &'static str {
+        "upload"
+    }
+
+    /// The worst outcome of any file, an unreadable one included.
+    fn exit_code(&self) -> ExitCode {
+        super::worst(
+            self.files
+                .iter()
+                .map(|r| r.outcome.exit_code())
+                .chain(self.unreadable.iter().map(Error::exit_code)),
+        )
+    }
+
+    /// A line per file; under `run` a heading first, or one line saying
+    /// there was nothing to send.
+    fn text(&self) -> String {
+        let lines = self.files.iter().map(UploadResult::text_line);
+        match self.scope {
+            Scope::Named => lines.collect::<Vec<_>>().join("\n"),
+            Scope::Pending if self.files.is_empty() => "upload: nothing to upload".into(),
+            Scope::Pending => std::iter::once("upload to InvoiceCloud".to_string())
+                .chain(lines)
+                .collect::<Vec<_>>()
+                .join("\n"),
+        }
+    }
+
+    /// `{"files":[...]}`; under `run` the bare array of results, the shape
+    /// `run --format json` has had since before stages (its `"upload"`).
+    fn json(&self) -> serde_json::Value {
+        match self.scope {
+            Scope::Named => super::to_json(&Json { files: &self.files }),
+            Scope::Pending => super::to_json(&self.files),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn result(outcome: UploadResultKind) -> UploadResult {
+        UploadResult {
+            path: "inbox/2661_11262026.BIF".into(),
+            name: "2661_11262026.BIF".into(),
+            sha256: "ab".repeat(32),
+            outcome,
+            attempts: 1,
+            message: "m".into(),
+        }
+    }
+
+    #[test]
+    fn the_summary_reads_as_the_command_or_as_runs_stage() {
+        let named = UploadSummary {
+            files: vec![result(UploadResultKind::Uploaded)],
+            unreadable: Vec::new(),
+            scope: Scope::Named,
+        };
+        assert_eq!(named.text(), "inbox/2661_11262026.BIF: uploaded: m");
+        assert_eq!(named.json()["files"][0]["outcome"], "uploaded");
+        let keys: Vec<String> = named.json()["files"][0]
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect();
+        assert_eq!(
+            keys,
+            ["path", "name", "sha256", "outcome", "attempts", "message"]
+        );
+
+        let pending = UploadSummary {
+            scope: Scope::Pending,
+            ..named
+        };
+        assert_eq!(
+            pending.text(),
+            "upload to InvoiceCloud\ninbox/2661_11262026.BIF: uploaded: m"
+        );
+        assert_eq!(pending.json()[0]["outcome"], "uploaded");
+        let none = UploadSummary {
+            files: Vec::new(),
+            unreadable: Vec::new(),
+            scope: Scope::Pending,
+        };
+        assert_eq!(none.text(), "upload: nothing to upload");
+        assert_eq!(none.json(), serde_json::json!([]));
+        assert_eq!(none.exit_code(), ExitCode::Success);
+    }
+
+    #[test]
+    fn the_worst_file_decides_and_an_unreadable_one_counts() {
+        let s = UploadSummary {
+            files: vec![
+                result(UploadResultKind::Rejected),
+                result(UploadResultKind::Failed),
+                result(UploadResultKind::Uploaded),
+            ],
+            unreadable: Vec::new(),
+            scope: Scope::Pending,
+        };
+        assert_eq!(s.exit_code(), ExitCode::Transient);
+        let s = UploadSummary {
+            files: vec![result(UploadResultKind::Invalid)],
+            unreadable: vec![Error::Read {
+                path: "inbox/gone.BIF".into(),
+                source: std::io::ErrorKind::NotFound.into(),
+            }],
+            scope: Scope::Pending,
+        };
+        assert_eq!(s.exit_code(), ExitCode::Usage);
     }
 }
