@@ -15,7 +15,7 @@
 //! could not be reached after the retries: the file waits for the next run.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::sync::Arc;
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -25,15 +25,10 @@ use crate::bif::{self, Layout, ValidateOptions};
 use crate::config::Config;
 use crate::invoicecloud;
 use crate::multispeak::CallError;
+use crate::retry::{Clock, RetryAction, RetryPolicy, SystemClock};
 use crate::store::{Store, UploadOutcome};
 use crate::transport::http::{HttpClient, HttpOptions};
 use crate::{Error, ExitCode, Result};
-
-/// Tries per file within one run before it is left for the next run.
-const UPLOAD_ATTEMPTS: u32 = 3;
-
-/// The wait before the second try; it doubles before each later one.
-const FIRST_BACKOFF: Duration = Duration::from_millis(500);
 
 /// What happened to one file sent to InvoiceCloud.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -103,6 +98,11 @@ impl UploadResult {
 /// (an invalid file is never sent). The sha256 of the transformed bytes is
 /// the idempotency key: the same content is never uploaded twice unless
 /// `again` is set. Every attempt is recorded in the state file.
+///
+/// A call that fails for a transient reason is tried again by `[pump]`'s
+/// call policy ([`crate::config::PumpConfig::call_policy`]), pausing on the
+/// uploader's clock: the real one, or one a test injects so that nothing
+/// really sleeps.
 pub struct Uploader {
     http: HttpClient,
     url: String,
@@ -110,6 +110,8 @@ pub struct Uploader {
     web_service_key: String,
     layout: Layout,
     opts: ValidateOptions,
+    policy: RetryPolicy,
+    clock: Arc<dyn Clock>,
 }
 
 impl Uploader {
@@ -127,7 +129,22 @@ impl Uploader {
                 .expose("[invoicecloud] web_service_key")?,
             opts: ValidateOptions::from_config(config),
             layout,
+            policy: config.pump.call_policy(),
+            clock: Arc::new(SystemClock),
         })
+    }
+
+    /// Pauses between tries on `clock` instead of the system clock (tests).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Uploader {
+        self.clock = clock;
+        self
+    }
+
+    /// Retries by `policy` instead of `[pump]`'s call policy (tests that
+    /// want exact delays set `Jitter::None`).
+    pub fn with_policy(mut self, policy: RetryPolicy) -> Uploader {
+        self.policy = policy;
+        self
     }
 
     /// Uploads one file. `Err` only when the file cannot be read or the
@@ -167,29 +184,26 @@ impl Uploader {
             return Ok(result);
         }
 
-        let mut backoff = FIRST_BACKOFF;
-        let answer = loop {
-            result.attempts += 1;
-            let sent = invoicecloud::upload(
-                &self.http,
-                &self.url,
-                &self.biller_guid,
-                &self.web_service_key,
-                &name,
-                &out,
-            );
-            match sent {
-                Err(e) if e.is_retryable() && result.attempts < UPLOAD_ATTEMPTS => {
-                    tracing::warn!(
-                        "{name}: upload attempt {} failed: {e}; retrying",
-                        result.attempts
-                    );
-                    std::thread::sleep(backoff);
-                    backoff *= 2;
-                }
-                other => break other,
-            }
-        };
+        let retried = self.policy.run(
+            self.clock.as_ref(),
+            &mut rand::rng(),
+            |_| {
+                invoicecloud::upload(
+                    &self.http,
+                    &self.url,
+                    &self.biller_guid,
+                    &self.web_service_key,
+                    &name,
+                    &out,
+                )
+            },
+            RetryAction::for_call,
+            |n, e, pause| {
+                tracing::warn!("{name}: upload attempt {n} failed: {e}; retrying in {pause:?}")
+            },
+        );
+        result.attempts = retried.tries;
+        let answer = retried.result;
         let (outcome, stored, message) = match answer {
             Ok(a) if a.success => (
                 UploadResultKind::Uploaded,
@@ -334,6 +348,114 @@ impl StageSummary for UploadSummary {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::retry::{Jitter, ManualClock};
+    use crate::sandbox::{FaultSpec, Sandbox, SandboxHandle, SandboxOptions};
+    use std::time::Duration;
+
+    /// The demo biller, whose sample file is uploaded.
+    const GUID: &str = "3F358D04-4273-4551-BB14-B9F719EC0A61";
+    const SAMPLE: &str = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/samples/outbound/2661_11262026.BIF"
+    );
+
+    /// A sandbox injecting `faults`, and an uploader pointed at it that
+    /// sleeps on a manual clock.
+    fn world(faults: &str) -> (SandboxHandle, Uploader, Arc<ManualClock>) {
+        let sandbox = Sandbox::start(SandboxOptions {
+            faults: FaultSpec::parse(faults).unwrap(),
+            biller_guids: vec![GUID.into()],
+            ..SandboxOptions::default()
+        })
+        .unwrap();
+        let config = Config::parse(
+            &format!(
+                "[biller]\nbid = 2661\nname = \"Lowell Light & Power\"\nguid = \"{GUID}\"\n\
+                 [invoicecloud]\nupload_url = \"{}/portal/webservices/CloudInvoicing.asmx\"\n\
+                 web_service_key = \"k\"\n[pump]\ntimeout_seconds = 5\n",
+                sandbox.url()
+            ),
+            "test.toml",
+            Path::new("/"),
+        )
+        .unwrap();
+        let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
+        let uploader = Uploader::from_config(&config, Layout::embedded())
+            .unwrap()
+            .with_clock(clock.clone());
+        (sandbox, uploader, clock)
+    }
+
+    fn exact(tries: u32) -> RetryPolicy {
+        RetryPolicy {
+            tries,
+            first_delay: Duration::from_millis(500),
+            max_delay: Duration::from_secs(4),
+            jitter: Jitter::None,
+        }
+    }
+
+    fn store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("s.sqlite")).unwrap();
+        (dir, store)
+    }
+
+    #[test]
+    fn transient_failures_are_retried_on_the_clock_without_sleeping() {
+        let (sandbox, uploader, clock) = world("http500@first:2");
+        let uploader = uploader.with_policy(exact(3));
+        let (_dir, mut store) = store();
+        let started = std::time::Instant::now();
+        let r = uploader
+            .upload(Path::new(SAMPLE), &mut store, false)
+            .unwrap();
+        assert_eq!(r.outcome, UploadResultKind::Uploaded, "{r:?}");
+        assert_eq!(r.attempts, 3);
+        assert_eq!(
+            clock.slept(),
+            [Duration::from_millis(500), Duration::from_millis(1000)]
+        );
+        assert!(started.elapsed() < Duration::from_millis(1500), "it slept");
+        let faults: Vec<Option<String>> = sandbox.journal().into_iter().map(|e| e.fault).collect();
+        assert_eq!(
+            faults,
+            [Some("http500".into()), Some("http500".into()), None]
+        );
+    }
+
+    #[test]
+    fn the_configured_policy_gives_up_after_its_tries_with_jittered_pauses() {
+        let (sandbox, uploader, clock) = world("http500@always");
+        let (_dir, mut store) = store();
+        let r = uploader
+            .upload(Path::new(SAMPLE), &mut store, false)
+            .unwrap();
+        assert_eq!(r.outcome, UploadResultKind::Failed, "{r:?}");
+        // [pump] defaults: 3 tries, pauses of at most 0.5 s then 1 s.
+        assert_eq!(r.attempts, 3);
+        let slept = clock.slept();
+        assert_eq!(slept.len(), 2, "{slept:?}");
+        assert!(slept[0] <= Duration::from_millis(500), "{slept:?}");
+        assert!(slept[1] <= Duration::from_millis(1000), "{slept:?}");
+        assert_eq!(sandbox.journal().len(), 3);
+        // Left for the next run, not settled.
+        assert!(!store.was_uploaded(&r.sha256).unwrap());
+    }
+
+    #[test]
+    fn a_fault_is_final_and_not_retried() {
+        let (sandbox, uploader, clock) = world("fault@always");
+        let uploader = uploader.with_policy(exact(5));
+        let (_dir, mut store) = store();
+        let r = uploader
+            .upload(Path::new(SAMPLE), &mut store, false)
+            .unwrap();
+        assert_eq!(r.outcome, UploadResultKind::Rejected, "{r:?}");
+        assert_eq!(r.attempts, 1);
+        assert!(clock.slept().is_empty());
+        assert_eq!(sandbox.journal().len(), 1);
+    }
 
     fn result(outcome: UploadResultKind) -> UploadResult {
         UploadResult {
