@@ -4,7 +4,8 @@
 //! transformed exactly as `transform` would (an invalid file is never
 //! uploaded), keyed by the sha256 of the transformed bytes so the same
 //! content is never uploaded twice (unless `--again`), and every attempt is
-//! recorded in the state file.
+//! recorded in the state file. With the demo configuration (`[sandbox]
+//! embedded = true`) the local sandbox runs in-process and receives them.
 //!
 //! Exit codes: 0 every file uploaded or already uploaded; 1 a file was
 //! invalid or InvoiceCloud rejected it; 2 usage or configuration; 3
@@ -34,7 +35,9 @@ pub struct Args {
 }
 
 pub fn run(g: &Globals, args: &Args) -> Result<ExitCode> {
-    let config = g.load_config()?;
+    let mut config = g.load_config()?;
+    // The demo configuration sends to its in-process sandbox.
+    let _sandbox = crate::sandbox::embedded::start(&mut config)?;
     let uploader = Uploader::from_config(&config, crate::bif::layout_for(&config)?)?;
     let mut store = Store::open(&g.state_path(&config))?;
     let summary = pipeline::upload::files(&uploader, &args.files, &mut store, args.again)?;
