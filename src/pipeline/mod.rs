@@ -36,6 +36,21 @@
 //! - JSON objects print their keys in the order the code writes them
 //!   (serde_json's `preserve_order`): a summary's fields in struct order,
 //!   `run`'s stages in the order they ran.
+//! - One exception, kept from before stages: under `run`, `"upload"` is the
+//!   bare array of file results, not `upload`'s `{"files":[...]}`
+//!   ([`upload::Scope::Pending`]). A new stage puts under `run` exactly what
+//!   its own command prints.
+//!
+//! # Adding a stage
+//!
+//! 1. `src/pipeline/<stage>.rs`: the entry function and a summary that
+//!    implements [`StageSummary`]; a row in the table above.
+//! 2. `src/commands/<stage>.rs`: load the configuration, start
+//!    [`crate::sandbox::embedded`] if the stage calls out, take the stage's
+//!    lock (`StateLock::sweep` for a sweep), call the stage, [`emit`].
+//! 3. `src/commands/run.rs`: take the same lock and push the summary onto
+//!    the list, in the order of the night. An `Err` from a stage ends `run`
+//!    before anything is printed, so keep `Err` for what truly stops.
 
 use crate::ExitCode;
 use crate::commands::Format;

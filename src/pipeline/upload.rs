@@ -203,8 +203,7 @@ impl Uploader {
             },
         );
         result.attempts = retried.tries;
-        let answer = retried.result;
-        let (outcome, stored, message) = match answer {
+        let (outcome, stored, message) = match retried.result {
             Ok(a) if a.success => (
                 UploadResultKind::Uploaded,
                 UploadOutcome::Accepted,
