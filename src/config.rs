@@ -439,6 +439,10 @@ pub struct SandboxConfig {
     pub embedded: bool,
     /// BIF files whose accounts seed the embedded sandbox.
     pub seed: Vec<PathBuf>,
+    /// The embedded sandbox's JSON state file, so that what one command
+    /// posted (payments, paperless changes) is still there for the next;
+    /// `None` keeps it in memory for one command only.
+    pub state: Option<PathBuf>,
 }
 
 /// A loaded, typed configuration.
@@ -582,6 +586,7 @@ struct RawSandbox {
     embedded: bool,
     #[serde(default)]
     seed: Vec<PathBuf>,
+    state: Option<PathBuf>,
 }
 
 // ---- loading ----------------------------------------------------------------
@@ -816,6 +821,7 @@ impl Config {
             .map(|s| SandboxConfig {
                 embedded: s.embedded,
                 seed: s.seed.iter().map(|p| rel(p)).collect(),
+                state: s.state.as_deref().map(rel),
             })
             .unwrap_or_default();
 
@@ -1236,5 +1242,17 @@ guid = "5F0C1A2B-3C4D-4E5F-8A9B-0C1D2E3F4A5B"
         let c = Config::embedded_default().unwrap();
         assert_eq!(c.biller.bid, 2661);
         assert!(c.sandbox.embedded);
+        let state = c.sandbox.state.as_deref().unwrap();
+        assert!(state.ends_with("demo/sandbox-state.json"), "{state:?}");
+    }
+
+    #[test]
+    fn sandbox_state_is_relative_to_the_file() {
+        let c = parse("[sandbox]\nembedded = true\nstate = \"s/state.json\"").unwrap();
+        assert_eq!(
+            c.sandbox.state.as_deref(),
+            Some(Path::new("/etc/db/s/state.json"))
+        );
+        assert!(parse("").unwrap().sandbox.state.is_none());
     }
 }

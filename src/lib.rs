@@ -17,9 +17,10 @@
 //! | [`store`] | the SQLite state: files taken, uploads, account directory, outbox |
 //! | [`transport`] | SFTP, local drop box and HTTP |
 //! | [`invoicecloud`] | InvoiceCloud's UploadInvoiceFile call (wire form) |
+//! | [`pipeline`] | the nightly job's stages (`pull`, `upload`), each returning a summary that owns its JSON, text and exit code |
 //! | [`retry`] | the one retry policy (tries, exponential backoff, full jitter, injectable clock) |
-//! | [`sandbox`] | a local stand-in for Daffron's CB server and InvoiceCloud's upload |
-//! | [`commands`] | one module per CLI command, wiring the above together |
+//! | [`sandbox`] | a local stand-in for Daffron's CB server and InvoiceCloud's upload (`embedded`: in-process, for the demo) |
+//! | [`commands`] | one module per CLI command: load the configuration, call a stage or a module, print |
 //! | [`error`] | the crate-level error and the documented exit codes |
 
 pub mod bif;

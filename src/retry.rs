@@ -31,6 +31,19 @@ pub enum RetryAction {
     DontRetry,
 }
 
+impl RetryAction {
+    /// The one classifier of a call that failed as a whole (MultiSpeak or
+    /// InvoiceCloud): unreachable, timed out, HTTP 5xx or an unusable answer
+    /// may pass; a SOAP Fault or an HTTP 4xx will not.
+    pub fn for_call(e: &crate::multispeak::CallError) -> RetryAction {
+        if e.is_retryable() {
+            RetryAction::Retry
+        } else {
+            RetryAction::DontRetry
+        }
+    }
+}
+
 /// How a delay is drawn below its exponential cap.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Jitter {

@@ -250,3 +250,30 @@ fn missing_section_or_secret_is_a_configuration_error() {
         .code(2)
         .stderr(predicates::str::contains("TEST_IC_KEY"));
 }
+
+#[test]
+fn the_demo_configuration_uploads_to_its_embedded_sandbox() {
+    // No --config and no ./daffron-bridge.toml: the embedded demo, whose
+    // in-process sandbox takes the file without IC_WEB_SERVICE_KEY.
+    let dir = tempfile::tempdir().unwrap();
+    // The demo seeds its sandbox from samples/outbound.
+    let samples = dir.path().join("samples/outbound");
+    std::fs::create_dir_all(&samples).unwrap();
+    let file = valid_file(&samples);
+    let out = Command::cargo_bin("daffron-bridge")
+        .unwrap()
+        .current_dir(dir.path())
+        .arg("upload")
+        .arg(&file)
+        .args(["--format", "json"])
+        .env_remove("IC_WEB_SERVICE_KEY")
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let v = json(&out);
+    assert_eq!(v["files"][0]["outcome"], "uploaded", "{v}");
+    // The sandbox keeps its state for the next command (`[sandbox] state`).
+    assert!(dir.path().join("demo/sandbox-state.json").exists());
+}

@@ -25,7 +25,7 @@ pub fn run(g: &Globals, args: &Args) -> Result<ExitCode> {
     let account = rtdr::account_id(&args.account)?;
     let mut config = g.load_config()?;
     // The demo configuration answers from its in-process sandbox.
-    let _sandbox = crate::pipeline::start_embedded_sandbox(&mut config)?;
+    let _sandbox = crate::sandbox::embedded::start(&mut config)?;
     let endpoint = config.require_endpoint("balance", &config.settings.rtdr, 8)?;
     let http = HttpClient::new(&HttpOptions::with_timeout_seconds(
         config.pump.timeout_seconds,

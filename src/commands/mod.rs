@@ -2,7 +2,10 @@
 //!
 //! A command module holds its `clap` arguments and a `run` function that
 //! wires the domain modules together and prints the result. Data goes to
-//! stdout, logs and messages to stderr.
+//! stdout, logs and messages to stderr. The commands of the nightly job
+//! (`pull`, `upload`, `run`) are thin: they load the configuration, take
+//! their locks, call a stage of [`crate::pipeline`] and
+//! [`emit`](crate::pipeline::emit) its summary.
 
 use std::path::{Path, PathBuf};
 
@@ -106,10 +109,16 @@ pub fn finish(result: Result<ExitCode>) -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("daffron-bridge: error: {}", chain(&e));
+            eprintln!("{}", error_line(&e));
             e.exit_code()
         }
     }
+}
+
+/// An error as people read it on stderr: `daffron-bridge: error: ...`, with
+/// its sources. Commands and stages print errors through this one form.
+pub fn error_line(e: &Error) -> String {
+    format!("daffron-bridge: error: {}", chain(e))
 }
 
 /// An error with its sources, "outer: inner: innermost".

@@ -1,22 +1,24 @@
-//! `run`: the nightly job (`interface.md` §3). Today it chains the stages
-//! that exist: pull (SFTP or drop box → validated → inbox or quarantine),
-//! then upload of every accepted file InvoiceCloud has not settled yet
-//! (including files whose upload failed on an earlier night). The data pump
-//! stages (ingest, sweep) and the report join the chain when they are built.
+//! `run`: the nightly job (`interface.md` §3), a list of stages of
+//! [`crate::pipeline`] run in order: pull (SFTP or drop box → validated →
+//! inbox or quarantine), then upload of every accepted file InvoiceCloud has
+//! not settled yet (including files whose upload failed on an earlier
+//! night). The data pump stages (ingest, sweep) and the report join the
+//! list when they are built.
+//!
+//! Each stage's summary prints itself: its text in turn, or one JSON object
+//! with each stage's object under its name (`{"pull":{...},"upload":[...]}`).
 //!
 //! With the embedded demo configuration (`[sandbox] embedded = true`) the
 //! local sandbox runs in-process and every endpoint points at it, so
 //! `daffron-bridge run` in a fresh checkout works end to end.
 //!
-//! Exit codes: the worst of the stages': 1 a file was quarantined or
+//! Exit code: the worst of the stages': 1 a file was quarantined or
 //! rejected; 3 a source or endpoint was unreachable and work is pending.
 
-use serde::Serialize;
-
 use super::{Format, Globals};
-use crate::pipeline::{self, UploadResult, Uploader};
+use crate::pipeline::{self, StageSummary};
 use crate::store::{StateLock, Store};
-use crate::{Error, ExitCode, Result};
+use crate::{ExitCode, Result};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
@@ -25,74 +27,45 @@ pub struct Args {
     pub format: Format,
 }
 
-#[derive(Serialize)]
-struct Output<'a> {
-    pull: super::pull::JsonSummary<'a>,
-    upload: &'a [UploadResult],
-}
-
 pub fn run(g: &Globals, args: &Args) -> Result<ExitCode> {
     let mut config = g.load_config()?;
-    let sandbox = pipeline::start_embedded_sandbox(&mut config)?;
+    let sandbox = crate::sandbox::embedded::start(&mut config)?;
     let layout = crate::bif::layout_for(&config)?;
     let state = g.state_path(&config);
 
-    // Pull under the overlap lock: a second `run` started by an impatient
-    // scheduler exits 3 instead of racing this one.
+    // Under the pull lock: a second `run` started by an impatient scheduler
+    // exits 3 instead of racing this one.
     let _lock = StateLock::pull(&state)?;
     let mut store = Store::open(&state)?;
-    let pulled = pipeline::pull(&config, &layout, &mut store)?;
 
-    // Upload what was accepted, tonight or on a night whose upload failed.
-    // A pull that stopped half-way still uploads what it took.
-    let mut uploads = Vec::new();
-    let mut unreadable = ExitCode::Success;
-    let pending = store.pending_uploads()?;
-    if !pending.is_empty() {
-        let uploader = Uploader::from_config(&config, layout)?;
-        for file in pending {
-            match uploader.upload(&file.local_path, &mut store, false) {
-                Ok(r) => uploads.push(r),
-                // One inbox file gone missing must not hold back the others.
-                Err(e @ Error::Read { .. }) => {
-                    eprintln!("daffron-bridge: error: {e}; not uploaded");
-                    unreadable = unreadable.worst(e.exit_code());
-                }
-                Err(e) => return Err(e),
-            }
-        }
-    }
+    // A stage that stopped half-way does not stop the night: the pull's
+    // files taken before the stop are still uploaded.
+    let stages: Vec<Box<dyn StageSummary>> = vec![
+        Box::new(pipeline::pull::run(&config, &layout, &mut store)?),
+        Box::new(pipeline::upload::pending(&config, &layout, &mut store)?),
+    ];
     if let Some(s) = sandbox {
         s.shutdown();
     }
+    Ok(print(&stages, args.format))
+}
 
-    match args.format {
+/// Prints every stage's summary (text in turn, or one JSON object keyed by
+/// stage) and returns the worst exit code.
+fn print(stages: &[Box<dyn StageSummary>], format: Format) -> ExitCode {
+    match format {
         Format::Text => {
-            super::pull::print(&pulled, Format::Text);
-            if uploads.is_empty() {
-                println!("upload: nothing to upload");
-            } else {
-                println!("upload to InvoiceCloud");
-                super::upload::print(&uploads, Format::Text);
+            for s in stages {
+                pipeline::print_text(&s.text());
             }
         }
         Format::Json => {
-            let out = Output {
-                pull: super::pull::json_summary(&pulled),
-                upload: &uploads,
-            };
-            match serde_json::to_string(&out) {
-                Ok(s) => println!("{s}"),
-                Err(e) => eprintln!("daffron-bridge: cannot print JSON: {e}"),
-            }
+            let night: serde_json::Map<String, serde_json::Value> = stages
+                .iter()
+                .map(|s| (s.stage().to_string(), s.json()))
+                .collect();
+            println!("{}", serde_json::Value::Object(night));
         }
     }
-    let upload_code = super::upload::exit_code(&uploads).worst(unreadable);
-    match super::pull::finish(pulled) {
-        Ok(code) => Ok(code.worst(upload_code)),
-        Err(e) => {
-            eprintln!("daffron-bridge: error: {e}");
-            Ok(e.exit_code().worst(upload_code))
-        }
-    }
+    pipeline::worst(stages.iter().map(|s| s.exit_code()))
 }

@@ -12,6 +12,7 @@
 //! In-process use: [`Sandbox::start`] returns a [`SandboxHandle`] with the
 //! URL, the journal and `shutdown()`.
 
+pub mod embedded;
 pub mod faults;
 pub mod invoicecloud;
 pub mod state;

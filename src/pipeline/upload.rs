@@ -1,0 +1,531 @@
+//! The `upload` stage: BIF files → validated and transformed exactly as
+//! `transform` writes them → InvoiceCloud's UploadInvoiceFile (its wire
+//! form is [`crate::invoicecloud`]).
+//!
+//! An invalid file is never sent. The sha256 of the transformed bytes is the
+//! idempotency key: the same content is never uploaded twice unless asked
+//! to, whatever its name. Every attempt is recorded in the state file.
+//!
+//! Two entry points: [`files`] for `upload FILE...`, and [`pending`] for
+//! `run`, which sends every accepted file InvoiceCloud has not settled yet
+//! (including those whose upload failed on an earlier night).
+//!
+//! Exit codes: 0 every file uploaded or already uploaded; 1 a file invalid
+//! or rejected by InvoiceCloud; 2 a file that cannot be read; 3 InvoiceCloud
+//! could not be reached after the retries: the file waits for the next run.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use super::StageSummary;
+use crate::bif::{self, Layout, ValidateOptions};
+use crate::config::Config;
+use crate::invoicecloud;
+use crate::multispeak::CallError;
+use crate::retry::{Clock, RetryAction, RetryPolicy, SystemClock};
+use crate::store::{Store, UploadOutcome};
+use crate::transport::http::{HttpClient, HttpOptions};
+use crate::{Error, ExitCode, Result};
+
+/// What happened to one file sent to InvoiceCloud.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UploadResultKind {
+    /// InvoiceCloud answered Success=true.
+    Uploaded,
+    /// InvoiceCloud accepted the same content before; nothing was sent.
+    AlreadyUploaded,
+    /// The file failed validation; nothing was sent.
+    Invalid,
+    /// InvoiceCloud answered Success=false, or a SOAP Fault.
+    Rejected,
+    /// No usable answer after the retries: left for the next run.
+    Failed,
+}
+
+impl UploadResultKind {
+    /// The exit code this outcome asks for (`interface.md` §3).
+    pub fn exit_code(self) -> ExitCode {
+        match self {
+            UploadResultKind::Uploaded | UploadResultKind::AlreadyUploaded => ExitCode::Success,
+            UploadResultKind::Invalid | UploadResultKind::Rejected => ExitCode::InputErrors,
+            UploadResultKind::Failed => ExitCode::Transient,
+        }
+    }
+
+    /// The words people read.
+    pub fn words(self) -> &'static str {
+        match self {
+            UploadResultKind::Uploaded => "uploaded",
+            UploadResultKind::AlreadyUploaded => "already uploaded",
+            UploadResultKind::Invalid => "invalid",
+            UploadResultKind::Rejected => "rejected by InvoiceCloud",
+            UploadResultKind::Failed => "failed",
+        }
+    }
+}
+
+/// One file's upload, as printed and reported.
+#[derive(Debug, Clone, Serialize)]
+pub struct UploadResult {
+    pub path: String,
+    pub name: String,
+    /// sha256 of the bytes sent (the transformed file); empty when invalid.
+    pub sha256: String,
+    pub outcome: UploadResultKind,
+    pub attempts: u32,
+    /// InvoiceCloud's message, the failure, or the validation summary.
+    pub message: String,
+}
+
+impl UploadResult {
+    /// `PATH: outcome: message`.
+    pub fn text_line(&self) -> String {
+        if self.message.is_empty() {
+            format!("{}: {}", self.path, self.outcome.words())
+        } else {
+            format!("{}: {}: {}", self.path, self.outcome.words(), self.message)
+        }
+    }
+}
+
+/// Sends BIF files to InvoiceCloud's UploadInvoiceFile.
+///
+/// Every file is validated and transformed exactly as `transform` writes it
+/// (an invalid file is never sent). The sha256 of the transformed bytes is
+/// the idempotency key: the same content is never uploaded twice unless
+/// `again` is set. Every attempt is recorded in the state file.
+///
+/// A call that fails for a transient reason is tried again by `[pump]`'s
+/// call policy ([`crate::config::PumpConfig::call_policy`]), pausing on the
+/// uploader's clock: the real one, or one a test injects so that nothing
+/// really sleeps.
+pub struct Uploader {
+    http: HttpClient,
+    url: String,
+    biller_guid: String,
+    web_service_key: String,
+    layout: Layout,
+    opts: ValidateOptions,
+    policy: RetryPolicy,
+    clock: Arc<dyn Clock>,
+}
+
+impl Uploader {
+    /// From `[invoicecloud]` (required) and the biller's validation rules.
+    pub fn from_config(config: &Config, layout: Layout) -> Result<Uploader> {
+        let ic = config.require_invoicecloud("upload")?;
+        Ok(Uploader {
+            http: HttpClient::new(&HttpOptions::with_timeout_seconds(
+                config.pump.timeout_seconds,
+            )),
+            url: ic.upload_url.clone(),
+            biller_guid: config.biller.guid.to_string().to_uppercase(),
+            web_service_key: ic
+                .web_service_key
+                .expose("[invoicecloud] web_service_key")?,
+            opts: ValidateOptions::from_config(config),
+            layout,
+            policy: config.pump.call_policy(),
+            clock: Arc::new(SystemClock),
+        })
+    }
+
+    /// Pauses between tries on `clock` instead of the system clock (tests).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Uploader {
+        self.clock = clock;
+        self
+    }
+
+    /// Retries by `policy` instead of `[pump]`'s call policy (tests that
+    /// want exact delays set `Jitter::None`).
+    pub fn with_policy(mut self, policy: RetryPolicy) -> Uploader {
+        self.policy = policy;
+        self
+    }
+
+    /// Uploads one file. `Err` only when the file cannot be read or the
+    /// state file cannot be written; every answer is an [`UploadResult`].
+    pub fn upload(&self, path: &Path, store: &mut Store, again: bool) -> Result<UploadResult> {
+        let bytes = std::fs::read(path).map_err(|source| Error::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| path.display().to_string());
+        let mut result = UploadResult {
+            path: path.display().to_string(),
+            name: name.clone(),
+            sha256: String::new(),
+            outcome: UploadResultKind::Invalid,
+            attempts: 0,
+            message: String::new(),
+        };
+        let (report, out) =
+            bif::transform::transform_checked(&name, &bytes, &self.layout, &self.opts);
+        let Some(out) = out else {
+            result.message = format!(
+                "{} error(s); not uploaded (see `daffron-bridge validate {}`)",
+                report.error_count,
+                path.display()
+            );
+            return Ok(result);
+        };
+        result.sha256 = format!("{:x}", Sha256::digest(&out));
+        if !again && store.was_uploaded(&result.sha256)? {
+            result.outcome = UploadResultKind::AlreadyUploaded;
+            result.message =
+                "InvoiceCloud accepted this content before; use --again to send it anyway".into();
+            return Ok(result);
+        }
+
+        let retried = self.policy.run(
+            self.clock.as_ref(),
+            &mut rand::rng(),
+            |_| {
+                invoicecloud::upload(
+                    &self.http,
+                    &self.url,
+                    &self.biller_guid,
+                    &self.web_service_key,
+                    &name,
+                    &out,
+                )
+            },
+            RetryAction::for_call,
+            |n, e, pause| {
+                tracing::warn!("{name}: upload attempt {n} failed: {e}; retrying in {pause:?}")
+            },
+        );
+        result.attempts = retried.tries;
+        let (outcome, stored, message) = match retried.result {
+            Ok(a) if a.success => (
+                UploadResultKind::Uploaded,
+                UploadOutcome::Accepted,
+                a.message,
+            ),
+            Ok(a) => (
+                UploadResultKind::Rejected,
+                UploadOutcome::Rejected,
+                a.message,
+            ),
+            Err(e @ (CallError::Fault(_) | CallError::Rejected(_))) => (
+                UploadResultKind::Rejected,
+                UploadOutcome::Rejected,
+                e.to_string(),
+            ),
+            Err(e) => (
+                UploadResultKind::Failed,
+                UploadOutcome::Failed,
+                format!("{e}; left for the next run"),
+            ),
+        };
+        let source_sha = format!("{:x}", Sha256::digest(&bytes));
+        store.record_upload(&name, &result.sha256, &source_sha, stored, &message)?;
+        result.outcome = outcome;
+        result.message = message;
+        Ok(result)
+    }
+}
+
+/// Uploads the files named on the command line (`upload FILE...`), in
+/// order. A file that cannot be read stops the command (exit 2): the person
+/// who named it is there to fix it.
+pub fn files(
+    uploader: &Uploader,
+    paths: &[PathBuf],
+    store: &mut Store,
+    again: bool,
+) -> Result<UploadSummary> {
+    let mut files = Vec::with_capacity(paths.len());
+    for path in paths {
+        files.push(uploader.upload(path, store, again)?);
+    }
+    Ok(UploadSummary {
+        files,
+        unreadable: Vec::new(),
+        scope: Scope::Named,
+    })
+}
+
+/// Uploads every accepted file InvoiceCloud has not settled yet, oldest
+/// first (`run`). `[invoicecloud]` is needed only when there is something
+/// to send. An inbox file gone missing is said on stderr and counted (exit
+/// 2) but does not hold back the others.
+pub fn pending(config: &Config, layout: &Layout, store: &mut Store) -> Result<UploadSummary> {
+    let mut summary = UploadSummary {
+        files: Vec::new(),
+        unreadable: Vec::new(),
+        scope: Scope::Pending,
+    };
+    let pending = store.pending_uploads()?;
+    if pending.is_empty() {
+        return Ok(summary);
+    }
+    let uploader = Uploader::from_config(config, layout.clone())?;
+    for file in pending {
+        match uploader.upload(&file.local_path, store, false) {
+            Ok(r) => summary.files.push(r),
+            Err(e @ Error::Read { .. }) => {
+                eprintln!("{}; not uploaded", crate::commands::error_line(&e));
+                summary.unreadable.push(e);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(summary)
+}
+
+/// Which files an upload was asked for; it decides how the summary reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Named on the command line: `upload FILE...`.
+    Named,
+    /// Whatever is pending in the state file: `run`'s upload.
+    Pending,
+}
+
+/// What an upload stage did: one result per file sent or looked at.
+#[derive(Debug)]
+pub struct UploadSummary {
+    pub files: Vec<UploadResult>,
+    /// Pending files that could not be read (already said on stderr).
+    pub unreadable: Vec<Error>,
+    pub scope: Scope,
+}
+
+/// `upload --format json`.
+#[derive(Serialize)]
+struct Json<'a> {
+    files: &'a [UploadResult],
+}
+
+impl StageSummary for UploadSummary {
+    fn stage(&self) -> &'static str {
+        "upload"
+    }
+
+    /// The worst outcome of any file, an unreadable one included.
+    fn exit_code(&self) -> ExitCode {
+        super::worst(
+            self.files
+                .iter()
+                .map(|r| r.outcome.exit_code())
+                .chain(self.unreadable.iter().map(Error::exit_code)),
+        )
+    }
+
+    /// A line per file; under `run` a heading first, or one line saying
+    /// there was nothing to send.
+    fn text(&self) -> String {
+        let lines = self.files.iter().map(UploadResult::text_line);
+        match self.scope {
+            Scope::Named => lines.collect::<Vec<_>>().join("\n"),
+            Scope::Pending if self.files.is_empty() => "upload: nothing to upload".into(),
+            Scope::Pending => std::iter::once("upload to InvoiceCloud".to_string())
+                .chain(lines)
+                .collect::<Vec<_>>()
+                .join("\n"),
+        }
+    }
+
+    /// `{"files":[...]}`; under `run` the bare array of results, the shape
+    /// `run --format json` has had since before stages (its `"upload"`).
+    fn json(&self) -> serde_json::Value {
+        match self.scope {
+            Scope::Named => super::to_json(&Json { files: &self.files }),
+            Scope::Pending => super::to_json(&self.files),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::retry::{Jitter, ManualClock};
+    use crate::sandbox::{FaultSpec, Sandbox, SandboxHandle, SandboxOptions};
+    use std::time::Duration;
+
+    /// The demo biller, whose sample file is uploaded.
+    const GUID: &str = "3F358D04-4273-4551-BB14-B9F719EC0A61";
+    const SAMPLE: &str = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/samples/outbound/2661_11262026.BIF"
+    );
+
+    /// A sandbox injecting `faults`, and an uploader pointed at it that
+    /// sleeps on a manual clock.
+    fn world(faults: &str) -> (SandboxHandle, Uploader, Arc<ManualClock>) {
+        let sandbox = Sandbox::start(SandboxOptions {
+            faults: FaultSpec::parse(faults).unwrap(),
+            biller_guids: vec![GUID.into()],
+            ..SandboxOptions::default()
+        })
+        .unwrap();
+        let config = Config::parse(
+            &format!(
+                "[biller]\nbid = 2661\nname = \"Lowell Light & Power\"\nguid = \"{GUID}\"\n\
+                 [invoicecloud]\nupload_url = \"{}/portal/webservices/CloudInvoicing.asmx\"\n\
+                 web_service_key = \"k\"\n[pump]\ntimeout_seconds = 5\n",
+                sandbox.url()
+            ),
+            "test.toml",
+            Path::new("/"),
+        )
+        .unwrap();
+        let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
+        let uploader = Uploader::from_config(&config, Layout::embedded())
+            .unwrap()
+            .with_clock(clock.clone());
+        (sandbox, uploader, clock)
+    }
+
+    fn exact(tries: u32) -> RetryPolicy {
+        RetryPolicy {
+            tries,
+            first_delay: Duration::from_millis(500),
+            max_delay: Duration::from_secs(4),
+            jitter: Jitter::None,
+        }
+    }
+
+    fn store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("s.sqlite")).unwrap();
+        (dir, store)
+    }
+
+    #[test]
+    fn transient_failures_are_retried_on_the_clock_without_sleeping() {
+        let (sandbox, uploader, clock) = world("http500@first:2");
+        let uploader = uploader.with_policy(exact(3));
+        let (_dir, mut store) = store();
+        let started = std::time::Instant::now();
+        let r = uploader
+            .upload(Path::new(SAMPLE), &mut store, false)
+            .unwrap();
+        assert_eq!(r.outcome, UploadResultKind::Uploaded, "{r:?}");
+        assert_eq!(r.attempts, 3);
+        assert_eq!(
+            clock.slept(),
+            [Duration::from_millis(500), Duration::from_millis(1000)]
+        );
+        assert!(started.elapsed() < Duration::from_millis(1500), "it slept");
+        let faults: Vec<Option<String>> = sandbox.journal().into_iter().map(|e| e.fault).collect();
+        assert_eq!(
+            faults,
+            [Some("http500".into()), Some("http500".into()), None]
+        );
+    }
+
+    #[test]
+    fn the_configured_policy_gives_up_after_its_tries_with_jittered_pauses() {
+        let (sandbox, uploader, clock) = world("http500@always");
+        let (_dir, mut store) = store();
+        let r = uploader
+            .upload(Path::new(SAMPLE), &mut store, false)
+            .unwrap();
+        assert_eq!(r.outcome, UploadResultKind::Failed, "{r:?}");
+        // [pump] defaults: 3 tries, pauses of at most 0.5 s then 1 s.
+        assert_eq!(r.attempts, 3);
+        let slept = clock.slept();
+        assert_eq!(slept.len(), 2, "{slept:?}");
+        assert!(slept[0] <= Duration::from_millis(500), "{slept:?}");
+        assert!(slept[1] <= Duration::from_millis(1000), "{slept:?}");
+        assert_eq!(sandbox.journal().len(), 3);
+        // Left for the next run, not settled.
+        assert!(!store.was_uploaded(&r.sha256).unwrap());
+    }
+
+    #[test]
+    fn a_fault_is_final_and_not_retried() {
+        let (sandbox, uploader, clock) = world("fault@always");
+        let uploader = uploader.with_policy(exact(5));
+        let (_dir, mut store) = store();
+        let r = uploader
+            .upload(Path::new(SAMPLE), &mut store, false)
+            .unwrap();
+        assert_eq!(r.outcome, UploadResultKind::Rejected, "{r:?}");
+        assert_eq!(r.attempts, 1);
+        assert!(clock.slept().is_empty());
+        assert_eq!(sandbox.journal().len(), 1);
+    }
+
+    fn result(outcome: UploadResultKind) -> UploadResult {
+        UploadResult {
+            path: "inbox/2661_11262026.BIF".into(),
+            name: "2661_11262026.BIF".into(),
+            sha256: "ab".repeat(32),
+            outcome,
+            attempts: 1,
+            message: "m".into(),
+        }
+    }
+
+    #[test]
+    fn the_summary_reads_as_the_command_or_as_runs_stage() {
+        let named = UploadSummary {
+            files: vec![result(UploadResultKind::Uploaded)],
+            unreadable: Vec::new(),
+            scope: Scope::Named,
+        };
+        assert_eq!(named.text(), "inbox/2661_11262026.BIF: uploaded: m");
+        assert_eq!(named.json()["files"][0]["outcome"], "uploaded");
+        let keys: Vec<String> = named.json()["files"][0]
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect();
+        assert_eq!(
+            keys,
+            ["path", "name", "sha256", "outcome", "attempts", "message"]
+        );
+
+        let pending = UploadSummary {
+            scope: Scope::Pending,
+            ..named
+        };
+        assert_eq!(
+            pending.text(),
+            "upload to InvoiceCloud\ninbox/2661_11262026.BIF: uploaded: m"
+        );
+        assert_eq!(pending.json()[0]["outcome"], "uploaded");
+        let none = UploadSummary {
+            files: Vec::new(),
+            unreadable: Vec::new(),
+            scope: Scope::Pending,
+        };
+        assert_eq!(none.text(), "upload: nothing to upload");
+        assert_eq!(none.json(), serde_json::json!([]));
+        assert_eq!(none.exit_code(), ExitCode::Success);
+    }
+
+    #[test]
+    fn the_worst_file_decides_and_an_unreadable_one_counts() {
+        let s = UploadSummary {
+            files: vec![
+                result(UploadResultKind::Rejected),
+                result(UploadResultKind::Failed),
+                result(UploadResultKind::Uploaded),
+            ],
+            unreadable: Vec::new(),
+            scope: Scope::Pending,
+        };
+        assert_eq!(s.exit_code(), ExitCode::Transient);
+        let s = UploadSummary {
+            files: vec![result(UploadResultKind::Invalid)],
+            unreadable: vec![Error::Read {
+                path: "inbox/gone.BIF".into(),
+                source: std::io::ErrorKind::NotFound.into(),
+            }],
+            scope: Scope::Pending,
+        };
+        assert_eq!(s.exit_code(), ExitCode::Usage);
+    }
+}
