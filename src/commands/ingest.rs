@@ -1,6 +1,6 @@
 //! `ingest [FILE...]`: InvoiceCloud's exports (`payments.csv`,
-//! `events.csv`) into the outbox (`crate::pump::ingest`). Without FILEs, the
-//! new files of `[paths] exports`.
+//! `events.csv`) into the outbox ([`crate::pipeline::ingest`]). Without
+//! FILEs, the new files of `[paths] exports`.
 //!
 //! Exit codes: 0 every row taken (or already there); 1 a row was refused, a
 //! key conflicted, or a rule refused an item; 2 configuration or a file that
@@ -9,8 +9,7 @@
 use std::path::PathBuf;
 
 use super::{Format, Globals};
-use crate::pump::ingest;
-use crate::pump::rules::RuleSettings;
+use crate::pipeline;
 use crate::store::Store;
 use crate::{ExitCode, Result};
 
@@ -29,13 +28,6 @@ pub struct Args {
 pub fn run(g: &Globals, args: &Args) -> Result<ExitCode> {
     let config = g.load_config()?;
     let mut store = Store::open(&g.state_path(&config))?;
-    let rules = RuleSettings::from_config(&config);
-    let summary = ingest::run(&mut store, &rules, &args.files, &config.paths.exports).map_err(
-        |e| match e {
-            ingest::IngestError::Store(s) => crate::Error::Store(s),
-            ingest::IngestError::Read { path, source } => crate::Error::Read { path, source },
-        },
-    )?;
-    super::print(args.format, &summary.text(), &summary.json());
-    Ok(summary.exit_code())
+    let summary = pipeline::ingest::run(&config, &mut store, &args.files)?;
+    Ok(pipeline::emit(&summary, args.format))
 }

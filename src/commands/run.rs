@@ -1,9 +1,10 @@
 //! `run`: the nightly job (`interface.md` §3), a list of stages of
 //! [`crate::pipeline`] run in order: pull (SFTP or drop box → validated →
-//! inbox or quarantine), then upload of every accepted file InvoiceCloud has
+//! inbox or quarantine), upload of every accepted file InvoiceCloud has
 //! not settled yet (including files whose upload failed on an earlier
-//! night). The data pump stages (ingest, sweep) and the report join the
-//! list when they are built.
+//! night), ingest of the new exports into the outbox, and a sweep of the
+//! outbox to Daffron. Verification and the report join the list when they
+//! are built.
 //!
 //! Each stage's summary prints itself: its text in turn, or one JSON object
 //! with each stage's object under its name (`{"pull":{...},"upload":[...]}`).
@@ -36,6 +37,7 @@ pub fn run(g: &Globals, args: &Args) -> Result<ExitCode> {
     // Under the pull lock: a second `run` started by an impatient scheduler
     // exits 3 instead of racing this one.
     let _lock = StateLock::pull(&state)?;
+    let _sweep_lock = StateLock::sweep(&state)?;
     let mut store = Store::open(&state)?;
 
     // A stage that stopped half-way does not stop the night: the pull's
@@ -43,6 +45,8 @@ pub fn run(g: &Globals, args: &Args) -> Result<ExitCode> {
     let stages: Vec<Box<dyn StageSummary>> = vec![
         Box::new(pipeline::pull::run(&config, &layout, &mut store)?),
         Box::new(pipeline::upload::pending(&config, &layout, &mut store)?),
+        Box::new(pipeline::ingest::run(&config, &mut store, &[])?),
+        Box::new(pipeline::sweep::run(&config, &mut store)?),
     ];
     if let Some(s) = sandbox {
         s.shutdown();

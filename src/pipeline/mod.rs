@@ -8,6 +8,8 @@
 //! |---|---|---|---|---|
 //! | `pull` | [`pull`] | [`PullSummary`] | SFTP or drop box → validated → inbox or quarantine | [`crate::intake`] |
 //! | `upload` | [`upload`] | [`UploadSummary`] | inbox → transformed → InvoiceCloud UploadInvoiceFile, retried by `[pump]`'s call policy | [`upload`], [`crate::invoicecloud`], [`crate::retry`] |
+//! | `ingest` | [`ingest`] | [`ingest::IngestSummary`] | payments.csv / events.csv → the outbox, rules applied | [`crate::pump::ingest`] |
+//! | `sweep` | [`sweep`] | [`sweep::SweepSummary`] | the outbox → Daffron's MultiSpeak endpoints, batched, retried | [`crate::pump::sweep`] |
 //!
 //! Not here: the locks (`crate::store::StateLock`, taken by the commands),
 //! the demo's in-process sandbox ([`crate::sandbox::embedded`]), the wire
@@ -55,7 +57,9 @@
 use crate::ExitCode;
 use crate::commands::Format;
 
+pub mod ingest;
 pub mod pull;
+pub mod sweep;
 pub mod upload;
 
 pub use pull::PullSummary;

@@ -136,6 +136,9 @@ const MAX_PROBLEMS: usize = 100;
 pub struct SweepSummary {
     pub sweep_id: i64,
     pub dry_run: bool,
+    /// Calls printed by a dry run.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub calls_printed: u64,
     /// Held items released because a BIF brought their location (D10).
     pub released: u64,
     /// Items still held after the sweep.
@@ -172,6 +175,12 @@ impl SweepSummary {
     /// A line per route, the problems, and where the route stopped.
     pub fn text(&self) -> String {
         let mut s = String::new();
+        if self.dry_run {
+            s.push_str(&format!(
+                "dry run: {} call(s) printed above; nothing was sent and the state file is unchanged\n",
+                self.calls_printed
+            ));
+        }
         if self.released > 0 {
             s.push_str(&format!(
                 "released {} held item(s): a BIF brought their service location (D10)\n",
@@ -242,6 +251,10 @@ impl SweepSummary {
     pub fn json(&self) -> serde_json::Value {
         serde_json::to_value(self).unwrap_or_default()
     }
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// What the answer (or the lack of one) means for an item.
