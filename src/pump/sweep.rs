@@ -943,10 +943,13 @@ mod tests {
 
     type Responder = dyn Fn(Route, &[DueItem]) -> Result<Vec<ItemOutcome>, CallError> + Sync;
 
+    /// A call as the scripted deliverer saw it: route, keys, payloads.
+    type SeenCall = (Route, Vec<String>, Vec<String>);
+
     /// A deliverer that answers from a closure and remembers every call.
     struct Scripted<'f> {
         respond: &'f Responder,
-        calls: Mutex<Vec<(Route, Vec<String>, Vec<String>)>>,
+        calls: Mutex<Vec<SeenCall>>,
     }
 
     impl<'f> Scripted<'f> {
