@@ -594,32 +594,23 @@ impl<'a> Sweeper<'a> {
         batch: Vec<DueItem>,
         rs: &mut RouteSummary,
     ) -> Result<Option<Stop>, StoreError> {
-        let now = self.now_text();
-        {
-            let path = self.store.path().to_path_buf();
-            let err = |source| StoreError::Sqlite {
-                path: path.clone(),
-                source,
-            };
-            let tx = self.store.conn_mut().transaction().map_err(err)?;
-            let ids: Vec<i64> = batch.iter().map(|i| i.id).collect();
-            outbox::lease(&tx, &ids, &now).map_err(err)?;
-            tx.commit().map_err(err)?;
-        }
         rs.sent += batch.len() as u64;
+        let mut calls = Calls {
+            lease: Some(batch.iter().map(|i| i.id).collect()),
+            done: Vec::new(),
+        };
         let mut verdicts: Vec<Option<Verdict>> = vec![None; batch.len()];
         let mut faults_in_a_row = 0u32;
         let mut stop: Option<Stop> = None;
-        self.send_part(
-            route,
-            &batch,
-            0,
-            &mut verdicts,
-            &mut faults_in_a_row,
-            &mut stop,
-            rs,
-        )?;
-        // Commit B: every leased item leaves in_flight here.
+        let mut part = Part {
+            verdicts: &mut verdicts,
+            faults_in_a_row: &mut faults_in_a_row,
+            stop: &mut stop,
+            calls: &mut calls,
+        };
+        self.send_part(route, &batch, 0, &mut part, rs)?;
+        // Commit B: every leased item leaves in_flight here, with the
+        // record of the calls that carried it.
         let now = self.now_text();
         let now_secs = self.now_secs();
         let path = self.store.path().to_path_buf();
@@ -638,6 +629,9 @@ impl<'a> Sweeper<'a> {
             delays.push(item_policy.backoff(attempts, &mut self.rng));
         }
         let tx = self.store.conn_mut().transaction().map_err(err)?;
+        for c in &calls.done {
+            record_call(&tx, c).map_err(err)?;
+        }
         for ((item, verdict), delay) in batch.iter().zip(verdicts).zip(delays) {
             let attempts = item.attempts + 1;
             let verdict = verdict.unwrap_or_else(|| Verdict::Again(not_sent.clone()));
@@ -695,30 +689,27 @@ impl<'a> Sweeper<'a> {
         Ok(stop)
     }
 
-    /// Sends `part` (items `offset..` of the batch) as one call, with
-    /// in-sweep retries; on a Fault, halves it. Fills `verdicts`.
-    #[allow(clippy::too_many_arguments)]
+    /// Sends `items` (at `offset` in the batch) as one call, with in-sweep
+    /// retries; on a Fault, halves it. Fills the verdicts.
     fn send_part(
         &mut self,
         route: Route,
-        part: &[DueItem],
+        items: &[DueItem],
         offset: usize,
-        verdicts: &mut [Option<Verdict>],
-        faults_in_a_row: &mut u32,
-        stop: &mut Option<Stop>,
+        part: &mut Part<'_>,
         rs: &mut RouteSummary,
     ) -> Result<(), StoreError> {
-        if part.is_empty() || stop.is_some() {
+        if items.is_empty() || part.stop.is_some() {
             return Ok(());
         }
-        let report = self.call_with_retries(route, part, rs)?;
+        let report = self.call_with_retries(route, items, part.calls, rs)?;
         match report.result {
             Ok(outcomes) => {
                 if outcomes.iter().any(ItemOutcome::is_posted) {
-                    *faults_in_a_row = 0;
+                    *part.faults_in_a_row = 0;
                 }
                 for (i, o) in outcomes.into_iter().enumerate() {
-                    verdicts[offset + i] = Some(match o {
+                    part.verdicts[offset + i] = Some(match o {
                         ItemOutcome::Accepted => Verdict::Posted,
                         ItemOutcome::Duplicate(r) => Verdict::Duplicate(r),
                         ItemOutcome::Rejected(r) => Verdict::Rejected(r),
@@ -728,30 +719,23 @@ impl<'a> Sweeper<'a> {
             }
             Err(CallError::Fault(f)) => {
                 let why = f.to_string();
-                match split_point(part) {
+                match split_point(items) {
                     Some(mid) => {
-                        let (left, right) = part.split_at(mid);
-                        self.send_part(route, left, offset, verdicts, faults_in_a_row, stop, rs)?;
-                        self.send_part(
-                            route,
-                            right,
-                            offset + mid,
-                            verdicts,
-                            faults_in_a_row,
-                            stop,
-                            rs,
-                        )?;
+                        let (left, right) = items.split_at(mid);
+                        self.send_part(route, left, offset, part, rs)?;
+                        self.send_part(route, right, offset + mid, part, rs)?;
                     }
                     None => {
-                        for v in &mut verdicts[offset..offset + part.len()] {
+                        for v in &mut part.verdicts[offset..offset + items.len()] {
                             *v = Some(Verdict::Again(why.clone()));
                         }
-                        *faults_in_a_row += 1;
-                        if *faults_in_a_row >= 3 {
-                            *stop = Some(Stop {
+                        *part.faults_in_a_row += 1;
+                        if *part.faults_in_a_row >= 3 {
+                            *part.stop = Some(Stop {
                                 why: format!(
-                                    "the endpoint refused {faults_in_a_row} calls in a row with a SOAP Fault \
+                                    "the endpoint refused {} calls in a row with a SOAP Fault \
                                      (check the user and password, settings {} and {}): {why}",
+                                    part.faults_in_a_row,
                                     route.url_setting() + 1,
                                     route.url_setting() + 2
                                 ),
@@ -763,10 +747,10 @@ impl<'a> Sweeper<'a> {
             }
             Err(e) => {
                 let why = e.to_string();
-                for v in &mut verdicts[offset..offset + part.len()] {
+                for v in &mut part.verdicts[offset..offset + items.len()] {
                     *v = Some(Verdict::Again(why.clone()));
                 }
-                *stop = Some(Stop {
+                *part.stop = Some(Stop {
                     config: matches!(e, CallError::Rejected(_)),
                     why,
                 });
@@ -775,13 +759,12 @@ impl<'a> Sweeper<'a> {
         Ok(())
     }
 
-    /// One call (retried within the sweep while it fails transiently),
-    /// each try recorded: its start committed before it leaves, its end
-    /// after.
+    /// One call, tried again within the sweep while it fails transiently.
     fn call_with_retries(
         &mut self,
         route: Route,
         items: &[DueItem],
+        calls: &mut Calls,
         rs: &mut RouteSummary,
     ) -> Result<CallReport, StoreError> {
         let policy = self.opts.call_policy.clone();
@@ -793,7 +776,9 @@ impl<'a> Sweeper<'a> {
             &mut rng,
             |_| {
                 rs.calls += 1;
-                let report = self.one_call(route, items).map_err(TryError::Store)?;
+                let report = self
+                    .one_call(route, items, calls)
+                    .map_err(TryError::Store)?;
                 match &report.result {
                     Err(e) => {
                         let e = e.clone();
@@ -804,8 +789,8 @@ impl<'a> Sweeper<'a> {
                 }
             },
             |e| match e {
-                TryError::Call(c) if c.is_retryable() => RetryAction::Retry,
-                _ => RetryAction::DontRetry,
+                TryError::Call(c) => RetryAction::for_call(c),
+                TryError::Store(_) => RetryAction::DontRetry,
             },
             |n, e, delay| {
                 if let TryError::Call(c) = e {
@@ -829,9 +814,14 @@ impl<'a> Sweeper<'a> {
         }
     }
 
-    /// Records a call's start (committed), makes it, records its end
-    /// (committed).
-    fn one_call(&mut self, route: Route, items: &[DueItem]) -> Result<CallReport, StoreError> {
+    /// Records the call (and, for the batch's first call, the lease) in one
+    /// commit before it leaves; makes it; keeps its answer for commit B.
+    fn one_call(
+        &mut self,
+        route: Route,
+        items: &[DueItem],
+        calls: &mut Calls,
+    ) -> Result<CallReport, StoreError> {
         let message_id = uuid::Uuid::new_v4();
         let mid = message_id.to_string();
         let started = self.now_text();
@@ -842,8 +832,12 @@ impl<'a> Sweeper<'a> {
             path: path.clone(),
             source,
         };
+        let tx = self.store.conn_mut().transaction().map_err(err)?;
+        if let Some(lease) = calls.lease.take() {
+            outbox::lease(&tx, &lease, &started).map_err(err)?;
+        }
         let call_id = outbox::start_call(
-            self.store.conn(),
+            &tx,
             &NewCall {
                 sweep_id: self.sweep_id,
                 route,
@@ -854,57 +848,88 @@ impl<'a> Sweeper<'a> {
             &ids,
         )
         .map_err(err)?;
+        tx.commit().map_err(err)?;
         let report = self.deliver.deliver(route, items, message_id);
-        let (outcome, detail, per_item): (&str, String, Vec<(i64, &str, String)>) =
-            match &report.result {
-                Ok(outcomes) => {
-                    let per: Vec<(i64, &str, String)> = items
-                        .iter()
-                        .zip(outcomes)
-                        .map(|(i, o)| {
-                            let (w, r) = outcome_word(o);
-                            (i.id, w, r)
-                        })
-                        .collect();
-                    let clean = outcomes.iter().all(|o| *o == ItemOutcome::Accepted);
-                    (if clean { "ok" } else { "partial" }, String::new(), per)
-                }
-                Err(e) => {
-                    let word = match e {
-                        CallError::Transient(_) => "transient",
-                        CallError::Fault(_) => "fault",
-                        CallError::Rejected(_) => "http_error",
-                    };
-                    let why = e.to_string();
-                    (
-                        word,
-                        why.clone(),
-                        items
-                            .iter()
-                            .map(|i| (i.id, "failed", why.clone()))
-                            .collect(),
-                    )
-                }
-            };
-        let per_ref: Vec<(i64, &str, &str)> = per_item
-            .iter()
-            .map(|(id, w, r)| (*id, *w, r.as_str()))
-            .collect();
-        outbox::finish_call(
-            self.store.conn(),
+        calls.done.push(DoneCall {
             call_id,
-            &CallEnd {
-                millis: report.millis,
-                http_status: report.http_status,
-                outcome,
-                detail: &detail,
-                answer: report.answer.as_deref(),
-            },
-            &per_ref,
-        )
-        .map_err(err)?;
+            ids,
+            report: report.clone(),
+        });
         Ok(report)
     }
+}
+
+/// The calls of one batch: the lease still to commit with the first, and
+/// those made, whose end is recorded in commit B.
+struct Calls {
+    lease: Option<Vec<i64>>,
+    done: Vec<DoneCall>,
+}
+
+struct DoneCall {
+    call_id: i64,
+    ids: Vec<i64>,
+    report: CallReport,
+}
+
+/// What halving a batch shares between its parts.
+struct Part<'p> {
+    verdicts: &'p mut Vec<Option<Verdict>>,
+    faults_in_a_row: &'p mut u32,
+    stop: &'p mut Option<Stop>,
+    calls: &'p mut Calls,
+}
+
+/// A call's end and what it said of each item, in the record.
+fn record_call(conn: &rusqlite::Connection, c: &DoneCall) -> rusqlite::Result<()> {
+    let (outcome, detail, per_item): (&str, String, Vec<(i64, &str, String)>) =
+        match &c.report.result {
+            Ok(outcomes) => {
+                let per = c
+                    .ids
+                    .iter()
+                    .zip(outcomes)
+                    .map(|(id, o)| {
+                        let (w, r) = outcome_word(o);
+                        (*id, w, r)
+                    })
+                    .collect();
+                let clean = outcomes.iter().all(|o| *o == ItemOutcome::Accepted);
+                (if clean { "ok" } else { "partial" }, String::new(), per)
+            }
+            Err(e) => {
+                let word = match e {
+                    CallError::Transient(_) => "transient",
+                    CallError::Fault(_) => "fault",
+                    CallError::Rejected(_) => "http_error",
+                };
+                let why = e.to_string();
+                (
+                    word,
+                    why.clone(),
+                    c.ids
+                        .iter()
+                        .map(|id| (*id, "failed", why.clone()))
+                        .collect(),
+                )
+            }
+        };
+    let per_ref: Vec<(i64, &str, &str)> = per_item
+        .iter()
+        .map(|(id, w, r)| (*id, *w, r.as_str()))
+        .collect();
+    outbox::finish_call(
+        conn,
+        c.call_id,
+        &CallEnd {
+            millis: c.report.millis,
+            http_status: c.report.http_status,
+            outcome,
+            detail: &detail,
+            answer: c.report.answer.as_deref(),
+        },
+        &per_ref,
+    )
 }
 
 /// Where to halve a faulted batch without splitting a D12 group; `None`
