@@ -340,6 +340,7 @@ mod pump_rules {
         EventAction, EventRow, PaymentRow, Scheduled, ScheduledAction, TenderCode,
     };
     use daffron_bridge::pump::ingest::{event_item, payment_item};
+    use daffron_bridge::pump::payload;
     use daffron_bridge::pump::rules::RuleSettings;
     use daffron_bridge::pump::{ItemState, Kind};
     use rust_decimal::Decimal;
@@ -415,7 +416,7 @@ mod pump_rules {
         push(
             "D1 v2, D3 WEB, D4 GUID, D7 CC",
             pay_op,
-            payment_item(&pay(), &s).wire,
+            payload::payment(&pay(), &s).ok(),
             tender_xml(
                 "creditCardPayment",
                 &ext("transactionId", GUID),
@@ -431,7 +432,7 @@ mod pump_rules {
         push(
             "D1 v1 shortest amount",
             pay_op,
-            payment_item(&pay(), &v1).wire,
+            payload::payment(&pay(), &v1).ok(),
             tender_xml(
                 "creditCardPayment",
                 &ext("transactionId", GUID),
@@ -447,7 +448,7 @@ mod pump_rules {
         push(
             "D3 ACH CSREFT, D7 achPayment",
             pay_op,
-            payment_item(&r, &s).wire,
+            payload::payment(&r, &s).ok(),
             tender_xml(
                 "achPayment",
                 &ext("transactionId", GUID),
@@ -461,7 +462,7 @@ mod pump_rules {
         push(
             "D3 default OBD, D7 eCheckPayment",
             pay_op,
-            payment_item(&r, &s).wire,
+            payload::payment(&r, &s).ok(),
             tender_xml(
                 "eCheckPayment",
                 &ext("transactionId", GUID),
@@ -475,7 +476,7 @@ mod pump_rules {
         push(
             "D3 cash OBD, D7 cashPayment",
             pay_op,
-            payment_item(&r, &s).wire,
+            payload::payment(&r, &s).ok(),
             tender_xml(
                 "cashPayment",
                 &ext("transactionId", GUID),
@@ -496,7 +497,7 @@ mod pump_rules {
         push(
             "D4 cut to 50, transactionId = approval code",
             pay_op,
-            payment_item(&r, &no_guid).wire,
+            payload::payment(&r, &no_guid).ok(),
             tender_xml(
                 "creditCardPayment",
                 &ext("transactionId", &r.auth_code),
@@ -512,7 +513,7 @@ mod pump_rules {
         push(
             "D6 kiosk billerReference",
             pay_op,
-            payment_item(&r, &s).wire,
+            payload::payment(&r, &s).ok(),
             tender_xml(
                 "creditCardPayment",
                 &format!(
@@ -535,7 +536,7 @@ mod pump_rules {
                     "D9 paperless un-enroll"
                 },
                 Operation::ModifyCBDataForCustomer,
-                event_item(&event(EventAction::Paperless { enroll }, None), &s, None).wire,
+                payload::event(&event(EventAction::Paperless { enroll }, None), &s, None).ok(),
                 format!(
                     "<customer objectID=\"35909001\"><extensionsList>{}</extensionsList></customer>",
                     ext("EBILL", flag)
@@ -553,23 +554,23 @@ mod pump_rules {
         push(
             "D10 autopay ON, event location",
             c_op,
-            event_item(
+            payload::event(
                 &event(EventAction::Autopay { on: true }, Some("321045080002")),
                 &s,
                 Some("999"),
             )
-            .wire,
+            .ok(),
             comment("321045080002", "AUTOPAY ON"),
         );
         push(
             "D10 autopay OFF, directory location",
             c_op,
-            event_item(
+            payload::event(
                 &event(EventAction::Autopay { on: false }, None),
                 &s,
                 Some("321045080002"),
             )
-            .wire,
+            .ok(),
             comment("321045080002", "AUTOPAY OFF"),
         );
         // D8: the three scheduled-payment comments.
@@ -596,12 +597,12 @@ mod pump_rules {
             push(
                 "D8 scheduled payment",
                 c_op,
-                event_item(
+                payload::event(
                     &event(EventAction::ScheduledPayment(sp), None),
                     &s,
                     Some("321045080002"),
                 )
-                .wire,
+                .ok(),
                 comment("321045080002", text),
             );
         }
@@ -632,7 +633,8 @@ mod pump_rules {
         let mut r = pay();
         r.invoice_type = Some("Donation".into());
         let item = payment_item(&r, &s);
-        assert_eq!((item.state, item.wire), (ItemState::Skipped, None));
+        assert_eq!(item.state, ItemState::Skipped);
+        assert!(payload::payment(&r, &s).unwrap_err().contains("D11"));
         // D12: the group is the Custom10 key and the time.
         let mut r = pay();
         r.group_key = Some("857725-12345".into());
@@ -642,10 +644,8 @@ mod pump_rules {
         );
         // D10: no location anywhere: held, no payload yet.
         let item = event_item(&event(EventAction::Autopay { on: true }, None), &s, None);
-        assert_eq!(
-            (item.kind, item.state, item.wire),
-            (Kind::Autopay, ItemState::Held, None)
-        );
+        assert_eq!((item.kind, item.state), (Kind::Autopay, ItemState::Held));
+        assert!(payload::event(&event(EventAction::Autopay { on: true }, None), &s, None).is_err());
         // D8: over 70 characters is refused, never cut.
         let sp = Scheduled {
             action: ScheduledAction::Cancel,

@@ -6,11 +6,13 @@
 //! same content is counted as `already`; with other content it is a
 //! `conflict`, reported and never overwritten.
 //!
-//! What is decided at ingest and frozen with the item: the payment's wire
-//! form (D1-D7: transactionId, paymentMode...), a comment's text and logTime
-//! (D8), skips (D11, features) and rule refusals (D8 over 70). Decided later
-//! by the sweep: D9 (against what Daffron was last told when it is sent) and
-//! the release of held items (D10, once a BIF brings the location).
+//! What is decided at ingest and kept with the item: whether it is sent at
+//! all (skips: D11, features; rule refusals: D8 over 70, D4 no
+//! transactionId; held: D10), its transactionId (D4) and paymentMode (D3).
+//! The payload itself is built from the record by the same rules when the
+//! item is first leased ([`super::payload`]) and frozen then. Decided by the
+//! sweep: D9 (against what Daffron was last told when it is sent) and the
+//! release of held items (D10, once a BIF brings the location).
 
 use chrono::{DateTime, FixedOffset};
 use rusqlite::{Connection, OptionalExtension, params};
@@ -21,6 +23,7 @@ use super::exports::{self, EventAction, EventRow, ExportKind, IssueCode, Payment
 use super::rules::{self, Decision, RuleSettings, autopay, paperless, payment, scheduled};
 use super::{ItemState, Kind};
 use crate::multispeak::{self, request};
+
 use crate::store::outbox::{self, ExportFileCounts, Inserted, NewItem};
 use crate::store::{Store, StoreError};
 
@@ -65,7 +68,7 @@ fn secs(t: &DateTime<FixedOffset>) -> i64 {
     t.timestamp()
 }
 
-fn sha_hex(bytes: &[u8]) -> String {
+pub(crate) fn sha_hex(bytes: &[u8]) -> String {
     format!("{:x}", Sha256::digest(bytes))
 }
 
@@ -92,9 +95,7 @@ pub fn payment_item(row: &PaymentRow, s: &RuleSettings) -> NewItem {
         batch_group: payment::batch_group(row, s),
         desired: None,
         occurred: secs(&row.paid_at),
-        content_sha256: sha_hex(record.as_bytes()),
         record,
-        wire: None,
         state: ItemState::Pending,
         reason: String::new(),
         file_id: None,
@@ -102,9 +103,8 @@ pub fn payment_item(row: &PaymentRow, s: &RuleSettings) -> NewItem {
     };
     match payment::transaction(row, s) {
         Decision::Send(t) => {
-            item.match_key = t.transaction_id.clone();
-            item.payment_mode = Some(t.payment_mode.clone());
-            item.wire = Some(payment::wire(&t, s.service_version));
+            item.match_key = t.transaction_id;
+            item.payment_mode = Some(t.payment_mode);
         }
         Decision::Skip(why) => (item.state, item.reason) = (ItemState::Skipped, why),
         Decision::Reject(why) | Decision::Hold(why) => {
@@ -116,7 +116,7 @@ pub fn payment_item(row: &PaymentRow, s: &RuleSettings) -> NewItem {
 
 /// The comment an event asks for (autopay, scheduled), or the decision not
 /// to send it.
-fn comment_text(row: &EventRow, s: &RuleSettings) -> Decision<String> {
+pub fn comment_text(row: &EventRow, s: &RuleSettings) -> Decision<String> {
     match &row.action {
         EventAction::Autopay { on } => Decision::Send(autopay::comment(*on)),
         EventAction::ScheduledPayment(sp) => {
@@ -178,24 +178,25 @@ pub fn event_item(row: &EventRow, s: &RuleSettings, directory_location: Option<&
         batch_group: None,
         desired: None,
         occurred: secs(&row.occurred_at),
-        content_sha256: sha_hex(record.as_bytes()),
         record,
-        wire: None,
         state: ItemState::Pending,
         reason: String::new(),
         file_id: None,
         line: None,
     };
     match &row.action {
-        EventAction::Paperless { enroll } => {
-            item.desired = Some(paperless::flag(*enroll));
-            item.wire = paperless::item(&row.account, *enroll).map(|c| request::paperless_item(&c));
-        }
+        EventAction::Paperless { enroll } => item.desired = Some(paperless::flag(*enroll)),
         _ => match comment_text(row, s) {
-            Decision::Send(text) => match comment_wire(row, s, &text, directory_location) {
-                Some(w) => item.wire = Some(w),
-                None => (item.state, item.reason) = (ItemState::Held, autopay::held_reason()),
-            },
+            Decision::Send(_) => {
+                let located = autopay::service_location(
+                    row.service_location_id.as_deref(),
+                    directory_location,
+                )
+                .is_some();
+                if !located {
+                    (item.state, item.reason) = (ItemState::Held, autopay::held_reason());
+                }
+            }
             Decision::Skip(why) => (item.state, item.reason) = (ItemState::Skipped, why),
             Decision::Reject(why) | Decision::Hold(why) => {
                 (item.state, item.reason) = (ItemState::Rejected, why)
@@ -507,7 +508,7 @@ mod tests {
     use crate::pump::rules::payment::tests::{row, settings};
 
     #[test]
-    fn a_payment_row_becomes_a_pending_item_with_its_frozen_payload() {
+    fn a_payment_row_becomes_a_pending_item_with_its_rule_decisions() {
         let item = payment_item(&row(), &settings());
         assert_eq!(item.state, ItemState::Pending);
         assert_eq!(item.match_key, "e4deba7f-86e7-4850-8226-d6a2fbfb0ab6");
@@ -515,13 +516,6 @@ mod tests {
         assert_eq!(item.amount_cents, Some(23210));
         assert_eq!(item.fee_cents, Some(295));
         assert_eq!(item.ms_id, "35909001");
-        let w = item.wire.unwrap();
-        assert!(
-            w.starts_with(
-                "<paymentTransaction><accountNumber>35909001</accountNumber><creditCardPayment>"
-            ),
-            "{w}"
-        );
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //! | [`exports`] | reading `payments.csv` / `events.csv` into typed rows, or row issues |
 //! | [`rules`] | the seed's mapping rules, one file per family (payment, paperless, autopay, scheduled) |
 //! | [`ingest`] | export rows → outbox items (one transaction per file), idempotent by key |
+//! | [`payload`] | an item's XML, built by the rules at its first lease, then frozen |
 //! | [`service`] | one batch call to one endpoint → one outcome per item |
 //! | [`sweep`] | lease due items, send, record: the crash-safety order lives there |
 //! | [`crate::store::outbox`] | the outbox tables and their state transitions |
@@ -22,6 +23,7 @@
 pub mod config;
 pub mod exports;
 pub mod ingest;
+pub mod payload;
 pub mod rules;
 pub mod service;
 pub mod sweep;

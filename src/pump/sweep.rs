@@ -50,10 +50,9 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use serde::Serialize;
 
-use super::exports::{EventAction, EventRow};
-use super::ingest::{comment_wire, directory_location};
+use super::ingest::directory_location;
+use super::rules::RuleSettings;
 use super::rules::paperless::{self, Candidate, Plan};
-use super::rules::{RuleSettings, scheduled};
 use super::service::{CallReport, Deliver, outcome_word};
 use super::{ItemState, Kind, Route};
 use crate::ExitCode;
@@ -398,14 +397,13 @@ impl<'a> Sweeper<'a> {
     }
 
     /// D10: held comments whose account now has a location in the account
-    /// directory get their payload and become pending.
+    /// directory become pending.
     fn release_held(&mut self) -> Result<u64, StoreError> {
         let held = outbox::held_items(self.store.conn()).map_err(|e| self.err(e))?;
         if held.is_empty() {
             return Ok(0);
         }
         let now = self.now_text();
-        let rules = self.rules;
         let path = self.store.path().to_path_buf();
         let err = |source| StoreError::Sqlite {
             path: path.clone(),
@@ -414,24 +412,8 @@ impl<'a> Sweeper<'a> {
         let tx = self.store.conn_mut().transaction().map_err(err)?;
         let mut released = 0;
         for h in held {
-            let Ok(row) = serde_json::from_str::<EventRow>(&h.record) else {
-                tracing::warn!(
-                    "held outbox item {} has an unreadable record; left held",
-                    h.id
-                );
-                continue;
-            };
-            let text = match &row.action {
-                EventAction::Autopay { on } => super::rules::autopay::comment(*on),
-                EventAction::ScheduledPayment(sp) => match scheduled::comment(sp) {
-                    Ok(t) => t,
-                    Err(_) => continue,
-                },
-                EventAction::Paperless { .. } => continue,
-            };
-            let loc = directory_location(&tx, &h.account).map_err(err)?;
-            if let Some(wire) = comment_wire(&row, rules, &text, loc.as_deref()) {
-                outbox::release(&tx, h.id, &wire, &now).map_err(err)?;
+            if directory_location(&tx, &h.account).map_err(err)?.is_some() {
+                outbox::release(&tx, h.id, &now).map_err(err)?;
                 released += 1;
             }
         }
@@ -594,9 +576,13 @@ impl<'a> Sweeper<'a> {
         batch: Vec<DueItem>,
         rs: &mut RouteSummary,
     ) -> Result<Option<Stop>, StoreError> {
+        let batch = self.with_payloads(batch, rs)?;
+        if batch.is_empty() {
+            return Ok(None);
+        }
         rs.sent += batch.len() as u64;
         let mut calls = Calls {
-            lease: Some(batch.iter().map(|i| i.id).collect()),
+            lease: Some(batch.iter().map(|i| (i.id, i.wire.clone())).collect()),
             done: Vec::new(),
         };
         let mut verdicts: Vec<Option<Verdict>> = vec![None; batch.len()];
@@ -687,6 +673,55 @@ impl<'a> Sweeper<'a> {
         }
         tx.commit().map_err(err)?;
         Ok(stop)
+    }
+
+    /// Gives every item of a batch its payload: the frozen one, or (first
+    /// lease) the one the rules build now ([`super::payload`]). An item the
+    /// rules now refuse is settled `rejected` with why and left out.
+    fn with_payloads(
+        &mut self,
+        batch: Vec<DueItem>,
+        rs: &mut RouteSummary,
+    ) -> Result<Vec<DueItem>, StoreError> {
+        let mut out = Vec::with_capacity(batch.len());
+        let mut refused = Vec::new();
+        for mut item in batch {
+            if item.wire.is_empty() {
+                match super::payload::build(self.store.conn(), &item, self.rules) {
+                    Ok(w) => item.wire = w,
+                    Err(why) => {
+                        refused.push((item, why));
+                        continue;
+                    }
+                }
+            }
+            out.push(item);
+        }
+        if !refused.is_empty() {
+            let now = self.now_text();
+            let path = self.store.path().to_path_buf();
+            let err = |source| StoreError::Sqlite {
+                path: path.clone(),
+                source,
+            };
+            let tx = self.store.conn_mut().transaction().map_err(err)?;
+            for (item, why) in refused {
+                outbox::settle(&tx, item.id, ItemState::Rejected, &why, 0, &now).map_err(err)?;
+                rs.rejected += 1;
+                if rs.problems.len() < MAX_PROBLEMS {
+                    rs.problems.push(Problem {
+                        id: item.id,
+                        kind: item.kind,
+                        key: item.key.clone(),
+                        account: item.account.clone(),
+                        state: ItemState::Rejected,
+                        reason: why,
+                    });
+                }
+            }
+            tx.commit().map_err(err)?;
+        }
+        Ok(out)
     }
 
     /// Sends `items` (at `offset` in the batch) as one call, with in-sweep
@@ -834,7 +869,8 @@ impl<'a> Sweeper<'a> {
         };
         let tx = self.store.conn_mut().transaction().map_err(err)?;
         if let Some(lease) = calls.lease.take() {
-            outbox::lease(&tx, &lease, &started).map_err(err)?;
+            let items: Vec<(i64, &str)> = lease.iter().map(|(id, w)| (*id, w.as_str())).collect();
+            outbox::lease(&tx, &items, &started).map_err(err)?;
         }
         let call_id = outbox::start_call(
             &tx,
@@ -862,7 +898,8 @@ impl<'a> Sweeper<'a> {
 /// The calls of one batch: the lease still to commit with the first, and
 /// those made, whose end is recorded in commit B.
 struct Calls {
-    lease: Option<Vec<i64>>,
+    /// Items and payloads to mark in flight with the first call.
+    lease: Option<Vec<(i64, String)>>,
     done: Vec<DoneCall>,
 }
 
@@ -1118,9 +1155,13 @@ mod tests {
         // A sweep leased g000 and g001 (commit A) and was killed before
         // commit B.
         let first = outbox::due_after(w.store.conn(), Route::Payments, 0, i64::MAX, 2).unwrap();
+        let wires: Vec<String> = first
+            .iter()
+            .map(|i| crate::pump::payload::build(w.store.conn(), i, &w.rules).unwrap())
+            .collect();
         outbox::lease(
             w.store.conn(),
-            &[first[0].id, first[1].id],
+            &[(first[0].id, &wires[0]), (first[1].id, &wires[1])],
             "2026-11-26T00:00:00Z",
         )
         .unwrap();
@@ -1140,11 +1181,7 @@ mod tests {
         };
         let d = Scripted::new(&respond);
         let s = w.sweep(&d, opts(10, 8));
-        assert_eq!(
-            d.wires()[0],
-            first[0].wire,
-            "the same bytes as the first send"
-        );
+        assert_eq!(d.wires()[0], wires[0], "the same bytes as the first send");
         assert_eq!(w.state("g000").0, ItemState::Duplicate);
         assert_eq!(
             w.state("g000").2,

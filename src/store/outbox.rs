@@ -35,9 +35,9 @@ pub struct NewItem {
     pub batch_group: Option<String>,
     pub desired: Option<&'static str>,
     pub occurred: i64,
-    pub content_sha256: String,
+    /// The export row as JSON: the item's content, compared to tell a
+    /// conflict from a repeat.
     pub record: String,
-    pub wire: Option<String>,
     pub state: ItemState,
     pub reason: String,
     pub file_id: Option<i64>,
@@ -60,10 +60,10 @@ pub enum Inserted {
 pub fn insert(conn: &Connection, item: &NewItem, now: &str) -> R<Inserted> {
     let mut ins = conn.prepare_cached(
         "INSERT INTO outbox (source, key, kind, route, account, ms_id, match_key, tender,
-            payment_mode, amount_cents, fee_cents, batch_group, desired, occurred, content_sha256, record,
-            wire, state, reason, file_id, line, created_at, updated_at, settled_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
-            ?18, ?19, ?20, ?21, ?22, ?22, ?23)
+            payment_mode, amount_cents, fee_cents, batch_group, desired, occurred, record,
+            state, reason, file_id, line, created_at, updated_at, settled_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,
+            ?16, ?17, ?18, ?19, ?20, ?20, ?21)
          ON CONFLICT (source, key) DO NOTHING",
     )?;
     let settled = (!item.state.is_open()).then_some(now);
@@ -82,9 +82,7 @@ pub fn insert(conn: &Connection, item: &NewItem, now: &str) -> R<Inserted> {
         item.batch_group,
         item.desired,
         item.occurred,
-        item.content_sha256,
         item.record,
-        item.wire,
         item.state.as_str(),
         item.reason,
         item.file_id,
@@ -95,12 +93,12 @@ pub fn insert(conn: &Connection, item: &NewItem, now: &str) -> R<Inserted> {
     if n == 1 {
         return Ok(Inserted::New(conn.last_insert_rowid()));
     }
-    let mut get = conn
-        .prepare_cached("SELECT id, content_sha256 FROM outbox WHERE source = ?1 AND key = ?2")?;
-    let (id, sha): (i64, String) = get.query_row(params![item.source, item.key], |r| {
+    let mut get =
+        conn.prepare_cached("SELECT id, record FROM outbox WHERE source = ?1 AND key = ?2")?;
+    let (id, record): (i64, String) = get.query_row(params![item.source, item.key], |r| {
         Ok((r.get(0)?, r.get(1)?))
     })?;
-    Ok(if sha == item.content_sha256 {
+    Ok(if record == item.record {
         Inserted::Already(id)
     } else {
         Inserted::Conflict(id)
@@ -110,14 +108,13 @@ pub fn insert(conn: &Connection, item: &NewItem, now: &str) -> R<Inserted> {
 /// Records a key seen again with other content.
 pub fn record_conflict(conn: &Connection, existing: i64, item: &NewItem, now: &str) -> R<()> {
     conn.prepare_cached(
-        "INSERT INTO outbox_conflicts (item_id, file_id, line, content_sha256, record, at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        "INSERT INTO outbox_conflicts (item_id, file_id, line, record, at)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
     )?
     .execute(params![
         existing,
         item.file_id,
         item.line.map(|l| l as i64),
-        item.content_sha256,
         item.record,
         now
     ])?;
@@ -192,7 +189,10 @@ pub struct DueItem {
     pub ms_id: String,
     pub match_key: String,
     pub tender: Option<String>,
+    /// The payload; empty until the item is first leased (built from
+    /// `record` then).
     pub wire: String,
+    pub record: String,
     pub batch_group: Option<String>,
     pub desired: Option<String>,
     pub occurred: i64,
@@ -202,7 +202,7 @@ pub struct DueItem {
 }
 
 const DUE_COLUMNS: &str = "id, key, kind, account, ms_id, match_key, tender, wire, batch_group, \
-     desired, occurred, state, attempts, next_attempt_at";
+     desired, occurred, state, attempts, next_attempt_at, record";
 
 fn due_item(r: &rusqlite::Row<'_>) -> R<DueItem> {
     let kind: String = r.get(2)?;
@@ -222,6 +222,7 @@ fn due_item(r: &rusqlite::Row<'_>) -> R<DueItem> {
         state: ItemState::parse(&state).unwrap_or(ItemState::Pending),
         attempts: r.get(12)?,
         next_attempt_at: r.get(13)?,
+        record: r.get(14)?,
     })
 }
 
@@ -238,7 +239,7 @@ pub fn due_after(
     let mut st = conn.prepare_cached(&format!(
         "SELECT {DUE_COLUMNS} FROM outbox
          WHERE route = ?1 AND id > ?2 AND state IN ('pending', 'in_flight', 'retrying')
-           AND next_attempt_at <= ?3 AND wire IS NOT NULL
+           AND next_attempt_at <= ?3
          ORDER BY id LIMIT ?4"
     ))?;
     st.query_map(params![route.as_str(), after, now, limit as i64], due_item)?
@@ -250,7 +251,7 @@ pub fn due_in_group(conn: &Connection, route: Route, group: &str, now: i64) -> R
     let mut st = conn.prepare_cached(&format!(
         "SELECT {DUE_COLUMNS} FROM outbox
          WHERE route = ?1 AND batch_group = ?2 AND state IN ('pending', 'in_flight', 'retrying')
-           AND next_attempt_at <= ?3 AND wire IS NOT NULL
+           AND next_attempt_at <= ?3
          ORDER BY id"
     ))?;
     st.query_map(params![route.as_str(), group, now], due_item)?
@@ -263,7 +264,7 @@ pub fn due_in_group(conn: &Connection, route: Route, group: &str, now: i64) -> R
 pub fn open_items(conn: &Connection, route: Route) -> R<Vec<DueItem>> {
     let mut st = conn.prepare_cached(&format!(
         "SELECT {DUE_COLUMNS} FROM outbox
-         WHERE route = ?1 AND state IN ('pending', 'in_flight', 'retrying') AND wire IS NOT NULL
+         WHERE route = ?1 AND state IN ('pending', 'in_flight', 'retrying')
          ORDER BY id"
     ))?;
     st.query_map(params![route.as_str()], due_item)?.collect()
@@ -304,13 +305,13 @@ pub fn held_items(conn: &Connection) -> R<Vec<HeldItem>> {
     .collect()
 }
 
-/// A held item gets its payload and becomes pending.
-pub fn release(conn: &Connection, id: i64, wire: &str, now: &str) -> R<()> {
+/// A held item becomes pending (it has what it waited for).
+pub fn release(conn: &Connection, id: i64, now: &str) -> R<()> {
     conn.prepare_cached(
-        "UPDATE outbox SET wire = ?2, state = 'pending', reason = '', updated_at = ?3
+        "UPDATE outbox SET state = 'pending', reason = '', updated_at = ?2
          WHERE id = ?1 AND state = 'held'",
     )?
-    .execute(params![id, wire, now])?;
+    .execute(params![id, now])?;
     Ok(())
 }
 
@@ -329,14 +330,16 @@ pub fn finish_sweep(conn: &Connection, id: i64, now: &str, summary_json: &str) -
 }
 
 /// Marks items in flight and counts the attempt: done in the transaction
-/// committed *before* their call is sent.
-pub fn lease(conn: &Connection, ids: &[i64], now: &str) -> R<()> {
+/// committed *before* their call is sent. An item's first lease freezes its
+/// payload (`wire` is written only while it is NULL).
+pub fn lease(conn: &Connection, items: &[(i64, &str)], now: &str) -> R<()> {
     let mut st = conn.prepare_cached(
-        "UPDATE outbox SET state = 'in_flight', attempts = attempts + 1, updated_at = ?2
+        "UPDATE outbox SET state = 'in_flight', attempts = attempts + 1, updated_at = ?2,
+            wire = COALESCE(wire, ?3)
          WHERE id = ?1",
     )?;
-    for id in ids {
-        st.execute(params![id, now])?;
+    for (id, wire) in items {
+        st.execute(params![id, now, wire])?;
     }
     Ok(())
 }
@@ -703,15 +706,16 @@ impl Store {
             source,
         };
         let tx = self.conn_mut().transaction().map_err(err)?;
-        let row: Option<(String, Option<String>)> = tx
+        let row: Option<(String, i64)> = tx
             .query_row(
-                "SELECT state, wire FROM outbox WHERE id = ?1",
+                "SELECT state, (SELECT COUNT(*) FROM pump_attempts a WHERE a.item_id = o.id)
+                 FROM outbox o WHERE id = ?1",
                 params![item_id],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .optional()
             .map_err(err)?;
-        let Some((state, wire)) = row else {
+        let Some((state, calls)) = row else {
             return Ok(Err(format!("no outbox item {item_id}")));
         };
         let from = ItemState::parse(&state).unwrap_or(ItemState::Pending);
@@ -723,11 +727,10 @@ impl Store {
                         from.as_str()
                     )));
                 }
-                if wire.is_none() {
+                if from == ItemState::Rejected && calls == 0 {
                     return Ok(Err(format!(
-                        "item {item_id} was refused by a rule before it had a payload ({}); \
-                         fix the export row and ingest it under a new key",
-                        from.as_str()
+                        "item {item_id} was refused by a rule when it was taken in, not by Daffron; \
+                         a replay would be refused again: fix the export row and ingest it under a new key"
                     )));
                 }
                 (ItemState::Pending, "replay")

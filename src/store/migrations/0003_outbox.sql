@@ -8,7 +8,7 @@ CREATE TABLE export_files (
     name        TEXT    NOT NULL,
     path        TEXT    NOT NULL,
     sha256      TEXT    NOT NULL,
-    kind        TEXT    CHECK (kind IN ('payments', 'events')),
+    kind        TEXT    CHECK (kind = 'payments' OR kind = 'events'),
     rows        INTEGER NOT NULL DEFAULT 0,
     taken       INTEGER NOT NULL DEFAULT 0,   -- new outbox items
     already     INTEGER NOT NULL DEFAULT 0,   -- keys already held, same content
@@ -20,15 +20,15 @@ CREATE TABLE export_files (
 CREATE INDEX export_files_sha256 ON export_files(sha256);
 
 -- One row per payment (payment_guid) or event (event_id): the idempotency
--- key. `wire` is the item's XML exactly as sent; it is written once and never
--- changed, so a resend after a crash is the same bytes (same transactionId,
--- same logTime).
+-- key. `wire` is the item's XML exactly as sent: built from `record` by the
+-- rules when the item is first leased, then never changed, so a resend after
+-- a crash is the same bytes (same transactionId, same logTime).
 CREATE TABLE outbox (
     id              INTEGER PRIMARY KEY,
-    source          TEXT    NOT NULL CHECK (source IN ('payment', 'event')),
+    source          TEXT    NOT NULL CHECK (source = 'payment' OR source = 'event'),
     key             TEXT    NOT NULL,
-    kind            TEXT    NOT NULL CHECK (kind IN ('payment', 'paperless', 'autopay', 'scheduled')),
-    route           TEXT    NOT NULL CHECK (route IN ('payments', 'paperless', 'comments')),
+    kind            TEXT    NOT NULL CHECK (kind = 'payment' OR kind = 'paperless' OR kind = 'autopay' OR kind = 'scheduled'),
+    route           TEXT    NOT NULL CHECK (route = 'payments' OR route = 'paperless' OR route = 'comments'),
     account         TEXT    NOT NULL,           -- base-sub, 35909-001
     ms_id           TEXT    NOT NULL,           -- base+sub (D2): how answers name it
     match_key       TEXT    NOT NULL DEFAULT '',-- a payment's transactionId (D4, D15)
@@ -39,11 +39,9 @@ CREATE TABLE outbox (
     batch_group     TEXT,                       -- D12: one call for the whole group
     desired         TEXT,                       -- paperless: Y or N (D9)
     occurred        INTEGER NOT NULL,           -- paid_at / occurred_at, Unix seconds
-    content_sha256  TEXT    NOT NULL,           -- of `record`: a key seen again with other content is a conflict
-    record          TEXT    NOT NULL,           -- the export row, JSON
-    wire            TEXT,                       -- NULL while held or when never to be sent
-    state           TEXT    NOT NULL CHECK (state IN ('pending', 'in_flight', 'posted',
-                      'duplicate', 'rejected', 'retrying', 'dead', 'skipped', 'held', 'cancelled')),
+    record          TEXT    NOT NULL,           -- the export row, JSON: a key seen again with another record is a conflict
+    wire            TEXT,                       -- NULL until first leased
+    state           TEXT    NOT NULL CHECK (state = 'pending' OR state = 'in_flight' OR state = 'posted' OR state = 'duplicate' OR state = 'rejected' OR state = 'retrying' OR state = 'dead' OR state = 'skipped' OR state = 'held' OR state = 'cancelled'),
     reason          TEXT    NOT NULL DEFAULT '',
     attempts        INTEGER NOT NULL DEFAULT 0, -- leases since it was last put back
     next_attempt_at INTEGER NOT NULL DEFAULT 0, -- Unix seconds
@@ -54,8 +52,10 @@ CREATE TABLE outbox (
     settled_at      TEXT,                       -- when it reached a final state
     UNIQUE (source, key)
 );
-CREATE INDEX outbox_open ON outbox(route, id)
-    WHERE state IN ('pending', 'in_flight', 'retrying', 'held');
+-- The sweep's lookups: open items of a route in id order. (A partial index
+-- `WHERE state IN (...)`, and CHECKs written with IN, make SQLite build a
+-- temporary table for the list on every insert: 8 us a row.)
+CREATE INDEX outbox_route_state ON outbox(route, state, id);
 CREATE INDEX outbox_account ON outbox(account, route);
 
 -- A key seen again with other content: the first is kept, never overwritten.
@@ -64,7 +64,6 @@ CREATE TABLE outbox_conflicts (
     item_id         INTEGER NOT NULL REFERENCES outbox(id),
     file_id         INTEGER REFERENCES export_files(id),
     line            INTEGER,
-    content_sha256  TEXT    NOT NULL,
     record          TEXT    NOT NULL,
     at              TEXT    NOT NULL
 );
@@ -111,7 +110,7 @@ CREATE INDEX pump_attempts_call ON pump_attempts(call_id, position);
 CREATE TABLE outbox_actions (
     id          INTEGER PRIMARY KEY,
     item_id     INTEGER NOT NULL REFERENCES outbox(id),
-    action      TEXT    NOT NULL CHECK (action IN ('replay', 'cancel')),
+    action      TEXT    NOT NULL CHECK (action = 'replay' OR action = 'cancel'),
     from_state  TEXT    NOT NULL,
     by          TEXT    NOT NULL,
     reason      TEXT    NOT NULL,

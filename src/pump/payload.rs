@@ -1,0 +1,68 @@
+//! An item's payload: the XML element the sweep sends for it, built from
+//! its export record by the seed's rules when it is first leased, then
+//! frozen (stored with the item and never rebuilt), so a resend after a
+//! crash or a lost answer is the same bytes: the same transactionId (D4,
+//! D15) and the same logTime (D8).
+//!
+//! Building it at the first lease instead of at ingest keeps the nightly
+//! ingest of large exports to what must be decided then (whether an item is
+//! sent at all) and stores each payload once.
+
+use rusqlite::Connection;
+
+use super::Kind;
+use super::exports::{EventAction, EventRow, PaymentRow};
+use super::ingest::{comment_text, comment_wire, directory_location};
+use super::rules::{Decision, RuleSettings, paperless, payment};
+use crate::multispeak::request;
+use crate::store::outbox::DueItem;
+
+/// The payload of an item, or why it cannot have one now (its record is
+/// unreadable, or a rule refuses it under the current settings).
+pub fn build(conn: &Connection, item: &DueItem, s: &RuleSettings) -> Result<String, String> {
+    match item.kind {
+        Kind::Payment => {
+            let row: PaymentRow = serde_json::from_str(&item.record)
+                .map_err(|e| format!("the stored payment record cannot be read: {e}"))?;
+            payment(&row, s)
+        }
+        Kind::Paperless | Kind::Autopay | Kind::Scheduled => {
+            let row: EventRow = serde_json::from_str(&item.record)
+                .map_err(|e| format!("the stored event record cannot be read: {e}"))?;
+            let dir = if row.service_location_id.is_some() {
+                None
+            } else {
+                directory_location(conn, &row.account).map_err(|e| e.to_string())?
+            };
+            event(&row, s, dir.as_deref())
+        }
+    }
+}
+
+/// A payment's `paymentTransaction` (D1-D7).
+pub fn payment(row: &PaymentRow, s: &RuleSettings) -> Result<String, String> {
+    match payment::transaction(row, s) {
+        Decision::Send(t) => Ok(payment::wire(&t, s.service_version)),
+        Decision::Skip(why) | Decision::Reject(why) | Decision::Hold(why) => Err(why),
+    }
+}
+
+/// An event's `customer` (paperless) or `historyComment` (autopay,
+/// scheduled: D8, D10), the account's location coming from the event or
+/// else `directory_location`.
+pub fn event(
+    row: &EventRow,
+    s: &RuleSettings,
+    directory_location: Option<&str>,
+) -> Result<String, String> {
+    if let EventAction::Paperless { enroll } = row.action {
+        return paperless::item(&row.account, enroll)
+            .map(|c| request::paperless_item(&c))
+            .ok_or_else(|| format!("account `{}` is not base-sub", row.account));
+    }
+    let text = match comment_text(row, s) {
+        Decision::Send(t) => t,
+        Decision::Skip(why) | Decision::Reject(why) | Decision::Hold(why) => return Err(why),
+    };
+    comment_wire(row, s, &text, directory_location).ok_or_else(super::rules::autopay::held_reason)
+}
