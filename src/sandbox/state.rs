@@ -75,7 +75,9 @@ pub fn seed_flags(account: &str) -> (bool, bool, bool) {
 impl State {
     /// Adds the accounts of one BIF file: each invoice gives its account a
     /// payable item with currentAmount = TotalAmountDue and pastDueAmount =
-    /// PastDue; the FH BillerGuid becomes a known biller.
+    /// PastDue; the FH BillerGuid becomes a known biller. An invoice the
+    /// account already holds is skipped, so restarting on a kept state with
+    /// the same `--seed` adds nothing.
     pub fn seed(&mut self, path: &Path) -> Result<usize, String> {
         let bytes =
             std::fs::read(path).map_err(|e| format!("cannot read seed {}: {e}", path.display()))?;
@@ -95,6 +97,7 @@ impl State {
         }
         for inv in &invoices {
             let id = inv.multispeak_account();
+            let description = format!("Invoice {}", inv.invoice_number);
             let acct = self.accounts.entry(id.clone()).or_insert_with(|| {
                 let (prepaid, cash_only, prevent) = seed_flags(&id);
                 Account {
@@ -104,9 +107,12 @@ impl State {
                     ..Account::default()
                 }
             });
+            if acct.items.iter().any(|i| i.description == description) {
+                continue;
+            }
             acct.prevent_credit_card |= inv.customer.block_payments_cc;
             acct.items.push(Item {
-                description: format!("Invoice {}", inv.invoice_number),
+                description,
                 current_amount: inv.total_amount_due,
                 past_due_amount: inv.past_due.unwrap_or(Decimal::ZERO),
                 due_date: inv.due_date.format("%Y-%m-%d").to_string(),
@@ -169,6 +175,21 @@ mod tests {
         assert_eq!(seed_flags("35909001"), (true, false, false)); // 27
         assert_eq!(seed_flags("44"), (false, true, false)); // 8
         assert_eq!(seed_flags("900"), (false, false, true)); // 9
+    }
+
+    #[test]
+    fn seeding_a_kept_state_again_adds_nothing() {
+        let sample =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/outbound/2661_11262026.BIF");
+        let mut s = State::default();
+        s.seed(&sample).unwrap();
+        let once = s.clone();
+        assert!(once.accounts.len() > 100);
+        // A restart with the same --state and --seed seeds the file again.
+        s.seed(&sample).unwrap();
+        let items = |s: &State| s.accounts.values().map(|a| a.items.len()).sum::<usize>();
+        assert_eq!(items(&s), items(&once));
+        assert!(s == once, "seeding again changed the state");
     }
 
     #[test]
