@@ -16,6 +16,7 @@ use daffron_bridge::multispeak::{
     CallError, CustomerPaperless, HistoryComment, ItemOutcome, MultiSpeakClient,
     PaymentTransaction, TenderKind,
 };
+use daffron_bridge::sandbox::state::State;
 use daffron_bridge::sandbox::{FaultSpec, Sandbox, SandboxOptions};
 use daffron_bridge::transport::http::{HttpClient, HttpOptions};
 use rust_decimal::Decimal;
@@ -110,18 +111,74 @@ fn payments_apply_duplicates_are_detected_and_unknown_accounts_refused() {
         serde_json::json!(["12345001", "99999001", "12345001", "12345003"])
     );
     assert_eq!(commit[1]["items"][0], "duplicate");
-    // The sandbox state file keeps the posted payments.
-    let st: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(sbx.dir.path().join("sandbox-state.json")).unwrap(),
-    )
-    .unwrap();
-    assert!(
-        st["transaction_ids"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|t| t == "T-5")
+    // The sandbox state file (snapshot and log) keeps the posted payments.
+    let st = State::load(&sbx.state_path()).unwrap();
+    assert!(st.transaction_ids.contains("T-5"));
+}
+
+/// A request appends its effects to the state log and rewrites nothing; a
+/// sandbox killed with SIGKILL keeps every change it answered, and a
+/// restart on the same state carries on from there, duplicates included.
+#[test]
+fn the_state_log_survives_kill_9_and_a_restart() {
+    let mut sbx = SandboxProc::start("");
+    let log_path = sbx.dir.path().join("sandbox-state.json.log");
+    let c = client(&sbx.url, PASSWORD, 5);
+    let snapshot = std::fs::read(sbx.state_path()).unwrap();
+    for i in 0..5 {
+        let one = [pay(
+            NORMAL,
+            &format!("K-{i}"),
+            "1.00",
+            TenderKind::CreditCard,
+        )];
+        assert_eq!(
+            c.commit_payment_transaction(&one).unwrap(),
+            [ItemOutcome::Accepted]
+        );
+    }
+    // Reading changes nothing and is not logged.
+    assert_eq!(
+        balance_due(&c, NORMAL),
+        Decimal::from_str("235.00").unwrap()
     );
+    assert!(
+        std::fs::read(sbx.state_path()).unwrap() == snapshot,
+        "a request rewrote the snapshot"
+    );
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    assert_eq!(log.lines().count(), 1 + 5, "{log}");
+
+    sbx.kill();
+    let st = State::load(&sbx.state_path()).unwrap();
+    let posted: Vec<&str> = st.accounts["12345001"]
+        .payments
+        .iter()
+        .map(|p| p.transaction_id.as_str())
+        .collect();
+    assert_eq!(posted, ["K-0", "K-1", "K-2", "K-3", "K-4"]);
+
+    sbx.restart("");
+    let c = client(&sbx.url, PASSWORD, 5);
+    assert_eq!(
+        balance_due(&c, NORMAL),
+        Decimal::from_str("235.00").unwrap()
+    );
+    let o = c
+        .commit_payment_transaction(&[
+            pay(NORMAL, "K-4", "1.00", TenderKind::CreditCard),
+            pay(NORMAL, "K-5", "1.00", TenderKind::CreditCard),
+        ])
+        .unwrap();
+    assert!(matches!(&o[0], ItemOutcome::Duplicate(_)), "{o:?}");
+    assert_eq!(o[1], ItemOutcome::Accepted);
+    // The restart compacted: the snapshot holds K-0..K-4, the log K-5 only.
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    assert_eq!(log.lines().count(), 2, "{log}");
+    assert!(log.contains("K-5") && !log.contains("K-4"), "{log}");
+    sbx.kill();
+    let st = State::load(&sbx.state_path()).unwrap();
+    assert_eq!(st.accounts["12345001"].payments.len(), 6);
 }
 
 #[test]

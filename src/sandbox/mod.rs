@@ -4,16 +4,18 @@
 //! It is a real HTTP server (tiny_http) on a loopback port. Any path is a
 //! MultiSpeak CB endpoint (the operation is read from the request element,
 //! falling back to SOAPAction); a path ending in `CloudInvoicing.asmx` is
-//! InvoiceCloud's upload. It keeps accounts and balances ([`state`]), applies
-//! posted payments, refuses duplicate transactionIds as Milsoft does (D15),
-//! checks the configured UserID/Pwd and WebServiceKey, injects faults on
-//! demand ([`faults`]) and journals every request without credentials.
+//! InvoiceCloud's upload. It keeps accounts and balances ([`state`]; on disk
+//! as a snapshot and a log of effects, [`persist`]), applies posted
+//! payments, refuses duplicate transactionIds as Milsoft does (D15), checks
+//! the configured UserID/Pwd and WebServiceKey, injects faults on demand
+//! ([`faults`]) and journals every request without credentials.
 //!
 //! In-process use: [`Sandbox::start`] returns a [`SandboxHandle`] with the
 //! URL, the journal and `shutdown()`.
 
 pub mod faults;
 pub mod invoicecloud;
+pub mod persist;
 pub mod state;
 
 use std::io::{Read, Write};
@@ -31,7 +33,8 @@ use crate::multispeak::xml::{Element, esc};
 use crate::multispeak::{NS, Operation, SOAP_NS, TenderKind};
 use faults::Injector;
 pub use faults::{FaultKind, FaultSpec};
-use state::{Posted, State};
+use persist::{LogLine, StateLog};
+use state::{Applied, Effect, State};
 
 /// The largest request read (uploads carry whole BIF files in base64).
 pub const MAX_REQUEST_BYTES: u64 = 256 * 1024 * 1024;
@@ -43,8 +46,8 @@ pub enum SandboxError {
     Bind { addr: String, message: String },
     #[error("{0}")]
     Seed(String),
-    #[error("{0}")]
-    State(String),
+    #[error(transparent)]
+    State(#[from] state::StateError),
     #[error("cannot open the sandbox journal {}: {source}", path.display())]
     Journal {
         path: PathBuf,
@@ -60,7 +63,8 @@ pub enum SandboxError {
 pub struct SandboxOptions {
     /// `127.0.0.1:0` picks a free port.
     pub listen: String,
-    /// JSON state file: loaded when it exists, written after every change.
+    /// JSON state snapshot: loaded (with its log `FILE.log`) when it
+    /// exists, compacted at start; each change is appended to the log.
     pub state: Option<PathBuf>,
     /// BIF files whose invoices seed accounts.
     pub seeds: Vec<PathBuf>,
@@ -132,7 +136,7 @@ pub struct JournalEntry {
 
 struct Shared {
     opts: SandboxOptions,
-    state: Mutex<State>,
+    live: Mutex<Live>,
     injector: Mutex<Injector>,
     journal: Mutex<(Vec<JournalEntry>, Option<std::fs::File>)>,
 }
@@ -152,14 +156,39 @@ impl Shared {
         }
         j.0.push(e);
     }
+}
 
-    fn save(&self, state: &State) {
-        if let Some(p) = &self.opts.state
-            && let Err(e) = state.save(p)
+/// The state and the log it is kept in, behind one lock, so the log's
+/// order is the order the state changed in.
+struct Live {
+    state: State,
+    log: Option<StateLog>,
+}
+
+impl Live {
+    /// Logs one request's effects (none: nothing to write).
+    fn log(&mut self, time: String, effects: Vec<Effect>) {
+        if effects.is_empty() {
+            return;
+        }
+        if let Some(log) = self.log.as_mut()
+            && let Err(e) = log.append(&LogLine { time, effects })
         {
-            tracing::warn!("{e}");
+            tracing::warn!("{}", error_chain(&e));
         }
     }
+}
+
+/// An error and its sources on one line, for a warning.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut source = e.source();
+    while let Some(inner) = source {
+        s.push_str(": ");
+        s.push_str(&inner.to_string());
+        source = inner.source();
+    }
+    s
 }
 
 /// Starts sandboxes.
@@ -179,9 +208,9 @@ impl Sandbox {
         if opts.listen.is_empty() {
             opts.listen = "127.0.0.1:0".into();
         }
-        let mut st = match &opts.state {
-            Some(p) if p.exists() => State::load(p).map_err(SandboxError::State)?,
-            _ => State::default(),
+        let (mut st, generation) = match &opts.state {
+            Some(p) if p.exists() => persist::load(p)?,
+            _ => (State::default(), 0),
         };
         for seed in &opts.seeds {
             st.seed(seed).map_err(SandboxError::Seed)?;
@@ -189,6 +218,10 @@ impl Sandbox {
         for g in &opts.biller_guids {
             st.biller_guids.insert(g.trim().to_ascii_uppercase());
         }
+        let log = match &opts.state {
+            Some(p) => Some(StateLog::compact(&st, p, generation + 1)?),
+            None => None,
+        };
         let journal_file = match &opts.journal {
             Some(p) => Some(
                 std::fs::OpenOptions::new()
@@ -216,13 +249,10 @@ impl Sandbox {
         let url = format!("http://{addr}");
         let shared = Arc::new(Shared {
             injector: Mutex::new(Injector::new(opts.faults.clone(), opts.fault_seed)),
-            state: Mutex::new(st),
+            live: Mutex::new(Live { state: st, log }),
             journal: Mutex::new((Vec::new(), journal_file)),
             opts,
         });
-        if shared.opts.state.is_some() {
-            shared.save(&lock(&shared.state));
-        }
         let server = Arc::new(server);
         let stop = Arc::new(AtomicBool::new(false));
         let workers = (0..4)
@@ -262,7 +292,7 @@ impl SandboxHandle {
 
     /// A copy of the accounts and balances.
     pub fn state(&self) -> State {
-        lock(&self.shared.state).clone()
+        lock(&self.shared.live).state.clone()
     }
 
     /// Stops serving and waits for the workers.
@@ -523,31 +553,54 @@ fn multispeak(
             );
         }
     }
-    let mut st = lock(&shared.state);
-    let result = match op {
-        Operation::GetPayableItemsList => payable_items(&st, &env.body),
-        Operation::CommitPaymentTransaction => commit_payments(shared, &mut st, &env.body),
-        Operation::ModifyCBDataForCustomer => paperless(shared, &mut st, &env.body),
-        Operation::WriteAccountHistoryComments => comments(shared, &mut st, &env.body),
+    let mut live = lock(&shared.live);
+    let mut ch = Changes {
+        state: &mut live.state,
+        effects: Vec::new(),
     };
+    let result = match op {
+        Operation::GetPayableItemsList => payable_items(ch.state, &env.body),
+        Operation::CommitPaymentTransaction => commit_payments(shared, &mut ch, &env.body),
+        Operation::ModifyCBDataForCustomer => paperless(shared, &mut ch, &env.body),
+        Operation::WriteAccountHistoryComments => comments(shared, &mut ch, &env.body),
+    };
+    // Logged before the answer goes out: an answered change is on disk.
+    let effects = ch.effects;
+    live.log(now(), effects);
     match result {
         Ok((body, items)) => {
-            if op != Operation::GetPayableItemsList {
-                shared.save(&st);
-            }
             let any_bad = items.iter().any(|i| i != "accepted");
             let mut e = entry(op_name, accounts, if any_bad { "partial" } else { "ok" });
             e.items = items;
             (xml_reply(200, envelope(&body)), e)
         }
         Err(msg) => {
-            drop(st);
+            drop(live);
             fault(&msg, "soap:Client")
         }
     }
 }
 
 type OpResult = Result<(String, Vec<String>), String>;
+
+/// One request's changes: applied to the state as they are made, and kept
+/// for the state log.
+struct Changes<'a> {
+    state: &'a mut State,
+    effects: Vec<Effect>,
+}
+
+impl Changes<'_> {
+    /// Applies `effect`; keeps it for the log when it changed the state.
+    /// `None` when its account does not exist.
+    fn apply(&mut self, effect: Effect) -> Option<Applied> {
+        let applied = self.state.apply(&effect)?;
+        if applied.changed() {
+            self.effects.push(effect);
+        }
+        Some(applied)
+    }
+}
 
 fn payable_items(st: &State, body: &Element) -> OpResult {
     let account = body.child_text(NS, "accountNumber").unwrap_or("");
@@ -600,7 +653,7 @@ fn payable_items(st: &State, body: &Element) -> OpResult {
     Ok((out, Vec::new()))
 }
 
-fn commit_payments(shared: &Shared, st: &mut State, body: &Element) -> OpResult {
+fn commit_payments(shared: &Shared, ch: &mut Changes, body: &Element) -> OpResult {
     let mut out = format!(
         "<CommitPaymentTransactionResponse xmlns=\"{NS}\"><CommitPaymentTransactionResult>"
     );
@@ -634,35 +687,35 @@ fn commit_payments(shared: &Shared, st: &mut State, body: &Element) -> OpResult 
         let injected = lock(&shared.injector).next_item(&account);
         let (code, error): (&str, Option<String>) = if injected {
             ("Failure", Some("sandbox: injected item failure".into()))
-        } else if !st.accounts.contains_key(&account) {
+        } else if !ch.state.accounts.contains_key(&account) {
             ("Failure", Some(format!("account {account} not found")))
         } else if amount.is_none_or(|a| a <= Decimal::ZERO) {
             (
                 "Error",
                 Some(format!("amount `{amount_text}` is not a positive amount")),
             )
-        } else if txn.as_deref().is_none_or(str::is_empty) {
+        } else if let (Some(t), Some(amount)) = (txn.filter(|t| !t.is_empty()), amount) {
+            let effect = Effect::Payment {
+                account: account.clone(),
+                transaction_id: t.clone(),
+                tender: kind.code().to_string(),
+                amount,
+            };
+            match ch.apply(effect) {
+                Some(Applied::New) => ("Success", None),
+                Some(Applied::Duplicate) => (
+                    "Failure",
+                    Some(format!(
+                        "Duplicate payment: transactionId {t} was already posted"
+                    )),
+                ),
+                None => ("Failure", Some(format!("account {account} not found"))),
+            }
+        } else {
             (
                 "Error",
                 Some("the transactionId extension is missing".into()),
             )
-        } else if let Some(t) = txn.as_deref().filter(|t| st.transaction_ids.contains(*t)) {
-            (
-                "Failure",
-                Some(format!(
-                    "Duplicate payment: transactionId {t} was already posted"
-                )),
-            )
-        } else {
-            st.apply_payment(
-                &account,
-                Posted {
-                    transaction_id: txn.clone().unwrap_or_default(),
-                    tender: kind.code().to_string(),
-                    amount: amount.unwrap_or_default(),
-                },
-            );
-            ("Success", None)
         };
         items.push(match (&error, code) {
             (None, _) => "accepted".to_string(),
@@ -701,7 +754,7 @@ fn error_objects(op: Operation, errors: &[(String, String)]) -> String {
     out
 }
 
-fn paperless(shared: &Shared, st: &mut State, body: &Element) -> OpResult {
+fn paperless(shared: &Shared, ch: &mut Changes, body: &Element) -> OpResult {
     let mut errors = Vec::new();
     let mut items = Vec::new();
     for c in body
@@ -717,20 +770,22 @@ fn paperless(shared: &Shared, st: &mut State, body: &Element) -> OpResult {
         let injected = lock(&shared.injector).next_item(&id);
         let err = if injected {
             Some("sandbox: injected item failure".to_string())
-        } else if let Some(acct) = st.accounts.get_mut(&id) {
+        } else if !ch.state.accounts.contains_key(&id) {
+            Some(format!("customer {id} not found"))
+        } else {
             match ebill.as_deref() {
-                Some("Y") => {
-                    acct.paperless = Some(true);
-                    None
-                }
-                Some("N") => {
-                    acct.paperless = Some(false);
-                    None
+                Some(v @ ("Y" | "N")) => {
+                    let effect = Effect::Paperless {
+                        account: id.clone(),
+                        value: v == "Y",
+                    };
+                    match ch.apply(effect) {
+                        Some(_) => None,
+                        None => Some(format!("customer {id} not found")),
+                    }
                 }
                 _ => Some("the EBILL extension must be Y or N".to_string()),
             }
-        } else {
-            Some(format!("customer {id} not found"))
         };
         item_result(&mut items, &mut errors, id, err);
     }
@@ -756,7 +811,7 @@ fn item_result(
     }
 }
 
-fn comments(shared: &Shared, st: &mut State, body: &Element) -> OpResult {
+fn comments(shared: &Shared, ch: &mut Changes, body: &Element) -> OpResult {
     let mut errors = Vec::new();
     let mut items = Vec::new();
     for h in body
@@ -780,11 +835,15 @@ fn comments(shared: &Shared, st: &mut State, body: &Element) -> OpResult {
             Some(format!("logTime `{time}` is not a date-time with offset"))
         } else if text.chars().count() > 70 {
             Some("comment is longer than 70 characters".to_string())
-        } else if let Some(acct) = st.accounts.get_mut(&id) {
-            acct.comments.push(text);
-            None
         } else {
-            Some(format!("customer {id} not found"))
+            let effect = Effect::Comment {
+                account: id.clone(),
+                comment: text,
+            };
+            match ch.apply(effect) {
+                Some(_) => None,
+                None => Some(format!("customer {id} not found")),
+            }
         };
         item_result(&mut items, &mut errors, id, err);
     }

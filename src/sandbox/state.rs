@@ -1,9 +1,9 @@
 //! The sandbox's accounts and balances: seeded from BIF files, changed by
-//! posted payments, paperless changes and comments, optionally kept in a
-//! JSON state file between runs.
+//! posted payments, paperless changes and comments ([`Effect`]), optionally
+//! kept on disk between runs ([`super::persist`]).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -130,38 +130,132 @@ impl State {
         Ok(invoices.len())
     }
 
-    /// Applies a payment: past due first, then current, on the first item;
-    /// a prepaid account's remaining balance grows instead.
-    pub fn apply_payment(&mut self, account: &str, p: Posted) {
-        self.transaction_ids.insert(p.transaction_id.clone());
-        let Some(acct) = self.accounts.get_mut(account) else {
-            return;
-        };
-        if let Some((bal, _)) = acct.prepaid.as_mut() {
-            *bal += p.amount;
-        } else if let Some(item) = acct.items.first_mut() {
-            let from_past = p.amount.min(item.past_due_amount).max(Decimal::ZERO);
-            item.past_due_amount -= from_past;
-            item.current_amount -= p.amount;
+    /// Applies one effect. The live server and the replay of the state log
+    /// both come through here, so a replayed state is the state that was
+    /// served. `None` when the account does not exist (nothing changes).
+    pub fn apply(&mut self, effect: &Effect) -> Option<Applied> {
+        let acct = self.accounts.get_mut(effect.account())?;
+        Some(match effect {
+            Effect::Payment {
+                transaction_id,
+                tender,
+                amount,
+                ..
+            } => {
+                if !self.transaction_ids.insert(transaction_id.clone()) {
+                    return Some(Applied::Duplicate);
+                }
+                if let Some((bal, _)) = acct.prepaid.as_mut() {
+                    *bal += *amount;
+                } else if let Some(item) = acct.items.first_mut() {
+                    let from_past = (*amount).min(item.past_due_amount).max(Decimal::ZERO);
+                    item.past_due_amount -= from_past;
+                    item.current_amount -= *amount;
+                }
+                acct.payments.push(Posted {
+                    transaction_id: transaction_id.clone(),
+                    tender: tender.clone(),
+                    amount: *amount,
+                });
+                Applied::New
+            }
+            Effect::Paperless { value, .. } => {
+                acct.paperless = Some(*value);
+                Applied::New
+            }
+            Effect::Comment { comment, .. } => {
+                acct.comments.push(comment.clone());
+                Applied::New
+            }
+        })
+    }
+
+    /// Reads a state kept with `--state FILE`: the snapshot FILE, then the
+    /// effects logged in `FILE.log` since it was written.
+    pub fn load(path: &Path) -> Result<State, StateError> {
+        super::persist::load(path).map(|(state, _)| state)
+    }
+}
+
+/// One change a request made to the state, as the state log keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Effect {
+    /// A payment posted (CommitPaymentTransaction).
+    Payment {
+        account: String,
+        transaction_id: String,
+        tender: String,
+        amount: Decimal,
+    },
+    /// EBILL set (ModifyCBDataForCustomer).
+    Paperless { account: String, value: bool },
+    /// A history comment written (WriteAccountHistoryComments).
+    Comment { account: String, comment: String },
+}
+
+impl Effect {
+    /// The base+sub account the effect is on.
+    pub fn account(&self) -> &str {
+        match self {
+            Effect::Payment { account, .. }
+            | Effect::Paperless { account, .. }
+            | Effect::Comment { account, .. } => account,
         }
-        acct.payments.push(p);
     }
+}
 
-    pub fn load(path: &Path) -> Result<State, String> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read sandbox state {}: {e}", path.display()))?;
-        serde_json::from_str(&text)
-            .map_err(|e| format!("sandbox state {} is not valid: {e}", path.display()))
-    }
+/// What applying an [`Effect`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    /// The state changed.
+    New,
+    /// The state already held it (a posted transactionId): nothing changed,
+    /// so there is nothing to log.
+    Duplicate,
+}
 
-    /// Writes the state atomically (temporary file, then rename).
-    pub fn save(&self, path: &Path) -> Result<(), String> {
-        let tmp = path.with_extension("tmp");
-        let text = serde_json::to_string_pretty(self).map_err(|e| e.to_string())?;
-        std::fs::write(&tmp, text)
-            .and_then(|_| std::fs::rename(&tmp, path))
-            .map_err(|e| format!("cannot write sandbox state {}: {e}", path.display()))
+impl Applied {
+    /// Whether the effect changed the state, so the log must keep it.
+    pub fn changed(self) -> bool {
+        self != Applied::Duplicate
     }
+}
+
+/// Why a sandbox state could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("cannot read the sandbox state {}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the sandbox state {} is not a sandbox state (JSON)", path.display())]
+    Parse {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("line {line} of the sandbox state log {} is not a log entry; the log is damaged", path.display())]
+    LogLine {
+        path: PathBuf,
+        line: usize,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("line {line} of the sandbox state log {} changes account {account}, which the snapshot does not hold; the log belongs to another state", path.display())]
+    LogAccount {
+        path: PathBuf,
+        line: usize,
+        account: String,
+    },
+    #[error("cannot write the sandbox state {}", path.display())]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 #[cfg(test)]
@@ -207,17 +301,25 @@ mod tests {
                 ..Account::default()
             },
         );
-        s.apply_payment(
-            "1",
-            Posted {
-                transaction_id: "t".into(),
-                tender: "CC".into(),
-                amount: Decimal::from(40),
-            },
-        );
+        let pay = Effect::Payment {
+            account: "1".into(),
+            transaction_id: "t".into(),
+            tender: "CC".into(),
+            amount: Decimal::from(40),
+        };
+        assert_eq!(s.apply(&pay), Some(Applied::New));
         let it = &s.accounts["1"].items[0];
         assert_eq!(it.current_amount, Decimal::from(60));
         assert_eq!(it.past_due_amount, Decimal::ZERO);
         assert!(s.transaction_ids.contains("t"));
+        // The same transactionId again changes nothing (D15).
+        assert_eq!(s.apply(&pay), Some(Applied::Duplicate));
+        assert_eq!(s.accounts["1"].items[0].current_amount, Decimal::from(60));
+        assert_eq!(s.accounts["1"].payments.len(), 1);
+        let elsewhere = Effect::Paperless {
+            account: "2".into(),
+            value: true,
+        };
+        assert_eq!(s.apply(&elsewhere), None);
     }
 }
