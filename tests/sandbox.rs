@@ -16,7 +16,7 @@ use daffron_bridge::multispeak::{
     CallError, CustomerPaperless, HistoryComment, ItemOutcome, MultiSpeakClient,
     PaymentTransaction, TenderKind,
 };
-use daffron_bridge::sandbox::state::State;
+use daffron_bridge::sandbox::state::{Comment, State};
 use daffron_bridge::sandbox::{FaultSpec, Sandbox, SandboxOptions};
 use daffron_bridge::transport::http::{HttpClient, HttpOptions};
 use rust_decimal::Decimal;
@@ -230,6 +230,60 @@ fn paperless_and_comments_map_errors_back_by_object_id() {
     assert!(
         matches!(&o[2], ItemOutcome::Rejected(r) if r.contains("70")),
         "{o:?}"
+    );
+}
+
+/// A comment identical to one the account holds (customerID,
+/// serviceLocationID, logTime, comment) is a resend: answered as success,
+/// kept once, journaled `duplicate`. The pump resends with the same logTime.
+#[test]
+fn a_resent_comment_is_answered_success_and_kept_once() {
+    let mut sbx = SandboxProc::start("");
+    let c = client(&sbx.url, PASSWORD, 5);
+    let on = HistoryComment {
+        customer_id: "12345001".into(),
+        service_location_id: "321045080002".into(),
+        log_time: DateTime::parse_from_rfc3339("2026-11-26T20:15:00-06:00").unwrap(),
+        comment: "AUTOPAY ON".into(),
+    };
+    let a_minute_later = HistoryComment {
+        log_time: on.log_time + chrono::Duration::minutes(1),
+        ..on.clone()
+    };
+    assert_eq!(
+        c.write_account_history_comments(std::slice::from_ref(&on))
+            .unwrap(),
+        [ItemOutcome::Accepted]
+    );
+    assert_eq!(
+        c.write_account_history_comments(&[on.clone(), a_minute_later])
+            .unwrap(),
+        [ItemOutcome::Accepted, ItemOutcome::Accepted]
+    );
+    let j = sbx.journal();
+    let writes: Vec<_> = j
+        .iter()
+        .filter(|e| e["operation"] == "WriteAccountHistoryComments")
+        .collect();
+    assert_eq!(
+        writes[1]["items"],
+        serde_json::json!(["duplicate", "accepted"])
+    );
+    assert_eq!(writes[1]["outcome"], "ok");
+
+    sbx.kill();
+    let st = State::load(&sbx.state_path()).unwrap();
+    let kept = |log_time: &str| Comment {
+        service_location_id: "321045080002".into(),
+        log_time: log_time.into(),
+        comment: "AUTOPAY ON".into(),
+    };
+    assert_eq!(
+        st.accounts["12345001"].comments,
+        [
+            kept("2026-11-26T20:15:00-06:00"),
+            kept("2026-11-26T20:16:00-06:00")
+        ]
     );
 }
 

@@ -119,9 +119,13 @@ pub struct JournalEntry {
     pub operation: String,
     /// base+sub account ids the request named, in order.
     pub accounts: Vec<String>,
-    /// `ok`, `partial`, `fault`, `rejected`, or the injected fault's name.
+    /// `ok`, `partial` (some item was refused: an errorObject, or a tender
+    /// responseCode other than Success, duplicate payments included),
+    /// `fault`, `rejected`, or the injected fault's name.
     pub outcome: String,
-    /// Per-item outcomes of a batch: `accepted`, `duplicate`, `failure: ...`.
+    /// Per-item outcomes of a batch: `accepted`, `duplicate` (a payment's
+    /// transactionId already posted, refused; or a comment already held,
+    /// answered as success), `failure: ...`, `error: ...`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub items: Vec<String>,
     /// The injected fault, if any.
@@ -568,11 +572,10 @@ fn multispeak(
     let effects = ch.effects;
     live.log(now(), effects);
     match result {
-        Ok((body, items)) => {
-            let any_bad = items.iter().any(|i| i != "accepted");
-            let mut e = entry(op_name, accounts, if any_bad { "partial" } else { "ok" });
-            e.items = items;
-            (xml_reply(200, envelope(&body)), e)
+        Ok(a) => {
+            let mut e = entry(op_name, accounts, if a.refused { "partial" } else { "ok" });
+            e.items = a.items;
+            (xml_reply(200, envelope(&a.body)), e)
         }
         Err(msg) => {
             drop(live);
@@ -581,7 +584,16 @@ fn multispeak(
     }
 }
 
-type OpResult = Result<(String, Vec<String>), String>;
+/// An operation's answer: the SOAP body, the journal's per-item outcomes,
+/// and whether any item was refused on the wire (the journal's `partial`).
+struct Answer {
+    body: String,
+    items: Vec<String>,
+    refused: bool,
+}
+
+/// An [`Answer`], or the message of a SOAP Fault refusing the whole request.
+type OpResult = Result<Answer, String>;
 
 /// One request's changes: applied to the state as they are made, and kept
 /// for the state log.
@@ -650,7 +662,11 @@ fn payable_items(st: &State, body: &Element) -> OpResult {
     out.push_str(
         "</allowableTransactionTypes></GetPayableItemsListResult></GetPayableItemsListResponse>",
     );
-    Ok((out, Vec::new()))
+    Ok(Answer {
+        body: out,
+        items: Vec::new(),
+        refused: false,
+    })
 }
 
 fn commit_payments(shared: &Shared, ch: &mut Changes, body: &Element) -> OpResult {
@@ -658,6 +674,7 @@ fn commit_payments(shared: &Shared, ch: &mut Changes, body: &Element) -> OpResul
         "<CommitPaymentTransactionResponse xmlns=\"{NS}\"><CommitPaymentTransactionResult>"
     );
     let mut items = Vec::new();
+    let mut refused = false;
     let list = body.child(NS, "transactions");
     for pt in list
         .iter()
@@ -717,6 +734,7 @@ fn commit_payments(shared: &Shared, ch: &mut Changes, body: &Element) -> OpResul
                 Some("the transactionId extension is missing".into()),
             )
         };
+        refused |= error.is_some();
         items.push(match (&error, code) {
             (None, _) => "accepted".to_string(),
             (Some(e), _) if e.starts_with("Duplicate") => "duplicate".to_string(),
@@ -734,10 +752,15 @@ fn commit_payments(shared: &Shared, ch: &mut Changes, body: &Element) -> OpResul
         ));
     }
     out.push_str("</CommitPaymentTransactionResult></CommitPaymentTransactionResponse>");
-    Ok((out, items))
+    Ok(Answer {
+        body: out,
+        items,
+        refused,
+    })
 }
 
-fn error_objects(op: Operation, errors: &[(String, String)]) -> String {
+/// The answer of a batch that reports refusals as errorObjects.
+fn error_objects(op: Operation, errors: &[(String, String)], items: Vec<String>) -> Answer {
     let mut out = format!(
         "<{}Response xmlns=\"{NS}\"><{}Result>",
         op.name(),
@@ -751,7 +774,11 @@ fn error_objects(op: Operation, errors: &[(String, String)]) -> String {
         ));
     }
     out.push_str(&format!("</{}Result></{}Response>", op.name(), op.name()));
-    out
+    Answer {
+        body: out,
+        items,
+        refused: !errors.is_empty(),
+    }
 }
 
 fn paperless(shared: &Shared, ch: &mut Changes, body: &Element) -> OpResult {
@@ -768,10 +795,10 @@ fn paperless(shared: &Shared, ch: &mut Changes, body: &Element) -> OpResult {
             .find(|e| e.name == "EBILL")
             .map(|e| e.value);
         let injected = lock(&shared.injector).next_item(&id);
-        let err = if injected {
-            Some("sandbox: injected item failure".to_string())
+        let result = if injected {
+            Err("sandbox: injected item failure".to_string())
         } else if !ch.state.accounts.contains_key(&id) {
-            Some(format!("customer {id} not found"))
+            Err(format!("customer {id} not found"))
         } else {
             match ebill.as_deref() {
                 Some(v @ ("Y" | "N")) => {
@@ -780,34 +807,36 @@ fn paperless(shared: &Shared, ch: &mut Changes, body: &Element) -> OpResult {
                         value: v == "Y",
                     };
                     match ch.apply(effect) {
-                        Some(_) => None,
-                        None => Some(format!("customer {id} not found")),
+                        Some(_) => Ok("accepted"),
+                        None => Err(format!("customer {id} not found")),
                     }
                 }
-                _ => Some("the EBILL extension must be Y or N".to_string()),
+                _ => Err("the EBILL extension must be Y or N".to_string()),
             }
         };
-        item_result(&mut items, &mut errors, id, err);
+        item_result(&mut items, &mut errors, id, result);
     }
-    Ok((
-        error_objects(Operation::ModifyCBDataForCustomer, &errors),
+    Ok(error_objects(
+        Operation::ModifyCBDataForCustomer,
+        &errors,
         items,
     ))
 }
 
-/// Notes one item's result for the journal, and its errorObject if refused.
+/// Notes one item's result for the journal (`accepted`, `duplicate`, ...),
+/// and its errorObject if refused.
 fn item_result(
     items: &mut Vec<String>,
     errors: &mut Vec<(String, String)>,
     id: String,
-    err: Option<String>,
+    result: Result<&str, String>,
 ) {
-    match err {
-        Some(e) => {
+    match result {
+        Ok(outcome) => items.push(outcome.to_string()),
+        Err(e) => {
             items.push(format!("failure: {e}"));
             errors.push((id, e));
         }
-        None => items.push("accepted".into()),
     }
 }
 
@@ -827,28 +856,33 @@ fn comments(shared: &Shared, ch: &mut Changes, body: &Element) -> OpResult {
             t("comment"),
         );
         let injected = lock(&shared.injector).next_item(&id);
-        let err = if injected {
-            Some("sandbox: injected item failure".to_string())
+        let result = if injected {
+            Err("sandbox: injected item failure".to_string())
         } else if loc.is_empty() {
-            Some("serviceLocationID is required".to_string())
+            Err("serviceLocationID is required".to_string())
         } else if chrono::DateTime::parse_from_rfc3339(&time).is_err() {
-            Some(format!("logTime `{time}` is not a date-time with offset"))
+            Err(format!("logTime `{time}` is not a date-time with offset"))
         } else if text.chars().count() > 70 {
-            Some("comment is longer than 70 characters".to_string())
+            Err("comment is longer than 70 characters".to_string())
         } else {
             let effect = Effect::Comment {
                 account: id.clone(),
+                service_location_id: loc,
+                log_time: time,
                 comment: text,
             };
+            // An identical comment is a resend: answered as success, kept once.
             match ch.apply(effect) {
-                Some(_) => None,
-                None => Some(format!("customer {id} not found")),
+                Some(Applied::New) => Ok("accepted"),
+                Some(Applied::Duplicate) => Ok("duplicate"),
+                None => Err(format!("customer {id} not found")),
             }
         };
-        item_result(&mut items, &mut errors, id, err);
+        item_result(&mut items, &mut errors, id, result);
     }
-    Ok((
-        error_objects(Operation::WriteAccountHistoryComments, &errors),
+    Ok(error_objects(
+        Operation::WriteAccountHistoryComments,
+        &errors,
         items,
     ))
 }

@@ -29,6 +29,17 @@ pub struct Posted {
     pub amount: Decimal,
 }
 
+/// A history comment on an account (WriteAccountHistoryComments); the
+/// customerID is the account's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Comment {
+    pub service_location_id: String,
+    /// The request's logTime, as written: the pump resends the same text,
+    /// so an identical comment is recognised as a resend.
+    pub log_time: String,
+    pub comment: String,
+}
+
 /// One account, keyed by base+sub (D2).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Account {
@@ -41,7 +52,8 @@ pub struct Account {
     pub prevent_credit_card: bool,
     /// Last paperless state set (EBILL).
     pub paperless: Option<bool>,
-    pub comments: Vec<String>,
+    /// Comments written, each once: an identical one is a resend.
+    pub comments: Vec<Comment>,
     pub payments: Vec<Posted>,
 }
 
@@ -163,8 +175,22 @@ impl State {
                 acct.paperless = Some(*value);
                 Applied::New
             }
-            Effect::Comment { comment, .. } => {
-                acct.comments.push(comment.clone());
+            Effect::Comment {
+                service_location_id,
+                log_time,
+                comment,
+                ..
+            } => {
+                let c = Comment {
+                    service_location_id: service_location_id.clone(),
+                    log_time: log_time.clone(),
+                    comment: comment.clone(),
+                };
+                // Linear in the account's comments only, which are few.
+                if acct.comments.contains(&c) {
+                    return Some(Applied::Duplicate);
+                }
+                acct.comments.push(c);
                 Applied::New
             }
         })
@@ -191,7 +217,12 @@ pub enum Effect {
     /// EBILL set (ModifyCBDataForCustomer).
     Paperless { account: String, value: bool },
     /// A history comment written (WriteAccountHistoryComments).
-    Comment { account: String, comment: String },
+    Comment {
+        account: String,
+        service_location_id: String,
+        log_time: String,
+        comment: String,
+    },
 }
 
 impl Effect {
@@ -210,8 +241,8 @@ impl Effect {
 pub enum Applied {
     /// The state changed.
     New,
-    /// The state already held it (a posted transactionId): nothing changed,
-    /// so there is nothing to log.
+    /// The state already held it (a posted transactionId, an identical
+    /// comment): nothing changed, so there is nothing to log.
     Duplicate,
 }
 
@@ -284,6 +315,41 @@ mod tests {
         let items = |s: &State| s.accounts.values().map(|a| a.items.len()).sum::<usize>();
         assert_eq!(items(&s), items(&once));
         assert!(s == once, "seeding again changed the state");
+    }
+
+    #[test]
+    fn an_identical_comment_is_a_duplicate() {
+        let mut s = State::default();
+        s.accounts.insert("1".into(), Account::default());
+        let c = |log_time: &str, text: &str| Effect::Comment {
+            account: "1".into(),
+            service_location_id: "321045080002".into(),
+            log_time: log_time.into(),
+            comment: text.into(),
+        };
+        let t = "2026-11-26T20:15:00-06:00";
+        assert_eq!(s.apply(&c(t, "AUTOPAY ON")), Some(Applied::New));
+        assert_eq!(s.apply(&c(t, "AUTOPAY ON")), Some(Applied::Duplicate));
+        // The same instant written another way is another comment: the
+        // text is compared as sent.
+        assert_eq!(
+            s.apply(&c("2026-11-27T02:15:00Z", "AUTOPAY ON")),
+            Some(Applied::New)
+        );
+        assert_eq!(s.apply(&c(t, "AUTOPAY OFF")), Some(Applied::New));
+        let kept: Vec<_> = s.accounts["1"]
+            .comments
+            .iter()
+            .map(|c| (c.log_time.as_str(), c.comment.as_str()))
+            .collect();
+        assert_eq!(
+            kept,
+            [
+                (t, "AUTOPAY ON"),
+                ("2026-11-27T02:15:00Z", "AUTOPAY ON"),
+                (t, "AUTOPAY OFF")
+            ]
+        );
     }
 
     #[test]
