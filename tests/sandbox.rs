@@ -287,6 +287,62 @@ fn a_resent_comment_is_answered_success_and_kept_once() {
     );
 }
 
+/// Every EBILL set is recorded: one that changed the flag with the
+/// sandbox's time, one that repeated it counted, so a test can see what
+/// Daffron was told.
+#[test]
+fn paperless_changes_are_recorded_apart_from_repeats() {
+    let mut sbx = SandboxProc::start("");
+    let c = client(&sbx.url, PASSWORD, 5);
+    let set = |id: &str, enroll| CustomerPaperless {
+        customer_id: id.into(),
+        enroll,
+    };
+    for batch in [
+        vec![set("12345001", true)],
+        vec![set("12345001", true), set("12345003", false)],
+        vec![set("12345001", false)],
+    ] {
+        let o = c.modify_cb_data_for_customer(&batch).unwrap();
+        assert!(o.iter().all(|o| *o == ItemOutcome::Accepted), "{o:?}");
+    }
+    let items: Vec<_> = sbx
+        .journal()
+        .iter()
+        .filter(|e| e["operation"] == "ModifyCBDataForCustomer")
+        .map(|e| (e["outcome"].clone(), e["items"].clone()))
+        .collect();
+    let json =
+        |outcome: &str, items: &[&str]| (serde_json::json!(outcome), serde_json::json!(items));
+    assert_eq!(
+        items,
+        [
+            json("ok", &["accepted"]),
+            json("ok", &["unchanged", "accepted"]),
+            json("ok", &["accepted"])
+        ]
+    );
+
+    sbx.kill();
+    let st = State::load(&sbx.state_path()).unwrap();
+    let a = &st.accounts["12345001"];
+    assert_eq!(a.paperless, Some(false));
+    let values: Vec<bool> = a.paperless_changes.iter().map(|c| c.value).collect();
+    assert_eq!(values, [true, false]);
+    assert_eq!(a.paperless_repeats, 1);
+    let times: Vec<_> = a
+        .paperless_changes
+        .iter()
+        .map(|c| DateTime::parse_from_rfc3339(&c.time).unwrap())
+        .collect();
+    assert!(times[0] <= times[1], "{times:?}");
+    let b = &st.accounts["12345003"];
+    assert_eq!(
+        (b.paperless, b.paperless_changes.len(), b.paperless_repeats),
+        (Some(false), 1, 0)
+    );
+}
+
 #[test]
 fn injected_faults_are_classified() {
     // Requests 1..5 each get one fault, request 6 is clean; item failures

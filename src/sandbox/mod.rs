@@ -125,7 +125,8 @@ pub struct JournalEntry {
     pub outcome: String,
     /// Per-item outcomes of a batch: `accepted`, `duplicate` (a payment's
     /// transactionId already posted, refused; or a comment already held,
-    /// answered as success), `failure: ...`, `error: ...`.
+    /// answered as success), `unchanged` (EBILL set to the flag it already
+    /// had, answered as success), `failure: ...`, `error: ...`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub items: Vec<String>,
     /// The injected fault, if any.
@@ -560,6 +561,7 @@ fn multispeak(
     let mut live = lock(&shared.live);
     let mut ch = Changes {
         state: &mut live.state,
+        time: now(),
         effects: Vec::new(),
     };
     let result = match op {
@@ -569,8 +571,8 @@ fn multispeak(
         Operation::WriteAccountHistoryComments => comments(shared, &mut ch, &env.body),
     };
     // Logged before the answer goes out: an answered change is on disk.
-    let effects = ch.effects;
-    live.log(now(), effects);
+    let (time, effects) = (ch.time, ch.effects);
+    live.log(time, effects);
     match result {
         Ok(a) => {
             let mut e = entry(op_name, accounts, if a.refused { "partial" } else { "ok" });
@@ -599,6 +601,8 @@ type OpResult = Result<Answer, String>;
 /// for the state log.
 struct Changes<'a> {
     state: &'a mut State,
+    /// The sandbox's clock when the request was handled.
+    time: String,
     effects: Vec<Effect>,
 }
 
@@ -606,7 +610,7 @@ impl Changes<'_> {
     /// Applies `effect`; keeps it for the log when it changed the state.
     /// `None` when its account does not exist.
     fn apply(&mut self, effect: Effect) -> Option<Applied> {
-        let applied = self.state.apply(&effect)?;
+        let applied = self.state.apply(&self.time, &effect)?;
         if applied.changed() {
             self.effects.push(effect);
         }
@@ -719,7 +723,7 @@ fn commit_payments(shared: &Shared, ch: &mut Changes, body: &Element) -> OpResul
                 amount,
             };
             match ch.apply(effect) {
-                Some(Applied::New) => ("Success", None),
+                Some(Applied::New | Applied::Repeated) => ("Success", None),
                 Some(Applied::Duplicate) => (
                     "Failure",
                     Some(format!(
@@ -807,6 +811,7 @@ fn paperless(shared: &Shared, ch: &mut Changes, body: &Element) -> OpResult {
                         value: v == "Y",
                     };
                     match ch.apply(effect) {
+                        Some(Applied::Repeated) => Ok("unchanged"),
                         Some(_) => Ok("accepted"),
                         None => Err(format!("customer {id} not found")),
                     }
@@ -873,7 +878,7 @@ fn comments(shared: &Shared, ch: &mut Changes, body: &Element) -> OpResult {
             };
             // An identical comment is a resend: answered as success, kept once.
             match ch.apply(effect) {
-                Some(Applied::New) => Ok("accepted"),
+                Some(Applied::New | Applied::Repeated) => Ok("accepted"),
                 Some(Applied::Duplicate) => Ok("duplicate"),
                 None => Err(format!("customer {id} not found")),
             }

@@ -163,7 +163,7 @@ fn replay(
             Err(e) => return Err(bad(e)),
         };
         for effect in &entry.effects {
-            if state.apply(effect).is_none() {
+            if state.apply(&entry.time, effect).is_none() {
                 return Err(StateError::LogAccount {
                     path: path.to_path_buf(),
                     line,
@@ -277,11 +277,12 @@ mod tests {
 
     /// Applies the effects to `live` and logs them, as the server does.
     fn serve(live: &mut State, log: &mut StateLog, effects: Vec<Effect>) {
+        let time = "2026-11-26T20:15:00.000Z";
         for e in &effects {
-            assert!(live.apply(e).is_some());
+            assert!(live.apply(time, e).is_some());
         }
         log.append(&LogLine {
-            time: "2026-11-26T20:15:00.000Z".into(),
+            time: time.into(),
             effects,
         })
         .unwrap();
@@ -417,7 +418,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("state.json");
         let mut s = state();
-        s.apply(&pay("2", "x", 5)).unwrap();
+        s.apply("2026-11-26T20:15:00.000Z", &pay("2", "x", 5))
+            .unwrap();
         std::fs::write(&path, serde_json::to_string_pretty(&s).unwrap()).unwrap();
         assert_eq!(load(&path).unwrap(), (s, 0));
     }

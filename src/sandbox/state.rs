@@ -40,6 +40,15 @@ pub struct Comment {
     pub comment: String,
 }
 
+/// An EBILL set that changed an account's paperless flag.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaperlessChange {
+    /// The flag after the change: `true` for EBILL Y.
+    pub value: bool,
+    /// The sandbox's clock when it was set (RFC 3339, UTC).
+    pub time: String,
+}
+
 /// One account, keyed by base+sub (D2).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Account {
@@ -52,6 +61,13 @@ pub struct Account {
     pub prevent_credit_card: bool,
     /// Last paperless state set (EBILL).
     pub paperless: Option<bool>,
+    /// Each EBILL set that changed the flag, in order (the first set
+    /// changes it from unknown).
+    #[serde(default)]
+    pub paperless_changes: Vec<PaperlessChange>,
+    /// EBILL sets that repeated the flag it already had (resends).
+    #[serde(default)]
+    pub paperless_repeats: u64,
     /// Comments written, each once: an identical one is a resend.
     pub comments: Vec<Comment>,
     pub payments: Vec<Posted>,
@@ -144,8 +160,9 @@ impl State {
 
     /// Applies one effect. The live server and the replay of the state log
     /// both come through here, so a replayed state is the state that was
-    /// served. `None` when the account does not exist (nothing changes).
-    pub fn apply(&mut self, effect: &Effect) -> Option<Applied> {
+    /// served. `time` is the sandbox's clock when the request was handled.
+    /// `None` when the account does not exist (nothing changes).
+    pub fn apply(&mut self, time: &str, effect: &Effect) -> Option<Applied> {
         let acct = self.accounts.get_mut(effect.account())?;
         Some(match effect {
             Effect::Payment {
@@ -172,7 +189,15 @@ impl State {
                 Applied::New
             }
             Effect::Paperless { value, .. } => {
+                if acct.paperless == Some(*value) {
+                    acct.paperless_repeats += 1;
+                    return Some(Applied::Repeated);
+                }
                 acct.paperless = Some(*value);
+                acct.paperless_changes.push(PaperlessChange {
+                    value: *value,
+                    time: time.to_string(),
+                });
                 Applied::New
             }
             Effect::Comment {
@@ -241,13 +266,17 @@ impl Effect {
 pub enum Applied {
     /// The state changed.
     New,
+    /// EBILL set to the flag it already had: only counted
+    /// (`paperless_repeats`).
+    Repeated,
     /// The state already held it (a posted transactionId, an identical
     /// comment): nothing changed, so there is nothing to log.
     Duplicate,
 }
 
 impl Applied {
-    /// Whether the effect changed the state, so the log must keep it.
+    /// Whether the effect changed the state (a repeat is counted), so the
+    /// log must keep it.
     pub fn changed(self) -> bool {
         self != Applied::Duplicate
     }
@@ -328,15 +357,15 @@ mod tests {
             comment: text.into(),
         };
         let t = "2026-11-26T20:15:00-06:00";
-        assert_eq!(s.apply(&c(t, "AUTOPAY ON")), Some(Applied::New));
-        assert_eq!(s.apply(&c(t, "AUTOPAY ON")), Some(Applied::Duplicate));
+        assert_eq!(s.apply(T, &c(t, "AUTOPAY ON")), Some(Applied::New));
+        assert_eq!(s.apply(T, &c(t, "AUTOPAY ON")), Some(Applied::Duplicate));
         // The same instant written another way is another comment: the
         // text is compared as sent.
         assert_eq!(
-            s.apply(&c("2026-11-27T02:15:00Z", "AUTOPAY ON")),
+            s.apply(T, &c("2026-11-27T02:15:00Z", "AUTOPAY ON")),
             Some(Applied::New)
         );
-        assert_eq!(s.apply(&c(t, "AUTOPAY OFF")), Some(Applied::New));
+        assert_eq!(s.apply(T, &c(t, "AUTOPAY OFF")), Some(Applied::New));
         let kept: Vec<_> = s.accounts["1"]
             .comments
             .iter()
@@ -350,6 +379,39 @@ mod tests {
                 (t, "AUTOPAY OFF")
             ]
         );
+    }
+
+    /// A time for effects whose time does not matter.
+    const T: &str = "2026-11-26T20:15:00.000Z";
+
+    #[test]
+    fn paperless_records_changes_and_counts_repeats() {
+        let mut s = State::default();
+        s.accounts.insert("1".into(), Account::default());
+        let set = |value| Effect::Paperless {
+            account: "1".into(),
+            value,
+        };
+        let t = ["2026-11-26T20:15:00.000Z", "2026-11-26T20:16:00.000Z"];
+        assert_eq!(s.apply(t[0], &set(true)), Some(Applied::New));
+        assert_eq!(s.apply(T, &set(true)), Some(Applied::Repeated));
+        assert_eq!(s.apply(t[1], &set(false)), Some(Applied::New));
+        let a = &s.accounts["1"];
+        assert_eq!(a.paperless, Some(false));
+        assert_eq!(
+            a.paperless_changes,
+            [
+                PaperlessChange {
+                    value: true,
+                    time: t[0].into()
+                },
+                PaperlessChange {
+                    value: false,
+                    time: t[1].into()
+                }
+            ]
+        );
+        assert_eq!(a.paperless_repeats, 1);
     }
 
     #[test]
@@ -373,19 +435,19 @@ mod tests {
             tender: "CC".into(),
             amount: Decimal::from(40),
         };
-        assert_eq!(s.apply(&pay), Some(Applied::New));
+        assert_eq!(s.apply(T, &pay), Some(Applied::New));
         let it = &s.accounts["1"].items[0];
         assert_eq!(it.current_amount, Decimal::from(60));
         assert_eq!(it.past_due_amount, Decimal::ZERO);
         assert!(s.transaction_ids.contains("t"));
         // The same transactionId again changes nothing (D15).
-        assert_eq!(s.apply(&pay), Some(Applied::Duplicate));
+        assert_eq!(s.apply(T, &pay), Some(Applied::Duplicate));
         assert_eq!(s.accounts["1"].items[0].current_amount, Decimal::from(60));
         assert_eq!(s.accounts["1"].payments.len(), 1);
         let elsewhere = Effect::Paperless {
             account: "2".into(),
             value: true,
         };
-        assert_eq!(s.apply(&elsewhere), None);
+        assert_eq!(s.apply(T, &elsewhere), None);
     }
 }
