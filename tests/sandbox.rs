@@ -400,6 +400,61 @@ fn injected_faults_are_classified() {
     }
 }
 
+/// `lost`: the request is applied, then its answer is broken off. The
+/// client sees a retryable failure; the resend of the same payload finds
+/// the payment posted (D15) and the comment held, so the effect is once.
+#[test]
+fn a_lost_answer_was_applied_and_its_resend_is_harmless() {
+    let mut sbx = SandboxProc::start("lost@nth:1,lost@nth:3");
+    let c = client(&sbx.url, PASSWORD, 5);
+    let one = [pay(NORMAL, "L-1", "5.00", TenderKind::CreditCard)];
+    let e = c.commit_payment_transaction(&one).unwrap_err();
+    assert!(e.is_retryable(), "lost: {e:?}");
+    let o = c.commit_payment_transaction(&one).unwrap();
+    assert!(matches!(&o[0], ItemOutcome::Duplicate(_)), "{o:?}");
+    assert!(o[0].is_posted());
+
+    let hc = [HistoryComment {
+        customer_id: "12345001".into(),
+        service_location_id: "321045080002".into(),
+        log_time: DateTime::parse_from_rfc3339("2026-11-26T20:15:00-06:00").unwrap(),
+        comment: "SCHED_PAY 5.00".into(),
+    }];
+    let e = c.write_account_history_comments(&hc).unwrap_err();
+    assert!(e.is_retryable(), "lost: {e:?}");
+    assert_eq!(
+        c.write_account_history_comments(&hc).unwrap(),
+        [ItemOutcome::Accepted]
+    );
+
+    let j = sbx.journal();
+    let seen: Vec<_> = j
+        .iter()
+        .map(|e| {
+            (
+                e["fault"].as_str().unwrap_or("-"),
+                e["outcome"].as_str().unwrap_or(""),
+                e["items"].clone(),
+            )
+        })
+        .collect();
+    let items = |i: &[&str]| serde_json::json!(i);
+    assert_eq!(
+        seen,
+        [
+            ("lost", "ok", items(&["accepted"])),
+            ("-", "partial", items(&["duplicate"])),
+            ("lost", "ok", items(&["accepted"])),
+            ("-", "ok", items(&["duplicate"])),
+        ]
+    );
+    sbx.kill();
+    let st = State::load(&sbx.state_path()).unwrap();
+    let a = &st.accounts["12345001"];
+    assert_eq!(a.payments.len(), 1);
+    assert_eq!(a.comments.len(), 1);
+}
+
 #[test]
 fn wrong_credentials_are_a_fault_and_never_journaled() {
     let sbx = SandboxProc::start("");

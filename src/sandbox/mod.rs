@@ -406,7 +406,9 @@ fn handle(shared: &Shared, mut rq: tiny_http::Request) {
     if !decided.latency.is_zero() {
         std::thread::sleep(decided.latency);
     }
-    if let Some(kind) = decided.replace {
+    // `lost` answers after processing; the other kinds instead of it.
+    let lost = decided.replace == Some(FaultKind::Lost);
+    if let Some(kind) = decided.replace.filter(|_| !lost) {
         let mut e = entry(&op_name, accounts, kind.name());
         e.fault = Some(kind.name().to_string());
         shared.record(e);
@@ -424,6 +426,8 @@ fn handle(shared: &Shared, mut rq: tiny_http::Request) {
                 500,
                 fault_envelope("soap:Server", "sandbox: injected SOAP Fault"),
             ),
+            // Malformed: latency and item_failure never replace an answer,
+            // and lost is not here.
             _ => xml_reply(
                 200,
                 format!(
@@ -466,8 +470,22 @@ fn handle(shared: &Shared, mut rq: tiny_http::Request) {
         e.fault = Some(FaultKind::Latency.name().to_string());
         e.message = Some(format!("answered after {} ms", decided.latency.as_millis()));
     }
+    if lost {
+        e.fault = Some(FaultKind::Lost.name().to_string());
+        e.message = Some(format!(
+            "processed, then the answer was broken off{}",
+            e.message
+                .take()
+                .map(|m| format!(" ({m})"))
+                .unwrap_or_default()
+        ));
+    }
     shared.record(e);
-    respond(rq, reply);
+    if lost {
+        drop_connection(rq);
+    } else {
+        respond(rq, reply);
+    }
 }
 
 fn respond(rq: tiny_http::Request, r: Reply) {
