@@ -455,6 +455,56 @@ fn a_lost_answer_was_applied_and_its_resend_is_harmless() {
     assert_eq!(a.comments.len(), 1);
 }
 
+/// `GET /_sandbox/state` shows the state while the sandbox runs: JSON in
+/// the state file's shape (without its generation), never a secret. GETs
+/// are neither journaled nor counted by fault rules; other GET paths are 404.
+#[test]
+fn get_sandbox_state_shows_the_live_state() {
+    let sbx = SandboxProc::start("http500@nth:1");
+    // Looking first does not use up the fault meant for the first request.
+    let (status, content_type, _) = sbx.get("/_sandbox/state");
+    assert_eq!((status, content_type.as_str()), (200, "application/json"));
+    let c = client(&sbx.url, PASSWORD, 5);
+    let one = [pay(NORMAL, "G-1", "2.00", TenderKind::Ach)];
+    assert_eq!(
+        c.commit_payment_transaction(&one).unwrap_err(),
+        CallError::Transient(Transient::Status(500))
+    );
+    c.commit_payment_transaction(&one).unwrap();
+
+    let (status, _, body) = sbx.get("/_sandbox/state?pretty=no");
+    assert_eq!(status, 200);
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let keys: Vec<_> = v.as_object().unwrap().keys().cloned().collect();
+    assert_eq!(keys, ["accounts", "biller_guids", "transaction_ids"]);
+    assert_eq!(v["transaction_ids"], serde_json::json!(["G-1"]));
+    assert_eq!(
+        v["accounts"]["12345001"]["payments"],
+        serde_json::json!([{"transaction_id": "G-1", "tender": "ACH", "amount": "2.00"}])
+    );
+    assert!(!body.contains(PASSWORD) && !body.contains(IC_KEY));
+    let st = sbx.state();
+    assert!(st.transaction_ids.contains("G-1"));
+
+    for path in [
+        "/",
+        "/_sandbox",
+        "/_sandbox/state/x",
+        "/tbx-daily/services/CB",
+    ] {
+        assert_eq!(sbx.get(path).0, 404, "{path}");
+    }
+    let ops: Vec<_> = sbx
+        .journal()
+        .iter()
+        .map(|e| e["operation"].as_str().unwrap_or("").to_string())
+        .collect();
+    assert_eq!(
+        ops,
+        ["CommitPaymentTransaction", "CommitPaymentTransaction"]
+    );
+}
+
 #[test]
 fn wrong_credentials_are_a_fault_and_never_journaled() {
     let sbx = SandboxProc::start("");

@@ -10,8 +10,11 @@
 //! the configured UserID/Pwd and WebServiceKey, injects faults on demand
 //! ([`faults`]) and journals every request without credentials.
 //!
+//! `GET /_sandbox/state` answers the state as JSON, for tests and demos that
+//! look without stopping it.
+//!
 //! In-process use: [`Sandbox::start`] returns a [`SandboxHandle`] with the
-//! URL, the journal and `shutdown()`.
+//! URL, the journal, the state and `shutdown()`.
 
 pub mod faults;
 pub mod invoicecloud;
@@ -372,7 +375,44 @@ pub fn fault_envelope(code: &str, text: &str) -> String {
     ))
 }
 
+/// The one GET path: the state as JSON.
+pub const STATE_PATH: &str = "/_sandbox/state";
+
+/// A GET is for looking: `/_sandbox/state` answers the state as JSON, any
+/// other path 404. It is neither journaled nor counted by fault rules, so
+/// looking does not change which faults a run gets. The state holds no
+/// password or key, so none can show here.
+fn get(shared: &Shared, url: &str) -> Reply {
+    let path = url.split_once('?').map_or(url, |(p, _)| p);
+    if path != STATE_PATH {
+        return Reply {
+            status: 404,
+            content_type: "text/plain; charset=utf-8",
+            body: format!(
+                "sandbox: GET serves only {STATE_PATH}; MultiSpeak and InvoiceCloud calls are POSTs"
+            ),
+        };
+    }
+    match serde_json::to_string(&lock(&shared.live).state) {
+        Ok(body) => Reply {
+            status: 200,
+            content_type: "application/json",
+            body,
+        },
+        Err(e) => Reply {
+            status: 500,
+            content_type: "text/plain; charset=utf-8",
+            body: format!("sandbox: the state cannot be written as JSON: {e}"),
+        },
+    }
+}
+
 fn handle(shared: &Shared, mut rq: tiny_http::Request) {
+    if *rq.method() == tiny_http::Method::Get {
+        let reply = get(shared, rq.url());
+        respond(rq, reply);
+        return;
+    }
     let path = rq.url().to_string();
     let action = rq
         .headers()

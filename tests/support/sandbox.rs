@@ -132,6 +132,30 @@ impl SandboxProc {
         self.url = url;
     }
 
+    /// GETs `path` of the running sandbox: status, Content-Type, body.
+    pub fn get(&self, path: &str) -> (u16, String, String) {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        let mut r = agent.get(format!("{}{path}", self.url)).call().unwrap();
+        let content_type = r
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        let body = r.body_mut().read_to_string().unwrap();
+        (r.status().as_u16(), content_type, body)
+    }
+
+    /// The running sandbox's state, from `GET /_sandbox/state`.
+    pub fn state(&self) -> daffron_bridge::sandbox::state::State {
+        let (status, _, body) = self.get("/_sandbox/state");
+        assert_eq!(status, 200, "{body}");
+        serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"))
+    }
+
     pub fn journal_text(&self) -> String {
         std::fs::read_to_string(&self.journal).unwrap_or_default()
     }
