@@ -620,3 +620,80 @@ fn in_process_sandbox_and_reproducible_faults() {
     assert!(a.1.iter().any(|o| o.starts_with("partial")), "{:?}", a.1);
     assert!(a.1.iter().any(|o| o.starts_with("ok")), "{:?}", a.1);
 }
+
+/// A body over the limit is refused with a SOAP Fault before it is parsed:
+/// at once when its Content-Length says so, else once the limit is passed
+/// (chunked). Nothing of it is applied; the journal names the SOAPAction's
+/// operation but no account, since the body was never read as XML.
+#[test]
+fn an_oversized_request_is_refused_before_parsing() {
+    let dir = tempfile::tempdir().unwrap();
+    let h = Sandbox::start(SandboxOptions {
+        listen: "127.0.0.1:0".into(),
+        seeds: vec![write_seed(dir.path())],
+        user_id: "InvoiceCloud".into(),
+        password: Some(PASSWORD.into()),
+        max_request_bytes: Some(2000),
+        ..SandboxOptions::default()
+    })
+    .unwrap();
+    let c = client(h.url(), PASSWORD, 5);
+    // A small request is served.
+    c.commit_payment_transaction(&[pay(NORMAL, "S-0", "1.00", TenderKind::Ach)])
+        .unwrap();
+    let batch: Vec<_> = (1..=10)
+        .map(|i| pay(NORMAL, &format!("S-{i}"), "1.00", TenderKind::Ach))
+        .collect();
+    let e = c.commit_payment_transaction(&batch).unwrap_err();
+    assert!(
+        matches!(&e, CallError::Fault(f) if f.string == "the request is larger than 2000 bytes"),
+        "{e:?}"
+    );
+
+    // Chunked: no Content-Length to refuse it by.
+    use std::io::{Read as _, Write as _};
+    let addr = h.url().trim_start_matches("http://");
+    let mut tcp = std::net::TcpStream::connect(addr).unwrap();
+    let xml = format!(
+        "<?xml version=\"1.0\"?><soap:Envelope xmlns:soap=\"http://schemas.xmlsoap.org/soap/envelope/\"><soap:Body><GetPayableItemsList xmlns=\"http://www.multispeak.org/Version_3.0\"><accountNumber>12345001</accountNumber><!--{}--></GetPayableItemsList></soap:Body></soap:Envelope>",
+        // Far more than the socket buffers hold: the client is still
+        // sending when the sandbox refuses.
+        "x".repeat(4 << 20)
+    );
+    let request = format!(
+        "POST /tbx-daily/services/CB HTTP/1.1\r\nHost: sandbox\r\nContent-Type: text/xml\r\nSOAPAction: \"http://www.multispeak.org/Version_3.0/GetPayableItemsList\"\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n{:x}\r\n{xml}\r\n0\r\n\r\n",
+        xml.len()
+    );
+    tcp.write_all(request.as_bytes()).unwrap();
+    let mut answer = String::new();
+    tcp.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 500"), "{answer}");
+    assert!(
+        answer.contains("the request is larger than 2000 bytes"),
+        "{answer}"
+    );
+
+    let j = h.journal();
+    let seen: Vec<_> = j
+        .iter()
+        .map(|e| {
+            (
+                e.operation.as_str(),
+                e.accounts.len(),
+                e.outcome.as_str(),
+                e.message.as_deref(),
+            )
+        })
+        .collect();
+    let too_large = Some("the request is larger than 2000 bytes");
+    assert_eq!(
+        seen,
+        [
+            ("CommitPaymentTransaction", 1, "ok", None),
+            ("CommitPaymentTransaction", 0, "fault", too_large),
+            ("GetPayableItemsList", 0, "fault", too_large),
+        ]
+    );
+    assert_eq!(h.state().transaction_ids.len(), 1);
+    h.shutdown();
+}

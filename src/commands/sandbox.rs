@@ -83,6 +83,7 @@ pub fn run(g: &Globals, args: &Args) -> Result<ExitCode> {
         password,
         web_service_key: env_secret("--ic-key-env", &args.ic_key_env)?,
         biller_guids: args.biller_guids.clone(),
+        max_request_bytes: None,
     };
     let handle = Sandbox::start(opts)?;
     let mut out = std::io::stdout().lock();

@@ -83,6 +83,8 @@ pub struct SandboxOptions {
     pub web_service_key: Option<String>,
     /// Biller GUIDs UploadInvoiceFile accepts, besides the seeds' FH ones.
     pub biller_guids: Vec<String>,
+    /// The largest request body taken; `None` is [`MAX_REQUEST_BYTES`].
+    pub max_request_bytes: Option<u64>,
 }
 
 impl std::fmt::Debug for SandboxOptions {
@@ -101,6 +103,7 @@ impl std::fmt::Debug for SandboxOptions {
                 &self.web_service_key.as_ref().map(|_| "<redacted>"),
             )
             .field("biller_guids", &self.biller_guids)
+            .field("max_request_bytes", &self.max_request_bytes)
             .finish()
     }
 }
@@ -420,26 +423,31 @@ fn handle(shared: &Shared, mut rq: tiny_http::Request) {
         .find(|h| h.field.equiv("SOAPAction"))
         .map(|h| h.value.as_str().trim_matches('"').to_string())
         .unwrap_or_default();
-    let mut body = Vec::new();
-    let read = rq
-        .as_reader()
-        .take(MAX_REQUEST_BYTES + 1)
-        .read_to_end(&mut body);
     let is_ic = path.to_ascii_lowercase().contains("cloudinvoicing.asmx")
         || action.ends_with("/UploadInvoiceFile");
-
-    let parsed = response::read_envelope(&body);
-    let (op_name, accounts) = match (&parsed, is_ic) {
-        (_, true) => ("UploadInvoiceFile".to_string(), Vec::new()),
-        (Ok(env), false) => {
-            let op = Operation::from_name(&env.body.name)
-                .or_else(|| action.rsplit('/').next().and_then(Operation::from_name));
-            match op {
+    let limit = shared.opts.max_request_bytes.unwrap_or(MAX_REQUEST_BYTES);
+    // The size is checked before anything is parsed.
+    let body = match read_body(&mut rq, limit) {
+        Err(unread) => Body::Unread(unread),
+        Ok(bytes) if is_ic => Body::Upload(bytes),
+        Ok(bytes) => Body::Soap(Box::new(response::read_envelope(&bytes))),
+    };
+    let action_op = || action.rsplit('/').next().and_then(Operation::from_name);
+    let unknown = || ("unknown".to_string(), Vec::new());
+    let (op_name, accounts) = match &body {
+        _ if is_ic => ("UploadInvoiceFile".to_string(), Vec::new()),
+        Body::Unread(_) => (
+            action_op().map_or("unknown", Operation::name).to_string(),
+            Vec::new(),
+        ),
+        Body::Soap(parsed) => match parsed.as_ref() {
+            Ok(env) => match Operation::from_name(&env.body.name).or_else(action_op) {
                 Some(op) => (op.name().to_string(), accounts_of(op, &env.body)),
                 None => (env.body.name.clone(), Vec::new()),
-            }
-        }
-        (Err(_), false) => ("unknown".to_string(), Vec::new()),
+            },
+            Err(_) => unknown(),
+        },
+        Body::Upload(_) => unknown(),
     };
 
     let decided = lock(&shared.injector).next_request();
@@ -479,18 +487,15 @@ fn handle(shared: &Shared, mut rq: tiny_http::Request) {
         return;
     }
 
-    let (reply, mut e) = if read.is_err() || body.len() as u64 > MAX_REQUEST_BYTES {
-        (
-            xml_reply(
-                500,
-                fault_envelope("soap:Client", "the request could not be read"),
-            ),
-            entry(&op_name, accounts, "fault"),
-        )
-    } else if is_ic {
-        invoicecloud::upload(shared, &body)
-    } else {
-        match parsed {
+    let (reply, mut e) = match body {
+        Body::Unread(unread) => {
+            let msg = unread.to_string();
+            let mut e = entry(&op_name, accounts, "fault");
+            e.message = Some(msg.clone());
+            (xml_reply(500, fault_envelope("soap:Client", &msg)), e)
+        }
+        Body::Upload(bytes) => invoicecloud::upload(shared, &bytes),
+        Body::Soap(parsed) => match *parsed {
             Ok(env) => multispeak(shared, &env, &op_name, accounts),
             Err(err) => {
                 let mut e = entry("unknown", accounts, "fault");
@@ -503,7 +508,7 @@ fn handle(shared: &Shared, mut rq: tiny_http::Request) {
                     e,
                 )
             }
-        }
+        },
     };
     e.time = now();
     if !decided.latency.is_zero() {
@@ -526,6 +531,47 @@ fn handle(shared: &Shared, mut rq: tiny_http::Request) {
     } else {
         respond(rq, reply);
     }
+}
+
+/// A POST's body, as far as it was taken.
+enum Body {
+    /// Too large or unreadable: answered with a SOAP Fault, never parsed.
+    Unread(Unread),
+    /// An InvoiceCloud upload, parsed by [`invoicecloud::upload`].
+    Upload(Vec<u8>),
+    /// Boxed: an envelope is large beside the other variants.
+    Soap(Box<Result<Envelope, response::ResponseError>>),
+}
+
+/// Why a request's body was not taken.
+#[derive(Debug, thiserror::Error)]
+enum Unread {
+    #[error("the request is larger than {limit} bytes")]
+    TooLarge { limit: u64 },
+    #[error("the request could not be read")]
+    Read(#[source] std::io::Error),
+}
+
+/// Reads the body, refusing one larger than `limit` bytes: at once when
+/// its Content-Length says so (tiny_http skips that body itself), else
+/// after `limit + 1` bytes. The rest of a refused chunked body is read and
+/// thrown away, so the client, still sending, gets the answer instead of a
+/// reset connection.
+fn read_body(rq: &mut tiny_http::Request, limit: u64) -> Result<Vec<u8>, Unread> {
+    if rq.body_length().is_some_and(|n| n as u64 > limit) {
+        return Err(Unread::TooLarge { limit });
+    }
+    let mut body = Vec::new();
+    let reader = rq.as_reader();
+    reader
+        .take(limit + 1)
+        .read_to_end(&mut body)
+        .map_err(Unread::Read)?;
+    if body.len() as u64 > limit {
+        let _ = std::io::copy(reader, &mut std::io::sink());
+        return Err(Unread::TooLarge { limit });
+    }
+    Ok(body)
 }
 
 fn respond(rq: tiny_http::Request, r: Reply) {
