@@ -221,6 +221,23 @@ impl State {
         })
     }
 
+    /// How many posted payments carry `transaction_id`, over all accounts:
+    /// 1 when it was applied exactly once. For tests; it reads every
+    /// payment, so it is not for the request path.
+    pub fn payment_count(&self, transaction_id: &str) -> usize {
+        self.payments()
+            .filter(|(_, p)| p.transaction_id == transaction_id)
+            .count()
+    }
+
+    /// Every posted payment with its base+sub account, account by account
+    /// in order, each account's in the order posted.
+    pub fn payments(&self) -> impl Iterator<Item = (&str, &Posted)> {
+        self.accounts
+            .iter()
+            .flat_map(|(id, a)| a.payments.iter().map(move |p| (id.as_str(), p)))
+    }
+
     /// Reads a state kept with `--state FILE`: the snapshot FILE, then the
     /// effects logged in `FILE.log` since it was written.
     pub fn load(path: &Path) -> Result<State, StateError> {
@@ -412,6 +429,34 @@ mod tests {
             ]
         );
         assert_eq!(a.paperless_repeats, 1);
+    }
+
+    #[test]
+    fn payment_count_counts_every_posting_of_an_id() {
+        let mut s = State::default();
+        s.accounts.insert("1".into(), Account::default());
+        s.accounts.insert("2".into(), Account::default());
+        let pay = |account: &str, id: &str| Effect::Payment {
+            account: account.into(),
+            transaction_id: id.into(),
+            tender: "ACH".into(),
+            amount: Decimal::ONE,
+        };
+        s.apply(T, &pay("1", "a")).unwrap();
+        s.apply(T, &pay("2", "b")).unwrap();
+        s.apply(T, &pay("2", "a")).unwrap(); // a duplicate: not posted
+        assert_eq!(s.payment_count("a"), 1);
+        assert_eq!(s.payment_count("b"), 1);
+        assert_eq!(s.payment_count("c"), 0);
+        // A payment applied twice (what the pump must never cause) shows.
+        let again = s.accounts["1"].payments[0].clone();
+        s.accounts.get_mut("2").unwrap().payments.push(again);
+        assert_eq!(s.payment_count("a"), 2);
+        let all: Vec<_> = s
+            .payments()
+            .map(|(acct, p)| (acct, p.transaction_id.as_str()))
+            .collect();
+        assert_eq!(all, [("1", "a"), ("2", "b"), ("2", "a")]);
     }
 
     #[test]
