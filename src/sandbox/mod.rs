@@ -157,13 +157,15 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Shared {
+    /// Journals a request: its line is written in one `write`, so a sandbox
+    /// killed with `kill -9` leaves no half line for the next run to extend.
     fn record(&self, e: JournalEntry) {
         let mut j = lock(&self.journal);
         if let Some(f) = j.1.as_mut()
-            && let Ok(line) = serde_json::to_string(&e)
+            && let Ok(mut line) = serde_json::to_string(&e)
         {
-            let _ = writeln!(f, "{line}");
-            let _ = f.flush();
+            line.push('\n');
+            let _ = f.write_all(line.as_bytes());
         }
         j.0.push(e);
     }
