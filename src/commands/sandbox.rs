@@ -3,8 +3,9 @@
 //! `listening on http://ADDR`, so a test can bind port 0 and read it.
 //!
 //! The global `--state FILE` is, for this command, the sandbox's own JSON
-//! state file (accounts, balances, posted transactionIds), not the
-//! pipeline's SQLite state.
+//! state snapshot (accounts, balances, payments, comments, paperless), with
+//! its log of changes `FILE.log` beside it ([`crate::sandbox::persist`]),
+//! not the pipeline's SQLite state.
 
 use std::io::Write as _;
 use std::path::PathBuf;
