@@ -476,8 +476,8 @@ fn handle(shared: &Shared, mut rq: tiny_http::Request) {
                 500,
                 fault_envelope("soap:Server", "sandbox: injected SOAP Fault"),
             ),
-            // Malformed: latency and item_failure never replace an answer,
-            // and lost is not here.
+            // Malformed (latency and item_failure never replace an
+            // answer; lost was filtered out above).
             _ => xml_reply(
                 200,
                 format!(

@@ -72,8 +72,9 @@ struct Replay {
     lines: usize,
     /// Bytes of a torn last line that were ignored.
     torn: Option<usize>,
-    /// The log named an older snapshot and was skipped.
-    stale: bool,
+    /// The log named another snapshot generation (this one) and was
+    /// skipped.
+    stale: Option<u64>,
 }
 
 /// Reads the snapshot and replays its log; returns the state and the
@@ -108,11 +109,12 @@ fn load_replay(path: &Path) -> Result<(State, u64, Replay), StateError> {
             log.display()
         );
     }
-    if replay.stale {
+    if let Some(other) = replay.stale {
         tracing::warn!(
-            "sandbox state log {}: skipped; it continues an older snapshot, which {} already holds",
+            "sandbox state log {}: skipped; it continues snapshot generation {other}, but {} is generation {} (a start stopped between writing the two; the snapshot holds the log's effects)",
             log.display(),
-            path.display()
+            path.display(),
+            snap.generation
         );
     }
     Ok((state, snap.generation, replay))
@@ -143,8 +145,8 @@ fn replay(
         if i == 0 {
             match serde_json::from_slice::<Header>(raw) {
                 Ok(h) if h.generation == generation => continue,
-                Ok(_) => {
-                    out.stale = true;
+                Ok(h) => {
+                    out.stale = Some(h.generation);
                     return Ok(out);
                 }
                 Err(_) if torn_tail => {
@@ -364,7 +366,7 @@ mod tests {
         StateLog::compact(&live, &path, 2).unwrap();
         std::fs::write(log_path(&path), &old_log).unwrap();
         let (back, generation, replay) = load_replay(&path).unwrap();
-        assert!(replay.stale);
+        assert_eq!(replay.stale, Some(1));
         assert_eq!(generation, 2);
         assert_eq!(back, live);
         assert_eq!(back.accounts["1"].payments.len(), 1);
