@@ -696,3 +696,61 @@ fn an_oversized_request_is_refused_before_parsing() {
     assert_eq!(h.state().transaction_ids.len(), 1);
     h.shutdown();
 }
+
+/// The sandbox itself killed with SIGKILL in the middle of a stream of
+/// batches, twice: after each restart the batches that got no answer are
+/// sent again, the same payload. Whenever the kill lands, every payment
+/// ends up applied exactly once: nothing answered was lost, and a resend
+/// of anything applied is a duplicate.
+#[test]
+fn a_sandbox_killed_mid_stream_keeps_every_payment_exactly_once() {
+    const BATCHES: usize = 60;
+    const PER_BATCH: usize = 50;
+    let accounts = [NORMAL, PREPAID, CASH_ONLY, NO_CARD, BLOCK_CC];
+    let batch = |b: usize| -> Vec<PaymentTransaction> {
+        (0..PER_BATCH)
+            .map(|i| {
+                let id = format!("M-{b}-{i}");
+                pay(accounts[i % accounts.len()], &id, "0.01", TenderKind::Ach)
+            })
+            .collect()
+    };
+    let mut sbx = SandboxProc::start("");
+    let mut pending: Vec<usize> = (0..BATCHES).collect();
+    for round in 0..3 {
+        let c = client(&sbx.url, PASSWORD, 5);
+        let answered = std::thread::scope(|s| {
+            let sender = s.spawn(|| {
+                let mut answered = Vec::new();
+                for &b in &pending {
+                    match c.commit_payment_transaction(&batch(b)) {
+                        Ok(o) => {
+                            assert!(o.iter().all(ItemOutcome::is_posted), "{o:?}");
+                            answered.push(b);
+                        }
+                        Err(e) => assert!(e.is_retryable(), "{e:?}"),
+                    }
+                }
+                answered
+            });
+            if round < 2 {
+                std::thread::sleep(std::time::Duration::from_millis(60));
+                sbx.kill();
+            }
+            sender.join().unwrap()
+        });
+        pending.retain(|b| !answered.contains(b));
+        if round < 2 {
+            sbx.restart("");
+        }
+    }
+    assert!(pending.is_empty(), "never answered: {pending:?}");
+    let st = sbx.state();
+    assert_eq!(st.transaction_ids.len(), BATCHES * PER_BATCH);
+    for b in 0..BATCHES {
+        for i in 0..PER_BATCH {
+            let id = format!("M-{b}-{i}");
+            assert_eq!(st.payment_count(&id), 1, "{id}");
+        }
+    }
+}
