@@ -3,8 +3,9 @@
 //! `listening on http://ADDR`, so a test can bind port 0 and read it.
 //!
 //! The global `--state FILE` is, for this command, the sandbox's own JSON
-//! state file (accounts, balances, posted transactionIds), not the
-//! pipeline's SQLite state.
+//! state snapshot (accounts, balances, payments, comments, paperless), with
+//! its log of changes `FILE.log` beside it ([`crate::sandbox::persist`]),
+//! not the pipeline's SQLite state.
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -83,6 +84,7 @@ pub fn run(g: &Globals, args: &Args) -> Result<ExitCode> {
         password,
         web_service_key: env_secret("--ic-key-env", &args.ic_key_env)?,
         biller_guids: args.biller_guids.clone(),
+        max_request_bytes: None,
     };
     let handle = Sandbox::start(opts)?;
     let mut out = std::io::stdout().lock();

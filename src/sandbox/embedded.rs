@@ -12,7 +12,7 @@
 use crate::Result;
 use crate::config::{Config, Secret};
 
-use super::{Sandbox, SandboxError, SandboxHandle, SandboxOptions};
+use super::{Sandbox, SandboxHandle, SandboxOptions};
 
 /// The secret value used for the embedded sandbox when the configuration's
 /// environment variable is not set: the sandbox accepts any credentials and
@@ -36,11 +36,9 @@ pub fn start(config: &mut Config) -> Result<Option<SandboxHandle>> {
     if let Some(dir) = state.as_deref().and_then(|p| p.parent()) {
         // The sandbox writes its state beside itself (a temporary file, then
         // a rename); on a fresh checkout `demo/` does not exist yet.
-        std::fs::create_dir_all(dir).map_err(|e| {
-            SandboxError::State(format!(
-                "cannot create the folder of the sandbox state {}: {e}",
-                dir.display()
-            ))
+        std::fs::create_dir_all(dir).map_err(|source| crate::Error::Write {
+            path: dir.to_path_buf(),
+            source,
         })?;
     }
     let handle = Sandbox::start(SandboxOptions {

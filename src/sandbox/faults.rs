@@ -8,6 +8,7 @@
 //! | `http500` | answer HTTP 500 with a plain-text body (no SOAP Fault) |
 //! | `fault` | answer a SOAP Fault (HTTP 500), as a business-rule refusal |
 //! | `drop` | break the answer off mid-body (the connection is unusable) |
+//! | `lost` | process the request (applied, persisted, journaled), then break the answer off as `drop` does: sent and applied, but no answer came |
 //! | `malformed` | answer HTTP 200 with a body that is not well-formed XML |
 //! | `item_failure` | refuse single items of a batch (tender Failure / errorObject) |
 //!
@@ -33,6 +34,8 @@ pub enum FaultKind {
     Http500,
     Fault,
     Drop,
+    /// Applied, then the answer is broken off (the pump must resend).
+    Lost,
     Malformed,
     ItemFailure,
 }
@@ -44,6 +47,7 @@ impl FaultKind {
             "http500" => FaultKind::Http500,
             "fault" => FaultKind::Fault,
             "drop" => FaultKind::Drop,
+            "lost" => FaultKind::Lost,
             "malformed" => FaultKind::Malformed,
             "item_failure" => FaultKind::ItemFailure,
             _ => return None,
@@ -56,6 +60,7 @@ impl FaultKind {
             FaultKind::Http500 => "http500",
             FaultKind::Fault => "fault",
             FaultKind::Drop => "drop",
+            FaultKind::Lost => "lost",
             FaultKind::Malformed => "malformed",
             FaultKind::ItemFailure => "item_failure",
         }
@@ -147,7 +152,7 @@ impl FaultSpec {
                 None => (head.trim(), None),
             };
             let kind = FaultKind::parse(name).ok_or_else(|| {
-                format!("fault rule `{part}`: unknown kind `{name}`; use latency, http500, fault, drop, malformed or item_failure")
+                format!("fault rule `{part}`: unknown kind `{name}`; use latency, http500, fault, drop, lost, malformed or item_failure")
             })?;
             let mut latency = Duration::ZERO;
             let mut w = When::Always;
@@ -200,7 +205,9 @@ pub struct Injector {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct RequestFaults {
     pub latency: Duration,
-    /// The one fault that replaces the answer, if any (first rule that fires).
+    /// The one fault that replaces the answer, if any (first rule that
+    /// fires). `lost` replaces it after the request was processed; the
+    /// others instead of processing it.
     pub replace: Option<FaultKind>,
 }
 
@@ -326,6 +333,18 @@ mod tests {
         assert_ne!(run(7), run(8));
         let drops = run(7).iter().filter(|(r, _)| r.is_some()).count();
         assert!(drops > 3 && drops < 30, "{drops}");
+    }
+
+    #[test]
+    fn lost_is_a_kind_of_its_own() {
+        let s = FaultSpec::parse("lost@nth:2,drop=first:1").unwrap();
+        assert_eq!(s.rules[0].kind, FaultKind::Lost);
+        assert_eq!(FaultKind::Lost.name(), "lost");
+        let mut i = Injector::new(s, 0);
+        let got: Vec<_> = (0..3).map(|_| i.next_request().replace).collect();
+        assert_eq!(got, [Some(FaultKind::Drop), Some(FaultKind::Lost), None]);
+        let e = FaultSpec::parse("gone").unwrap_err();
+        assert!(e.contains("lost"), "{e}");
     }
 
     #[test]

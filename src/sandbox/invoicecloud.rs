@@ -53,7 +53,7 @@ pub(super) fn upload(shared: &Shared, body: &[u8]) -> (Reply, JournalEntry) {
             None,
         );
     }
-    if !lock(&shared.state).biller_guids.contains(&guid) {
+    if !lock(&shared.live).state.biller_guids.contains(&guid) {
         return reject(format!("BillerGUID {guid} is not a known biller"), None);
     }
     let name = req.file_name.trim().to_string();

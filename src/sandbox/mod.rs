@@ -4,17 +4,22 @@
 //! It is a real HTTP server (tiny_http) on a loopback port. Any path is a
 //! MultiSpeak CB endpoint (the operation is read from the request element,
 //! falling back to SOAPAction); a path ending in `CloudInvoicing.asmx` is
-//! InvoiceCloud's upload. It keeps accounts and balances ([`state`]), applies
-//! posted payments, refuses duplicate transactionIds as Milsoft does (D15),
-//! checks the configured UserID/Pwd and WebServiceKey, injects faults on
-//! demand ([`faults`]) and journals every request without credentials.
+//! InvoiceCloud's upload. It keeps accounts and balances ([`state`]; on disk
+//! as a snapshot and a log of effects, [`persist`]), applies posted
+//! payments, refuses duplicate transactionIds as Milsoft does (D15), checks
+//! the configured UserID/Pwd and WebServiceKey, injects faults on demand
+//! ([`faults`]) and journals every request without credentials.
+//!
+//! `GET /_sandbox/state` answers the state as JSON, for tests and demos that
+//! look without stopping it.
 //!
 //! In-process use: [`Sandbox::start`] returns a [`SandboxHandle`] with the
-//! URL, the journal and `shutdown()`.
+//! URL, the journal, the state and `shutdown()`.
 
 pub mod embedded;
 pub mod faults;
 pub mod invoicecloud;
+pub mod persist;
 pub mod state;
 
 use std::io::{Read, Write};
@@ -32,7 +37,8 @@ use crate::multispeak::xml::{Element, esc};
 use crate::multispeak::{NS, Operation, SOAP_NS, TenderKind};
 use faults::Injector;
 pub use faults::{FaultKind, FaultSpec};
-use state::{Posted, State};
+use persist::{LogLine, StateLog};
+use state::{Applied, Effect, State};
 
 /// The largest request read (uploads carry whole BIF files in base64).
 pub const MAX_REQUEST_BYTES: u64 = 256 * 1024 * 1024;
@@ -44,8 +50,8 @@ pub enum SandboxError {
     Bind { addr: String, message: String },
     #[error("{0}")]
     Seed(String),
-    #[error("{0}")]
-    State(String),
+    #[error(transparent)]
+    State(#[from] state::StateError),
     #[error("cannot open the sandbox journal {}: {source}", path.display())]
     Journal {
         path: PathBuf,
@@ -61,7 +67,8 @@ pub enum SandboxError {
 pub struct SandboxOptions {
     /// `127.0.0.1:0` picks a free port.
     pub listen: String,
-    /// JSON state file: loaded when it exists, written after every change.
+    /// JSON state snapshot: loaded (with its log `FILE.log`) when it
+    /// exists, compacted at start; each change is appended to the log.
     pub state: Option<PathBuf>,
     /// BIF files whose invoices seed accounts.
     pub seeds: Vec<PathBuf>,
@@ -77,6 +84,8 @@ pub struct SandboxOptions {
     pub web_service_key: Option<String>,
     /// Biller GUIDs UploadInvoiceFile accepts, besides the seeds' FH ones.
     pub biller_guids: Vec<String>,
+    /// The largest request body taken; `None` is [`MAX_REQUEST_BYTES`].
+    pub max_request_bytes: Option<u64>,
 }
 
 impl std::fmt::Debug for SandboxOptions {
@@ -95,6 +104,7 @@ impl std::fmt::Debug for SandboxOptions {
                 &self.web_service_key.as_ref().map(|_| "<redacted>"),
             )
             .field("biller_guids", &self.biller_guids)
+            .field("max_request_bytes", &self.max_request_bytes)
             .finish()
     }
 }
@@ -116,9 +126,14 @@ pub struct JournalEntry {
     pub operation: String,
     /// base+sub account ids the request named, in order.
     pub accounts: Vec<String>,
-    /// `ok`, `partial`, `fault`, `rejected`, or the injected fault's name.
+    /// `ok`, `partial` (some item was refused: an errorObject, or a tender
+    /// responseCode other than Success, duplicate payments included),
+    /// `fault`, `rejected`, or the injected fault's name.
     pub outcome: String,
-    /// Per-item outcomes of a batch: `accepted`, `duplicate`, `failure: ...`.
+    /// Per-item outcomes of a batch: `accepted`, `duplicate` (a payment's
+    /// transactionId already posted, refused; or a comment already held,
+    /// answered as success), `unchanged` (EBILL set to the flag it already
+    /// had, answered as success), `failure: ...`, `error: ...`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub items: Vec<String>,
     /// The injected fault, if any.
@@ -133,7 +148,7 @@ pub struct JournalEntry {
 
 struct Shared {
     opts: SandboxOptions,
-    state: Mutex<State>,
+    live: Mutex<Live>,
     injector: Mutex<Injector>,
     journal: Mutex<(Vec<JournalEntry>, Option<std::fs::File>)>,
 }
@@ -143,24 +158,51 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Shared {
+    /// Journals a request: its line is written in one `write`, so a sandbox
+    /// killed with `kill -9` leaves no half line for the next run to extend.
     fn record(&self, e: JournalEntry) {
         let mut j = lock(&self.journal);
         if let Some(f) = j.1.as_mut()
-            && let Ok(line) = serde_json::to_string(&e)
+            && let Ok(mut line) = serde_json::to_string(&e)
         {
-            let _ = writeln!(f, "{line}");
-            let _ = f.flush();
+            line.push('\n');
+            let _ = f.write_all(line.as_bytes());
         }
         j.0.push(e);
     }
+}
 
-    fn save(&self, state: &State) {
-        if let Some(p) = &self.opts.state
-            && let Err(e) = state.save(p)
+/// The state and the log it is kept in, behind one lock, so the log's
+/// order is the order the state changed in.
+struct Live {
+    state: State,
+    log: Option<StateLog>,
+}
+
+impl Live {
+    /// Logs one request's effects (none: nothing to write).
+    fn log(&mut self, time: String, effects: Vec<Effect>) {
+        if effects.is_empty() {
+            return;
+        }
+        if let Some(log) = self.log.as_mut()
+            && let Err(e) = log.append(&LogLine { time, effects })
         {
-            tracing::warn!("{e}");
+            tracing::warn!("{}", error_chain(&e));
         }
     }
+}
+
+/// An error and its sources on one line, for a warning.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut source = e.source();
+    while let Some(inner) = source {
+        s.push_str(": ");
+        s.push_str(&inner.to_string());
+        source = inner.source();
+    }
+    s
 }
 
 /// Starts sandboxes.
@@ -180,9 +222,9 @@ impl Sandbox {
         if opts.listen.is_empty() {
             opts.listen = "127.0.0.1:0".into();
         }
-        let mut st = match &opts.state {
-            Some(p) if p.exists() => State::load(p).map_err(SandboxError::State)?,
-            _ => State::default(),
+        let (mut st, generation) = match &opts.state {
+            Some(p) if p.exists() => persist::load(p)?,
+            _ => (State::default(), 0),
         };
         for seed in &opts.seeds {
             st.seed(seed).map_err(SandboxError::Seed)?;
@@ -190,6 +232,10 @@ impl Sandbox {
         for g in &opts.biller_guids {
             st.biller_guids.insert(g.trim().to_ascii_uppercase());
         }
+        let log = match &opts.state {
+            Some(p) => Some(StateLog::compact(&st, p, generation + 1)?),
+            None => None,
+        };
         let journal_file = match &opts.journal {
             Some(p) => Some(
                 std::fs::OpenOptions::new()
@@ -217,13 +263,10 @@ impl Sandbox {
         let url = format!("http://{addr}");
         let shared = Arc::new(Shared {
             injector: Mutex::new(Injector::new(opts.faults.clone(), opts.fault_seed)),
-            state: Mutex::new(st),
+            live: Mutex::new(Live { state: st, log }),
             journal: Mutex::new((Vec::new(), journal_file)),
             opts,
         });
-        if shared.opts.state.is_some() {
-            shared.save(&lock(&shared.state));
-        }
         let server = Arc::new(server);
         let stop = Arc::new(AtomicBool::new(false));
         let workers = (0..4)
@@ -263,7 +306,7 @@ impl SandboxHandle {
 
     /// A copy of the accounts and balances.
     pub fn state(&self) -> State {
-        lock(&self.shared.state).clone()
+        lock(&self.shared.live).state.clone()
     }
 
     /// Stops serving and waits for the workers.
@@ -338,7 +381,44 @@ pub fn fault_envelope(code: &str, text: &str) -> String {
     ))
 }
 
+/// The one GET path: the state as JSON.
+pub const STATE_PATH: &str = "/_sandbox/state";
+
+/// A GET is for looking: `/_sandbox/state` answers the state as JSON, any
+/// other path 404. It is neither journaled nor counted by fault rules, so
+/// looking does not change which faults a run gets. The state holds no
+/// password or key, so none can show here.
+fn get(shared: &Shared, url: &str) -> Reply {
+    let path = url.split_once('?').map_or(url, |(p, _)| p);
+    if path != STATE_PATH {
+        return Reply {
+            status: 404,
+            content_type: "text/plain; charset=utf-8",
+            body: format!(
+                "sandbox: GET serves only {STATE_PATH}; MultiSpeak and InvoiceCloud calls are POSTs"
+            ),
+        };
+    }
+    match serde_json::to_string(&lock(&shared.live).state) {
+        Ok(body) => Reply {
+            status: 200,
+            content_type: "application/json",
+            body,
+        },
+        Err(e) => Reply {
+            status: 500,
+            content_type: "text/plain; charset=utf-8",
+            body: format!("sandbox: the state cannot be written as JSON: {e}"),
+        },
+    }
+}
+
 fn handle(shared: &Shared, mut rq: tiny_http::Request) {
+    if *rq.method() == tiny_http::Method::Get {
+        let reply = get(shared, rq.url());
+        respond(rq, reply);
+        return;
+    }
     let path = rq.url().to_string();
     let action = rq
         .headers()
@@ -346,33 +426,40 @@ fn handle(shared: &Shared, mut rq: tiny_http::Request) {
         .find(|h| h.field.equiv("SOAPAction"))
         .map(|h| h.value.as_str().trim_matches('"').to_string())
         .unwrap_or_default();
-    let mut body = Vec::new();
-    let read = rq
-        .as_reader()
-        .take(MAX_REQUEST_BYTES + 1)
-        .read_to_end(&mut body);
     let is_ic = path.to_ascii_lowercase().contains("cloudinvoicing.asmx")
         || action.ends_with("/UploadInvoiceFile");
-
-    let parsed = response::read_envelope(&body);
-    let (op_name, accounts) = match (&parsed, is_ic) {
-        (_, true) => ("UploadInvoiceFile".to_string(), Vec::new()),
-        (Ok(env), false) => {
-            let op = Operation::from_name(&env.body.name)
-                .or_else(|| action.rsplit('/').next().and_then(Operation::from_name));
-            match op {
+    let limit = shared.opts.max_request_bytes.unwrap_or(MAX_REQUEST_BYTES);
+    // The size is checked before anything is parsed.
+    let body = match read_body(&mut rq, limit) {
+        Err(unread) => Body::Unread(unread),
+        Ok(bytes) if is_ic => Body::Upload(bytes),
+        Ok(bytes) => Body::Soap(Box::new(response::read_envelope(&bytes))),
+    };
+    let action_op = || action.rsplit('/').next().and_then(Operation::from_name);
+    let unknown = || ("unknown".to_string(), Vec::new());
+    let (op_name, accounts) = match &body {
+        _ if is_ic => ("UploadInvoiceFile".to_string(), Vec::new()),
+        Body::Unread(_) => (
+            action_op().map_or("unknown", Operation::name).to_string(),
+            Vec::new(),
+        ),
+        Body::Soap(parsed) => match parsed.as_ref() {
+            Ok(env) => match Operation::from_name(&env.body.name).or_else(action_op) {
                 Some(op) => (op.name().to_string(), accounts_of(op, &env.body)),
                 None => (env.body.name.clone(), Vec::new()),
-            }
-        }
-        (Err(_), false) => ("unknown".to_string(), Vec::new()),
+            },
+            Err(_) => unknown(),
+        },
+        Body::Upload(_) => unknown(),
     };
 
     let decided = lock(&shared.injector).next_request();
     if !decided.latency.is_zero() {
         std::thread::sleep(decided.latency);
     }
-    if let Some(kind) = decided.replace {
+    // `lost` answers after processing; the other kinds instead of it.
+    let lost = decided.replace == Some(FaultKind::Lost);
+    if let Some(kind) = decided.replace.filter(|_| !lost) {
         let mut e = entry(&op_name, accounts, kind.name());
         e.fault = Some(kind.name().to_string());
         shared.record(e);
@@ -390,6 +477,8 @@ fn handle(shared: &Shared, mut rq: tiny_http::Request) {
                 500,
                 fault_envelope("soap:Server", "sandbox: injected SOAP Fault"),
             ),
+            // Malformed (latency and item_failure never replace an
+            // answer; lost was filtered out above).
             _ => xml_reply(
                 200,
                 format!(
@@ -401,18 +490,15 @@ fn handle(shared: &Shared, mut rq: tiny_http::Request) {
         return;
     }
 
-    let (reply, mut e) = if read.is_err() || body.len() as u64 > MAX_REQUEST_BYTES {
-        (
-            xml_reply(
-                500,
-                fault_envelope("soap:Client", "the request could not be read"),
-            ),
-            entry(&op_name, accounts, "fault"),
-        )
-    } else if is_ic {
-        invoicecloud::upload(shared, &body)
-    } else {
-        match parsed {
+    let (reply, mut e) = match body {
+        Body::Unread(unread) => {
+            let msg = unread.to_string();
+            let mut e = entry(&op_name, accounts, "fault");
+            e.message = Some(msg.clone());
+            (xml_reply(500, fault_envelope("soap:Client", &msg)), e)
+        }
+        Body::Upload(bytes) => invoicecloud::upload(shared, &bytes),
+        Body::Soap(parsed) => match *parsed {
             Ok(env) => multispeak(shared, &env, &op_name, accounts),
             Err(err) => {
                 let mut e = entry("unknown", accounts, "fault");
@@ -425,23 +511,88 @@ fn handle(shared: &Shared, mut rq: tiny_http::Request) {
                     e,
                 )
             }
-        }
+        },
     };
     e.time = now();
     if !decided.latency.is_zero() {
         e.fault = Some(FaultKind::Latency.name().to_string());
         e.message = Some(format!("answered after {} ms", decided.latency.as_millis()));
     }
+    if lost {
+        e.fault = Some(FaultKind::Lost.name().to_string());
+        e.message = Some(format!(
+            "processed, then the answer was broken off{}",
+            e.message
+                .take()
+                .map(|m| format!(" ({m})"))
+                .unwrap_or_default()
+        ));
+    }
     shared.record(e);
-    respond(rq, reply);
+    if lost {
+        drop_connection(rq);
+    } else {
+        respond(rq, reply);
+    }
 }
 
+/// A POST's body, as far as it was taken.
+enum Body {
+    /// Too large or unreadable: answered with a SOAP Fault, never parsed.
+    Unread(Unread),
+    /// An InvoiceCloud upload, parsed by [`invoicecloud::upload`].
+    Upload(Vec<u8>),
+    /// Boxed: an envelope is large beside the other variants.
+    Soap(Box<Result<Envelope, response::ResponseError>>),
+}
+
+/// Why a request's body was not taken.
+#[derive(Debug, thiserror::Error)]
+enum Unread {
+    #[error("the request is larger than {limit} bytes")]
+    TooLarge { limit: u64 },
+    #[error("the request could not be read")]
+    Read(#[source] std::io::Error),
+}
+
+/// Reads the body, refusing one larger than `limit` bytes: at once when
+/// its Content-Length says so (tiny_http skips that body itself), else
+/// after `limit + 1` bytes. The rest of a refused chunked body is read and
+/// thrown away, so the client, still sending, gets the answer instead of a
+/// reset connection.
+fn read_body(rq: &mut tiny_http::Request, limit: u64) -> Result<Vec<u8>, Unread> {
+    if rq.body_length().is_some_and(|n| n as u64 > limit) {
+        return Err(Unread::TooLarge { limit });
+    }
+    let mut body = Vec::new();
+    let reader = rq.as_reader();
+    reader
+        .take(limit + 1)
+        .read_to_end(&mut body)
+        .map_err(Unread::Read)?;
+    if body.len() as u64 > limit {
+        let _ = std::io::copy(reader, &mut std::io::sink());
+        return Err(Unread::TooLarge { limit });
+    }
+    Ok(body)
+}
+
+/// Sends the answer, written whole in one go. tiny_http's own `respond`
+/// writes the head, then the body, on a socket with Nagle's algorithm on:
+/// the body then waits for the client's delayed ACK of the head, about 40 ms
+/// per answer on Linux, which capped the sandbox near 2,000 payments/s.
 fn respond(rq: tiny_http::Request, r: Reply) {
+    let capacity = (r.body.len() + 1024).min(1 << 20);
     let mut resp = tiny_http::Response::from_string(r.body).with_status_code(r.status);
     if let Ok(h) = tiny_http::Header::from_bytes("Content-Type", r.content_type) {
         resp = resp.with_header(h);
     }
-    let _ = rq.respond(resp);
+    let version = rq.http_version().clone();
+    let headers = rq.headers().to_vec();
+    let head_only = *rq.method() == tiny_http::Method::Head;
+    let mut w = std::io::BufWriter::with_capacity(capacity, rq.into_writer());
+    let _ = resp.raw_print(&mut w, version, &headers, head_only, None);
+    let _ = w.flush();
 }
 
 /// Breaks the answer off: a chunked 200 whose second chunk header is not a
@@ -524,31 +675,65 @@ fn multispeak(
             );
         }
     }
-    let mut st = lock(&shared.state);
-    let result = match op {
-        Operation::GetPayableItemsList => payable_items(&st, &env.body),
-        Operation::CommitPaymentTransaction => commit_payments(shared, &mut st, &env.body),
-        Operation::ModifyCBDataForCustomer => paperless(shared, &mut st, &env.body),
-        Operation::WriteAccountHistoryComments => comments(shared, &mut st, &env.body),
+    let mut live = lock(&shared.live);
+    let mut ch = Changes {
+        state: &mut live.state,
+        time: now(),
+        effects: Vec::new(),
     };
+    let result = match op {
+        Operation::GetPayableItemsList => payable_items(ch.state, &env.body),
+        Operation::CommitPaymentTransaction => commit_payments(shared, &mut ch, &env.body),
+        Operation::ModifyCBDataForCustomer => paperless(shared, &mut ch, &env.body),
+        Operation::WriteAccountHistoryComments => comments(shared, &mut ch, &env.body),
+    };
+    // Logged before the answer goes out: an answered change is on disk.
+    let (time, effects) = (ch.time, ch.effects);
+    live.log(time, effects);
     match result {
-        Ok((body, items)) => {
-            if op != Operation::GetPayableItemsList {
-                shared.save(&st);
-            }
-            let any_bad = items.iter().any(|i| i != "accepted");
-            let mut e = entry(op_name, accounts, if any_bad { "partial" } else { "ok" });
-            e.items = items;
-            (xml_reply(200, envelope(&body)), e)
+        Ok(a) => {
+            let mut e = entry(op_name, accounts, if a.refused { "partial" } else { "ok" });
+            e.items = a.items;
+            (xml_reply(200, envelope(&a.body)), e)
         }
         Err(msg) => {
-            drop(st);
+            drop(live);
             fault(&msg, "soap:Client")
         }
     }
 }
 
-type OpResult = Result<(String, Vec<String>), String>;
+/// An operation's answer: the SOAP body, the journal's per-item outcomes,
+/// and whether any item was refused on the wire (the journal's `partial`).
+struct Answer {
+    body: String,
+    items: Vec<String>,
+    refused: bool,
+}
+
+/// An [`Answer`], or the message of a SOAP Fault refusing the whole request.
+type OpResult = Result<Answer, String>;
+
+/// One request's changes: applied to the state as they are made, and kept
+/// for the state log.
+struct Changes<'a> {
+    state: &'a mut State,
+    /// The sandbox's clock when the request was handled.
+    time: String,
+    effects: Vec<Effect>,
+}
+
+impl Changes<'_> {
+    /// Applies `effect`; keeps it for the log when it changed the state.
+    /// `None` when its account does not exist.
+    fn apply(&mut self, effect: Effect) -> Option<Applied> {
+        let applied = self.state.apply(&self.time, &effect)?;
+        if applied.changed() {
+            self.effects.push(effect);
+        }
+        Some(applied)
+    }
+}
 
 fn payable_items(st: &State, body: &Element) -> OpResult {
     let account = body.child_text(NS, "accountNumber").unwrap_or("");
@@ -598,14 +783,19 @@ fn payable_items(st: &State, body: &Element) -> OpResult {
     out.push_str(
         "</allowableTransactionTypes></GetPayableItemsListResult></GetPayableItemsListResponse>",
     );
-    Ok((out, Vec::new()))
+    Ok(Answer {
+        body: out,
+        items: Vec::new(),
+        refused: false,
+    })
 }
 
-fn commit_payments(shared: &Shared, st: &mut State, body: &Element) -> OpResult {
+fn commit_payments(shared: &Shared, ch: &mut Changes, body: &Element) -> OpResult {
     let mut out = format!(
         "<CommitPaymentTransactionResponse xmlns=\"{NS}\"><CommitPaymentTransactionResult>"
     );
     let mut items = Vec::new();
+    let mut refused = false;
     let list = body.child(NS, "transactions");
     for pt in list
         .iter()
@@ -635,36 +825,37 @@ fn commit_payments(shared: &Shared, st: &mut State, body: &Element) -> OpResult 
         let injected = lock(&shared.injector).next_item(&account);
         let (code, error): (&str, Option<String>) = if injected {
             ("Failure", Some("sandbox: injected item failure".into()))
-        } else if !st.accounts.contains_key(&account) {
+        } else if !ch.state.accounts.contains_key(&account) {
             ("Failure", Some(format!("account {account} not found")))
         } else if amount.is_none_or(|a| a <= Decimal::ZERO) {
             (
                 "Error",
                 Some(format!("amount `{amount_text}` is not a positive amount")),
             )
-        } else if txn.as_deref().is_none_or(str::is_empty) {
+        } else if let (Some(t), Some(amount)) = (txn.filter(|t| !t.is_empty()), amount) {
+            let effect = Effect::Payment {
+                account: account.clone(),
+                transaction_id: t.clone(),
+                tender: kind.code().to_string(),
+                amount,
+            };
+            match ch.apply(effect) {
+                Some(Applied::New | Applied::Repeated) => ("Success", None),
+                Some(Applied::Duplicate) => (
+                    "Failure",
+                    Some(format!(
+                        "Duplicate payment: transactionId {t} was already posted"
+                    )),
+                ),
+                None => ("Failure", Some(format!("account {account} not found"))),
+            }
+        } else {
             (
                 "Error",
                 Some("the transactionId extension is missing".into()),
             )
-        } else if let Some(t) = txn.as_deref().filter(|t| st.transaction_ids.contains(*t)) {
-            (
-                "Failure",
-                Some(format!(
-                    "Duplicate payment: transactionId {t} was already posted"
-                )),
-            )
-        } else {
-            st.apply_payment(
-                &account,
-                Posted {
-                    transaction_id: txn.clone().unwrap_or_default(),
-                    tender: kind.code().to_string(),
-                    amount: amount.unwrap_or_default(),
-                },
-            );
-            ("Success", None)
         };
+        refused |= error.is_some();
         items.push(match (&error, code) {
             (None, _) => "accepted".to_string(),
             (Some(e), _) if e.starts_with("Duplicate") => "duplicate".to_string(),
@@ -682,10 +873,15 @@ fn commit_payments(shared: &Shared, st: &mut State, body: &Element) -> OpResult 
         ));
     }
     out.push_str("</CommitPaymentTransactionResult></CommitPaymentTransactionResponse>");
-    Ok((out, items))
+    Ok(Answer {
+        body: out,
+        items,
+        refused,
+    })
 }
 
-fn error_objects(op: Operation, errors: &[(String, String)]) -> String {
+/// The answer of a batch that reports refusals as errorObjects.
+fn error_objects(op: Operation, errors: &[(String, String)], items: Vec<String>) -> Answer {
     let mut out = format!(
         "<{}Response xmlns=\"{NS}\"><{}Result>",
         op.name(),
@@ -699,10 +895,14 @@ fn error_objects(op: Operation, errors: &[(String, String)]) -> String {
         ));
     }
     out.push_str(&format!("</{}Result></{}Response>", op.name(), op.name()));
-    out
+    Answer {
+        body: out,
+        items,
+        refused: !errors.is_empty(),
+    }
 }
 
-fn paperless(shared: &Shared, st: &mut State, body: &Element) -> OpResult {
+fn paperless(shared: &Shared, ch: &mut Changes, body: &Element) -> OpResult {
     let mut errors = Vec::new();
     let mut items = Vec::new();
     for c in body
@@ -716,48 +916,53 @@ fn paperless(shared: &Shared, st: &mut State, body: &Element) -> OpResult {
             .find(|e| e.name == "EBILL")
             .map(|e| e.value);
         let injected = lock(&shared.injector).next_item(&id);
-        let err = if injected {
-            Some("sandbox: injected item failure".to_string())
-        } else if let Some(acct) = st.accounts.get_mut(&id) {
-            match ebill.as_deref() {
-                Some("Y") => {
-                    acct.paperless = Some(true);
-                    None
-                }
-                Some("N") => {
-                    acct.paperless = Some(false);
-                    None
-                }
-                _ => Some("the EBILL extension must be Y or N".to_string()),
-            }
+        let result = if injected {
+            Err("sandbox: injected item failure".to_string())
+        } else if !ch.state.accounts.contains_key(&id) {
+            Err(format!("customer {id} not found"))
         } else {
-            Some(format!("customer {id} not found"))
+            match ebill.as_deref() {
+                Some(v @ ("Y" | "N")) => {
+                    let effect = Effect::Paperless {
+                        account: id.clone(),
+                        value: v == "Y",
+                    };
+                    match ch.apply(effect) {
+                        Some(Applied::Repeated) => Ok("unchanged"),
+                        Some(_) => Ok("accepted"),
+                        None => Err(format!("customer {id} not found")),
+                    }
+                }
+                _ => Err("the EBILL extension must be Y or N".to_string()),
+            }
         };
-        item_result(&mut items, &mut errors, id, err);
+        item_result(&mut items, &mut errors, id, result);
     }
-    Ok((
-        error_objects(Operation::ModifyCBDataForCustomer, &errors),
+    Ok(error_objects(
+        Operation::ModifyCBDataForCustomer,
+        &errors,
         items,
     ))
 }
 
-/// Notes one item's result for the journal, and its errorObject if refused.
+/// Notes one item's result for the journal (`accepted`, `duplicate`, ...),
+/// and its errorObject if refused.
 fn item_result(
     items: &mut Vec<String>,
     errors: &mut Vec<(String, String)>,
     id: String,
-    err: Option<String>,
+    result: Result<&str, String>,
 ) {
-    match err {
-        Some(e) => {
+    match result {
+        Ok(outcome) => items.push(outcome.to_string()),
+        Err(e) => {
             items.push(format!("failure: {e}"));
             errors.push((id, e));
         }
-        None => items.push("accepted".into()),
     }
 }
 
-fn comments(shared: &Shared, st: &mut State, body: &Element) -> OpResult {
+fn comments(shared: &Shared, ch: &mut Changes, body: &Element) -> OpResult {
     let mut errors = Vec::new();
     let mut items = Vec::new();
     for h in body
@@ -773,24 +978,33 @@ fn comments(shared: &Shared, st: &mut State, body: &Element) -> OpResult {
             t("comment"),
         );
         let injected = lock(&shared.injector).next_item(&id);
-        let err = if injected {
-            Some("sandbox: injected item failure".to_string())
+        let result = if injected {
+            Err("sandbox: injected item failure".to_string())
         } else if loc.is_empty() {
-            Some("serviceLocationID is required".to_string())
+            Err("serviceLocationID is required".to_string())
         } else if chrono::DateTime::parse_from_rfc3339(&time).is_err() {
-            Some(format!("logTime `{time}` is not a date-time with offset"))
+            Err(format!("logTime `{time}` is not a date-time with offset"))
         } else if text.chars().count() > 70 {
-            Some("comment is longer than 70 characters".to_string())
-        } else if let Some(acct) = st.accounts.get_mut(&id) {
-            acct.comments.push(text);
-            None
+            Err("comment is longer than 70 characters".to_string())
         } else {
-            Some(format!("customer {id} not found"))
+            let effect = Effect::Comment {
+                account: id.clone(),
+                service_location_id: loc,
+                log_time: time,
+                comment: text,
+            };
+            // An identical comment is a resend: answered as success, kept once.
+            match ch.apply(effect) {
+                Some(Applied::New | Applied::Repeated) => Ok("accepted"),
+                Some(Applied::Duplicate) => Ok("duplicate"),
+                None => Err(format!("customer {id} not found")),
+            }
         };
-        item_result(&mut items, &mut errors, id, err);
+        item_result(&mut items, &mut errors, id, result);
     }
-    Ok((
-        error_objects(Operation::WriteAccountHistoryComments, &errors),
+    Ok(error_objects(
+        Operation::WriteAccountHistoryComments,
+        &errors,
         items,
     ))
 }

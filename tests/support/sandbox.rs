@@ -45,6 +45,48 @@ pub fn write_seed(dir: &Path) -> PathBuf {
     p
 }
 
+const STATE_FILE: &str = "sandbox-state.json";
+
+/// Runs `daffron-bridge sandbox` on the files in `dir` and reads its URL.
+fn spawn(dir: &Path, faults: &str) -> (Child, String) {
+    let mut child = Command::new(assert_cmd::cargo::cargo_bin("daffron-bridge"))
+        .args([
+            "sandbox",
+            "--listen",
+            "127.0.0.1:0",
+            "--password-env",
+            "SBX_PW",
+            "--ic-key-env",
+            "SBX_KEY",
+            "--fault-seed",
+            "42",
+        ])
+        .arg("--seed")
+        .arg(dir.join("2661_11262026.BIF"))
+        .arg("--journal")
+        .arg(dir.join("journal.jsonl"))
+        .arg("--state")
+        .arg(dir.join(STATE_FILE))
+        .args(["--faults", faults])
+        .env("SBX_PW", PASSWORD)
+        .env("SBX_KEY", IC_KEY)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .to_string();
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+    (child, url)
+}
+
 /// A running `daffron-bridge sandbox` child; killed (by its pid) on drop.
 pub struct SandboxProc {
     pub child: Child,
@@ -55,52 +97,63 @@ pub struct SandboxProc {
 
 impl SandboxProc {
     /// Starts the real binary on 127.0.0.1:0 with a password, an IC key, a
-    /// seed file, a journal and the given fault spec; reads the first line.
+    /// seed file, a journal, a state file and the given fault spec; reads
+    /// the first line.
     pub fn start(faults: &str) -> SandboxProc {
         let dir = tempfile::tempdir().unwrap();
-        let seed = write_seed(dir.path());
+        write_seed(dir.path());
         let journal = dir.path().join("journal.jsonl");
-        let mut child = Command::new(assert_cmd::cargo::cargo_bin("daffron-bridge"))
-            .args([
-                "sandbox",
-                "--listen",
-                "127.0.0.1:0",
-                "--password-env",
-                "SBX_PW",
-                "--ic-key-env",
-                "SBX_KEY",
-                "--fault-seed",
-                "42",
-            ])
-            .arg("--seed")
-            .arg(&seed)
-            .arg("--journal")
-            .arg(&journal)
-            .arg("--state")
-            .arg(dir.path().join("sandbox-state.json"))
-            .args(["--faults", faults])
-            .env("SBX_PW", PASSWORD)
-            .env("SBX_KEY", IC_KEY)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.as_mut().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let url = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .to_string();
-        assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+        let (child, url) = spawn(dir.path(), faults);
         SandboxProc {
             child,
             url,
             journal,
             dir,
         }
+    }
+
+    /// The sandbox's `--state` snapshot (its log is this path + `.log`).
+    pub fn state_path(&self) -> PathBuf {
+        self.dir.path().join(STATE_FILE)
+    }
+
+    /// Kills the child with SIGKILL, as a crash would, and waits for it.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Kills the child and starts the binary again on the same folder: the
+    /// same state, journal and seed, on a new port.
+    pub fn restart(&mut self, faults: &str) {
+        self.kill();
+        let (child, url) = spawn(self.dir.path(), faults);
+        self.child = child;
+        self.url = url;
+    }
+
+    /// GETs `path` of the running sandbox: status, Content-Type, body.
+    pub fn get(&self, path: &str) -> (u16, String, String) {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        let mut r = agent.get(format!("{}{path}", self.url)).call().unwrap();
+        let content_type = r
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        let body = r.body_mut().read_to_string().unwrap();
+        (r.status().as_u16(), content_type, body)
+    }
+
+    /// The running sandbox's state, from `GET /_sandbox/state`.
+    pub fn state(&self) -> daffron_bridge::sandbox::state::State {
+        let (status, _, body) = self.get("/_sandbox/state");
+        assert_eq!(status, 200, "{body}");
+        serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"))
     }
 
     pub fn journal_text(&self) -> String {
