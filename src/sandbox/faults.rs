@@ -11,11 +11,12 @@
 //! | `lost` | process the request (applied, persisted, journaled), then break the answer off as `drop` does: sent and applied, but no answer came |
 //! | `malformed` | answer HTTP 200 with a body that is not well-formed XML |
 //! | `item_failure` | refuse single items of a batch (tender Failure / errorObject) |
+//! | `item_unanswered` | apply a payment but leave it out of the answer (the client cannot know it was taken) |
 //!
-//! WHEN (for `item_failure` counted per item, for the others per request):
+//! WHEN (for `item_failure` and `item_unanswered` counted per item, for the others per request):
 //! `0.05` (a probability, drawn from a generator seeded by `--fault-seed`),
 //! `first:N` (the first N), `nth:N` (only the N-th, 1-based), `always` (the
-//! default), and for `item_failure` also `account:ID` (every item of that
+//! default), and for the item kinds also `account:ID` (every item of that
 //! base+sub account). For kinds other than `latency` the WHEN may also be
 //! written as the value: `http500=first:2` is `http500@first:2`.
 //!
@@ -38,9 +39,15 @@ pub enum FaultKind {
     Lost,
     Malformed,
     ItemFailure,
+    ItemUnanswered,
 }
 
 impl FaultKind {
+    /// Decided per item of a batch rather than per request.
+    pub fn is_item(self) -> bool {
+        matches!(self, FaultKind::ItemFailure | FaultKind::ItemUnanswered)
+    }
+
     fn parse(s: &str) -> Option<FaultKind> {
         Some(match s {
             "latency" => FaultKind::Latency,
@@ -50,6 +57,7 @@ impl FaultKind {
             "lost" => FaultKind::Lost,
             "malformed" => FaultKind::Malformed,
             "item_failure" => FaultKind::ItemFailure,
+            "item_unanswered" => FaultKind::ItemUnanswered,
             _ => return None,
         })
     }
@@ -63,6 +71,7 @@ impl FaultKind {
             FaultKind::Lost => "lost",
             FaultKind::Malformed => "malformed",
             FaultKind::ItemFailure => "item_failure",
+            FaultKind::ItemUnanswered => "item_unanswered",
         }
     }
 }
@@ -105,7 +114,7 @@ fn when(s: &str, kind: FaultKind) -> Result<When, String> {
     let bad = || {
         format!(
             "`{s}` is not a WHEN: use a probability such as 0.05, first:N, nth:N, always{}",
-            if kind == FaultKind::ItemFailure {
+            if kind.is_item() {
                 " or account:ID"
             } else {
                 ""
@@ -125,7 +134,7 @@ fn when(s: &str, kind: FaultKind) -> Result<When, String> {
         };
     }
     if let Some(a) = s.strip_prefix("account:") {
-        if kind == FaultKind::ItemFailure
+        if kind.is_item()
             && let Some(id) = crate::multispeak::account_id(a)
         {
             return Ok(When::Account(id));
@@ -238,7 +247,7 @@ impl Injector {
         let n = self.requests;
         let mut out = RequestFaults::default();
         for r in &self.spec.rules {
-            if r.kind == FaultKind::ItemFailure {
+            if r.kind.is_item() {
                 continue;
             }
             let fired = Self::fires(&mut self.rng, &r.when, n, None);
@@ -254,17 +263,25 @@ impl Injector {
         out
     }
 
-    /// Decides for the next item of a batch (base+sub `account`).
+    /// Decides for the next item of a batch (base+sub `account`): whether
+    /// it is refused (`item_failure`).
     pub fn next_item(&mut self, account: &str) -> bool {
+        self.next_item_fault(account) == Some(FaultKind::ItemFailure)
+    }
+
+    /// Decides for the next item of a batch: refused (`item_failure`),
+    /// applied but left out of the answer (`item_unanswered`, payments
+    /// only), or neither.
+    pub fn next_item_fault(&mut self, account: &str) -> Option<FaultKind> {
         self.items += 1;
         let n = self.items;
-        let mut failed = false;
+        let mut fault = None;
         for r in &self.spec.rules {
-            if r.kind == FaultKind::ItemFailure {
-                failed |= Self::fires(&mut self.rng, &r.when, n, Some(account));
+            if r.kind.is_item() && Self::fires(&mut self.rng, &r.when, n, Some(account)) {
+                fault = fault.or(Some(r.kind));
             }
         }
-        failed
+        fault
     }
 }
 

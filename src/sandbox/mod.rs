@@ -822,7 +822,9 @@ fn commit_payments(shared: &Shared, ch: &mut Changes, body: &Element) -> OpResul
             .child_text(NS, "authorizationCode")
             .unwrap_or("")
             .to_string();
-        let injected = lock(&shared.injector).next_item(&account);
+        let item_fault = lock(&shared.injector).next_item_fault(&account);
+        let injected = item_fault == Some(FaultKind::ItemFailure);
+        let unanswered = item_fault == Some(FaultKind::ItemUnanswered);
         let (code, error): (&str, Option<String>) = if injected {
             ("Failure", Some("sandbox: injected item failure".into()))
         } else if !ch.state.accounts.contains_key(&account) {
@@ -857,10 +859,14 @@ fn commit_payments(shared: &Shared, ch: &mut Changes, body: &Element) -> OpResul
         };
         refused |= error.is_some();
         items.push(match (&error, code) {
+            _ if unanswered => "unanswered".to_string(),
             (None, _) => "accepted".to_string(),
             (Some(e), _) if e.starts_with("Duplicate") => "duplicate".to_string(),
             (Some(e), c) => format!("{}: {e}", c.to_ascii_lowercase()),
         });
+        if unanswered {
+            continue;
+        }
         let err_attr = error
             .map(|e| format!(" errorString=\"{}\"", esc(&e)))
             .unwrap_or_default();
