@@ -389,6 +389,8 @@ pub struct Paths {
 #[derive(Debug, Clone)]
 pub struct PumpConfig {
     pub batch_size: usize,
+    /// Calls in flight at once on the payments endpoint (setting 11).
+    pub parallel_calls: usize,
     pub max_attempts: u32,
     /// D3: paymentMode for a payment source with no entry in 64/65.
     pub default_payment_mode: String,
@@ -567,6 +569,7 @@ struct RawPaths {
 #[serde(deny_unknown_fields)]
 struct RawPump {
     batch_size: Option<usize>,
+    parallel_calls: Option<usize>,
     max_attempts: Option<u32>,
     default_payment_mode: Option<String>,
     app_name: Option<String>,
@@ -790,6 +793,7 @@ impl Config {
         let rp = raw.pump;
         let pump = PumpConfig {
             batch_size: rp.batch_size.unwrap_or(100),
+            parallel_calls: rp.parallel_calls.unwrap_or(2),
             max_attempts: rp.max_attempts.unwrap_or(8),
             default_payment_mode: rp.default_payment_mode.unwrap_or_else(|| "OBD".into()),
             app_name: rp.app_name.unwrap_or_else(|| "InvoiceCloud".into()),
@@ -805,6 +809,14 @@ impl Config {
         };
         if pump.call_tries == 0 {
             return Err(bad("pump", "call_tries", "0", "at least 1"));
+        }
+        if pump.parallel_calls == 0 || pump.parallel_calls > 16 {
+            return Err(bad(
+                "pump",
+                "parallel_calls",
+                &pump.parallel_calls.to_string(),
+                "1 to 16",
+            ));
         }
         if pump.batch_size == 0 {
             return Err(bad("pump", "batch_size", "0", "at least 1"));

@@ -106,7 +106,11 @@ call_tries = 2
             .cmd(&["outbox", "list", "--format", "json"])
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         json(&out.stdout)["items"]
             .as_array()
             .unwrap()
@@ -184,10 +188,19 @@ fn events(n: usize) -> String {
 fn assert_exactly_once(sbx: &SandboxProc, keys: &[String]) {
     let st = sbx.state();
     for k in keys {
-        assert_eq!(st.payment_count(k), 1, "payment {k} applied {} times", st.payment_count(k));
+        assert_eq!(
+            st.payment_count(k),
+            1,
+            "payment {k} applied {} times",
+            st.payment_count(k)
+        );
     }
     let applied: usize = st.accounts.values().map(|a| a.payments.len()).sum();
-    assert_eq!(applied, keys.len(), "the sandbox holds payments that were not sent");
+    assert_eq!(
+        applied,
+        keys.len(),
+        "the sandbox holds payments that were not sent"
+    );
 }
 
 fn payment_keys(n: usize) -> Vec<String> {
@@ -200,10 +213,10 @@ fn every_injected_fault_ends_posted_or_dead_with_its_reason() {
     let cases = [
         ("latency=1500ms@0.3", true), // timeouts (the client waits 1 s)
         ("http500@0.3", true),
-        ("fault@0.3", true),         // SOAP Fault: halved down to single items
-        ("malformed@0.3", true),     // garbage
-        ("drop@0.3", true),          // the answer breaks off, nothing applied
-        ("lost@first:2", true),      // applied, then the answer breaks off
+        ("fault@0.3", true),     // SOAP Fault: halved down to single items
+        ("malformed@0.3", true), // garbage
+        ("drop@0.3", true),      // the answer breaks off, nothing applied
+        ("lost@first:2", true),  // applied, then the answer breaks off
         ("item_unanswered@0.3", true),
         ("http500@always", false),
         ("fault@always", false),
@@ -240,7 +253,10 @@ fn every_injected_fault_ends_posted_or_dead_with_its_reason() {
             // `lost` and `item_unanswered` make Daffron answer "duplicate" to
             // the resend: posted in effect, shown apart.
             if faults.starts_with("lost") || faults.starts_with("item_unanswered") {
-                assert!(items.iter().any(|i| i.1 == "duplicate"), "{faults}: {items:?}");
+                assert!(
+                    items.iter().any(|i| i.1 == "duplicate"),
+                    "{faults}: {items:?}"
+                );
             }
         } else {
             assert_eq!(sbx.state().transaction_ids.len(), 0, "{faults}");
@@ -268,7 +284,11 @@ fn a_partly_refused_batch_retries_only_its_retryable_items() {
     let before = sbx.journal().len();
     let (_, v2, _) = night.sweep();
     let p2 = &v2["routes"][0];
-    assert_eq!(p2["sent"].as_u64().unwrap(), retrying, "only the unanswered go again: {v2}");
+    assert_eq!(
+        p2["sent"].as_u64().unwrap(),
+        retrying,
+        "only the unanswered go again: {v2}"
+    );
     assert_eq!(p2["rejected"], 0, "{v2}");
     assert!(sbx.journal().len() > before);
     night.sweep_until_settled(10);
@@ -278,7 +298,10 @@ fn a_partly_refused_batch_retries_only_its_retryable_items() {
             assert_eq!(state, "rejected", "{key}");
             assert!(reason.contains("injected item failure"), "{reason}");
         } else {
-            assert!(state == "posted" || state == "duplicate", "{key}: {state} {reason}");
+            assert!(
+                state == "posted" || state == "duplicate",
+                "{key}: {state} {reason}"
+            );
         }
     }
 }
@@ -299,10 +322,20 @@ fn every_kind_reaches_the_sandbox_once_in_order() {
     let normal = &st.accounts["12345001"];
     let texts: Vec<&str> = normal.comments.iter().map(|c| c.comment.as_str()).collect();
     assert_eq!(texts, vec!["AUTOPAY OFF", "SCHED_PAY 12102026 18.00 INV-8"]);
-    assert!(normal.comments.iter().all(|c| c.service_location_id == "321045080002"));
+    assert!(
+        normal
+            .comments
+            .iter()
+            .all(|c| c.service_location_id == "321045080002")
+    );
     assert_eq!(normal.comments[0].log_time, "2026-11-26T08:04:00-06:00");
     // Paperless: the latest event per account (D9).
-    assert_eq!(st.accounts["35909001"].paperless, Some(false), "{:?}", st.accounts["35909001"]);
+    assert_eq!(
+        st.accounts["35909001"].paperless,
+        Some(false),
+        "{:?}",
+        st.accounts["35909001"]
+    );
     // A second sweep sends nothing.
     let journal = sbx.journal().len();
     let (code, _, _) = night.sweep();
@@ -347,18 +380,43 @@ fn ingest_reports_rows_like_validate_and_never_overwrites() {
         "payments.csv",
         &format!("{PAY_HEADER}p1,12345-001,I1,,CC,10.00,1.00,A1,0,,,2026-11-26T08:00:00-06:00\np2,12345001,I2,,CC,$5,,A2,0,,,2026-11-26T08:00:00-06:00\n"),
     );
-    let out = night.cmd(&["ingest", "--format", "json"]).arg(&good).output().unwrap();
+    let out = night
+        .cmd(&["ingest", "--format", "json"])
+        .arg(&good)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let v = json(&out.stdout);
     let f = &v["files"][0];
-    assert_eq!((f["kind"].as_str(), f["taken"].as_u64(), f["refused"].as_u64()), (Some("payments"), Some(1), Some(1)), "{v}");
+    assert_eq!(
+        (
+            f["kind"].as_str(),
+            f["taken"].as_u64(),
+            f["refused"].as_u64()
+        ),
+        (Some("payments"), Some(1), Some(1)),
+        "{v}"
+    );
     let codes: Vec<(u64, &str, &str, &str)> = f["issues"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|i| (i["line"].as_u64().unwrap(), i["field"].as_str().unwrap(), i["code"].as_str().unwrap(), i["value"].as_str().unwrap()))
+        .map(|i| {
+            (
+                i["line"].as_u64().unwrap(),
+                i["field"].as_str().unwrap(),
+                i["code"].as_str().unwrap(),
+                i["value"].as_str().unwrap(),
+            )
+        })
         .collect();
-    assert_eq!(codes, vec![(3, "account_number", "bad_account", "12345001"), (3, "amount", "bad_amount", "$5")]);
+    assert_eq!(
+        codes,
+        vec![
+            (3, "account_number", "bad_account", "12345001"),
+            (3, "amount", "bad_amount", "$5")
+        ]
+    );
     assert_eq!(f["issues"][0]["column"], 2);
     // The same key with other content: a conflict, the first kept.
     let again = night.write(
@@ -368,11 +426,23 @@ fn ingest_reports_rows_like_validate_and_never_overwrites() {
     let out = night.cmd(&["ingest"]).arg(&again).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("payments2.csv:2: payment_guid: conflict: payment_guid p1 is already in the outbox"), "{text}");
-    let out = night.cmd(&["outbox", "show", "p1", "--format", "json"]).output().unwrap();
+    assert!(
+        text.contains(
+            "payments2.csv:2: payment_guid: conflict: payment_guid p1 is already in the outbox"
+        ),
+        "{text}"
+    );
+    let out = night
+        .cmd(&["outbox", "show", "p1", "--format", "json"])
+        .output()
+        .unwrap();
     assert_eq!(json(&out.stdout)["item"]["amount"], "10.00");
     // The same content again: nothing new, exit 0.
-    let out = night.cmd(&["ingest", "--format", "json"]).arg(&good).output().unwrap();
+    let out = night
+        .cmd(&["ingest", "--format", "json"])
+        .arg(&good)
+        .output()
+        .unwrap();
     assert_eq!(json(&out.stdout)["files"][0]["already"], 1);
 }
 
@@ -385,7 +455,11 @@ fn ingest_without_files_takes_each_new_export_once() {
     std::fs::write(exports.join("events-20261126.csv"), events(3)).unwrap();
     std::fs::write(exports.join("notes.txt"), "not an export").unwrap();
     let out = night.cmd(&["ingest", "--format", "json"]).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v = json(&out.stdout);
     assert_eq!(v["files"].as_array().unwrap().len(), 2, "{v}");
     let out = night.cmd(&["ingest"]).output().unwrap();
@@ -402,23 +476,55 @@ fn outbox_show_replay_and_cancel() {
     let (code, _, _) = night.sweep();
     assert_eq!(code, 1);
     // What exactly was sent for pay-00000, when, and what Daffron said.
-    let out = night.cmd(&["outbox", "show", "pay-00000"]).output().unwrap();
+    let out = night
+        .cmd(&["outbox", "show", "pay-00000"])
+        .output()
+        .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("<extValue>pay-00000</extValue>"), "{text}");
     assert!(text.contains("CommitPaymentTransaction to "), "{text}");
-    assert!(text.contains("Daffron: rejected: sandbox: injected item failure"), "{text}");
+    assert!(
+        text.contains("Daffron: rejected: sandbox: injected item failure"),
+        "{text}"
+    );
     assert!(!text.contains(sandbox::PASSWORD));
     // Replay needs a reason, and is recorded.
-    night.cmd(&["outbox", "replay", "pay-00000"]).assert().code(2);
     night
-        .cmd(&["outbox", "replay", "pay-00000", "--reason", "Daffron reopened the account", "--by", "ops"])
+        .cmd(&["outbox", "replay", "pay-00000"])
+        .assert()
+        .code(2);
+    night
+        .cmd(&[
+            "outbox",
+            "replay",
+            "pay-00000",
+            "--reason",
+            "Daffron reopened the account",
+            "--by",
+            "ops",
+        ])
         .assert()
         .success();
-    let out = night.cmd(&["outbox", "show", "pay-00000"]).output().unwrap();
+    let out = night
+        .cmd(&["outbox", "show", "pay-00000"])
+        .output()
+        .unwrap();
     assert!(String::from_utf8_lossy(&out.stdout).contains("replay by ops"));
     // Cancel retires it; a posted item cannot be cancelled.
-    night.cmd(&["outbox", "cancel", "pay-00000", "--reason", "paid twice at the counter"]).assert().success();
-    night.cmd(&["outbox", "cancel", "pay-00001", "--reason", "x"]).assert().code(1);
+    night
+        .cmd(&[
+            "outbox",
+            "cancel",
+            "pay-00000",
+            "--reason",
+            "paid twice at the counter",
+        ])
+        .assert()
+        .success();
+    night
+        .cmd(&["outbox", "cancel", "pay-00001", "--reason", "x"])
+        .assert()
+        .code(1);
     let states: Vec<String> = night.items().into_iter().map(|i| i.1).collect();
     assert_eq!(states, vec!["cancelled", "posted"]);
     let journal = sbx.journal().len();
@@ -448,7 +554,9 @@ fn a_sweep_killed_at_random_moments_loses_nothing_and_sends_nothing_twice() {
     let mut seed: u64 = 0x2661;
     let mut kills = 0;
     for _ in 0..6 {
-        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         let wait = Duration::from_millis(30 + (seed >> 33) % 400);
         let mut child = StdCommand::new(&bin)
             .arg("--config")
@@ -474,19 +582,30 @@ fn a_sweep_killed_at_random_moments_loses_nothing_and_sends_nothing_twice() {
         }
         let _ = child.wait();
     }
-    assert!(kills >= 3, "the sweep ended before most kills ({kills}); make it longer");
+    assert!(
+        kills >= 3,
+        "the sweep ended before most kills ({kills}); make it longer"
+    );
     let in_flight = night.items().iter().filter(|i| i.1 == "in_flight").count();
     night.sweep_until_settled(6);
     let items = night.items();
     assert!(
-        items.iter().all(|(_, s, _)| s == "posted" || s == "duplicate" || s == "skipped"),
+        items
+            .iter()
+            .all(|(_, s, _)| s == "posted" || s == "duplicate" || s == "skipped"),
         "{:?}",
-        items.iter().filter(|i| i.1 != "posted" && i.1 != "duplicate" && i.1 != "skipped").collect::<Vec<_>>()
+        items
+            .iter()
+            .filter(|i| i.1 != "posted" && i.1 != "duplicate" && i.1 != "skipped")
+            .collect::<Vec<_>>()
     );
     assert_exactly_once(&sbx, &payment_keys(n));
     // Comments: every autopay and scheduled event exactly once.
     let st = sbx.state();
     let comments: usize = st.accounts.values().map(|a| a.comments.len()).sum();
-    assert_eq!(comments, 100, "150 events: 50 paperless, 50 autopay, 50 scheduled");
+    assert_eq!(
+        comments, 100,
+        "150 events: 50 paperless, 50 autopay, 50 scheduled"
+    );
     eprintln!("{kills} kills, {in_flight} items left in flight at the last kill");
 }

@@ -227,17 +227,14 @@ fn show(store: &Store, item: &str, format: Format) -> Result<ExitCode> {
             .millis
             .map(|m| format!("{m} ms"))
             .unwrap_or_else(|| "no answer recorded (the sweep was interrupted)".into());
+        let place = if a.position >= 0 {
+            format!("item {} of {}", a.position + 1, a.items_in_call)
+        } else {
+            format!("one of {} items", a.items_in_call)
+        };
         t.push_str(&format!(
-            "  call {} (sweep {}) {} {} to {}, MessageID {}, item {} of {}: {}\n",
-            a.call_id,
-            a.sweep_id,
-            a.at,
-            a.operation,
-            a.url,
-            a.message_id,
-            a.position + 1,
-            a.items_in_call,
-            took
+            "  call {} (sweep {}) {} {} to {}, MessageID {}, {place}: {took}\n",
+            a.call_id, a.sweep_id, a.at, a.operation, a.url, a.message_id,
         ));
         let said = match (&a.outcome, a.reason.is_empty()) {
             (Some(o), true) => o.clone(),

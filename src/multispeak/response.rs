@@ -66,7 +66,8 @@ pub struct Envelope {
     pub body: Element,
 }
 
-/// Reads a SOAP 1.1 envelope. The body must hold exactly one element.
+/// Reads a SOAP 1.1 envelope. The body must hold exactly one element. The
+/// header and body are moved out of the parsed document, not copied.
 pub fn read_envelope(bytes: &[u8]) -> Result<Envelope, ResponseError> {
     let root = xml::parse(bytes)?;
     if !root.is(SOAP_NS, "Envelope") {
@@ -74,15 +75,23 @@ pub fn read_envelope(bytes: &[u8]) -> Result<Envelope, ResponseError> {
             found: root.qualified(),
         });
     }
-    let header = root.child(SOAP_NS, "Header").cloned();
-    let body = root.child(SOAP_NS, "Body").ok_or(ResponseError::NoBody)?;
-    let mut elements = body.children.iter();
+    let mut header = None;
+    let mut body = None;
+    for child in root.children {
+        if child.is(SOAP_NS, "Header") && header.is_none() {
+            header = Some(child);
+        } else if child.is(SOAP_NS, "Body") && body.is_none() {
+            body = Some(child);
+        }
+    }
+    let body = body.ok_or(ResponseError::NoBody)?;
+    let mut elements = body.children.into_iter();
     let (Some(first), None) = (elements.next(), elements.next()) else {
         return Err(ResponseError::NoBody);
     };
     Ok(Envelope {
         header,
-        body: first.clone(),
+        body: first,
     })
 }
 

@@ -496,7 +496,8 @@ pub fn run(
                 continue;
             }
         };
-        let report = ingest(store, &p.display().to_string(), &bytes, s, only_new)?;
+        let name = p.display().to_string();
+        let report = store.with_bulk_cache(|store| ingest(store, &name, &bytes, s, only_new))?;
         summary.files.push(report);
     }
     Ok(summary)

@@ -42,7 +42,7 @@ pub struct CallReport {
 }
 
 /// Sends one batch of a route.
-pub trait Deliver {
+pub trait Deliver: Sync {
     /// Whether the route has an endpoint configured.
     fn has(&self, route: Route) -> bool;
     /// The route's URL, for the record.

@@ -45,6 +45,8 @@
 //!   `max_attempts` attempts. Each sweep sends an item at most once.
 
 use std::collections::{BTreeMap, HashSet};
+use std::ops::Not;
+use std::sync::{Mutex, mpsc};
 
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -65,6 +67,9 @@ use crate::store::{Store, StoreError};
 #[derive(Debug, Clone)]
 pub struct SweepOptions {
     pub batch_size: usize,
+    /// Calls in flight at once on the payments endpoint (the ordered
+    /// routes always send one at a time).
+    pub parallel_calls: usize,
     pub max_attempts: u32,
     /// Within the sweep: one call failing whole, transiently.
     pub call_policy: RetryPolicy,
@@ -76,6 +81,7 @@ impl SweepOptions {
     pub fn from_config(config: &crate::config::Config) -> SweepOptions {
         SweepOptions {
             batch_size: config.pump.batch_size,
+            parallel_calls: config.pump.parallel_calls,
             max_attempts: config.pump.max_attempts,
             call_policy: config.pump.call_policy(),
             item_policy: config.pump.item_policy(),
@@ -326,6 +332,16 @@ impl<'a> Sweeper<'a> {
         self.clock.now().timestamp()
     }
 
+    fn ctx(&self) -> Ctx<'a> {
+        Ctx {
+            deliver: self.deliver,
+            clock: self.clock,
+            rules: self.rules,
+            opts: self.opts.clone(),
+            sweep_id: self.sweep_id,
+        }
+    }
+
     fn err(&self, e: rusqlite::Error) -> StoreError {
         self.store.err(e)
     }
@@ -371,7 +387,7 @@ impl<'a> Sweeper<'a> {
             .store
             .conn()
             .query_row(
-                "SELECT COUNT(*) FROM outbox WHERE state = 'held'",
+                "SELECT COUNT(*) FROM outbox WHERE settled_at IS NULL AND state = 'held'",
                 [],
                 |r| r.get::<_, i64>(0),
             )
@@ -387,8 +403,8 @@ impl<'a> Sweeper<'a> {
         self.store
             .conn()
             .query_row(
-                "SELECT COUNT(*) FROM outbox WHERE route = ?1
-                   AND state IN ('pending', 'in_flight', 'retrying', 'held')",
+                "SELECT COUNT(*) FROM outbox INDEXED BY outbox_open
+                 WHERE route = ?1 AND settled_at IS NULL",
                 [route.as_str()],
                 |r| r.get::<_, i64>(0),
             )
@@ -421,49 +437,164 @@ impl<'a> Sweeper<'a> {
         Ok(released)
     }
 
-    /// Payments: independent items, in id order, D12 groups kept whole.
+    /// Payments: independent items, in id order, D12 groups kept whole,
+    /// with up to `[pump] parallel_calls` calls in flight. This thread owns
+    /// the state file (one writer) and the calls are made by helper threads,
+    /// so while a batch is out the next one is picked, its payloads built
+    /// and its commit A written. The commit B of an answered batch rides
+    /// along with the next commit A (one transaction, one sync per batch).
+    /// A batch whose call fails whole is finished here, by the same retry
+    /// and halving rules as one sent alone.
     fn sweep_unordered(&mut self, route: Route, rs: &mut RouteSummary) -> Result<(), StoreError> {
-        let now = self.now_secs();
-        let mut after = 0i64;
-        let mut taken: HashSet<i64> = HashSet::new();
-        loop {
-            let due = outbox::due_after(self.store.conn(), route, after, now, self.opts.batch_size)
-                .map_err(|e| self.err(e))?;
-            if due.is_empty() {
-                return Ok(());
+        let depth = self.opts.parallel_calls.max(1);
+        let ctx = self.ctx();
+        let (jobs, job_queue) = mpsc::channel::<Job>();
+        let job_queue = Mutex::new(job_queue);
+        let (answers, answered) = mpsc::channel::<(u64, CallReport)>();
+        std::thread::scope(|scope| {
+            for _ in 0..depth {
+                let (job_queue, answers, deliver) = (&job_queue, answers.clone(), ctx.deliver);
+                scope.spawn(move || {
+                    loop {
+                        let job = job_queue.lock().unwrap_or_else(|p| p.into_inner()).recv();
+                        let Ok(job) = job else { break };
+                        let report = deliver.deliver(route, &job.items, job.message_id);
+                        if answers.send((job.seq, report)).is_err() {
+                            break;
+                        }
+                    }
+                });
             }
-            let mut batch: Vec<DueItem> = Vec::new();
-            for item in due {
-                if taken.contains(&item.id) {
-                    after = item.id;
+            drop(answers);
+            let result = self.pipeline(&ctx, route, depth, &jobs, &answered, rs);
+            drop(jobs);
+            result
+        })
+    }
+
+    fn pipeline(
+        &mut self,
+        ctx: &Ctx<'_>,
+        route: Route,
+        depth: usize,
+        jobs: &mpsc::Sender<Job>,
+        answered: &mpsc::Receiver<(u64, CallReport)>,
+        rs: &mut RouteSummary,
+    ) -> Result<(), StoreError> {
+        let mut feeder = Feeder {
+            after: 0,
+            taken: HashSet::new(),
+            now: self.now_secs(),
+        };
+        let mut flights: BTreeMap<u64, Flight> = BTreeMap::new();
+        let mut staged: Vec<Staged> = Vec::new();
+        let mut seq = 0u64;
+        let mut exhausted = false;
+        while !(flights.is_empty() && (exhausted || rs.stopped.is_some())) {
+            while flights.len() < depth && !exhausted && rs.stopped.is_none() {
+                let Some(batch) = feeder.next(self.store, route, self.opts.batch_size)? else {
+                    exhausted = true;
+                    break;
+                };
+                let batch = ctx.with_payloads(self.store, batch, rs)?;
+                if batch.is_empty() {
                     continue;
                 }
-                let unit = match &item.batch_group {
-                    Some(g) => outbox::due_in_group(self.store.conn(), route, g, now)
-                        .map_err(|e| self.err(e))?
-                        .into_iter()
-                        .filter(|i| !taken.contains(&i.id))
-                        .collect(),
-                    None => vec![item.clone()],
-                };
-                if !batch.is_empty() && batch.len() + unit.len() > self.opts.batch_size {
+                let message_id = uuid::Uuid::new_v4();
+                let call_id = ctx.commit_a(
+                    self.store,
+                    &mut self.rng,
+                    route,
+                    &batch,
+                    message_id,
+                    &mut staged,
+                    rs,
+                )?;
+                rs.sent += batch.len() as u64;
+                rs.calls += 1;
+                let batch = std::sync::Arc::new(batch);
+                seq += 1;
+                if jobs
+                    .send(Job {
+                        seq,
+                        items: batch.clone(),
+                        message_id,
+                    })
+                    .is_err()
+                {
                     break;
                 }
-                after = item.id;
-                for u in unit {
-                    taken.insert(u.id);
-                    batch.push(u);
-                }
+                flights.insert(seq, Flight { batch, call_id });
             }
-            if batch.is_empty() {
+            if flights.is_empty() {
                 continue;
             }
-            if let Some(stop) = self.send_batch(route, batch, rs)? {
-                rs.stopped = Some(stop.why);
-                rs.stopped_by_config = stop.config;
-                return Ok(());
+            let Ok((seq, report)) = answered.recv() else {
+                break;
+            };
+            let Some(flight) = flights.remove(&seq) else {
+                continue;
+            };
+            let done = DoneCall {
+                call_id: flight.call_id,
+                ids: flight.batch.iter().map(|i| i.id).collect(),
+                report: report.clone(),
+            };
+            match &report.result {
+                Ok(outcomes) => staged.push(Staged {
+                    verdicts: outcomes
+                        .iter()
+                        .cloned()
+                        .map(Verdict::of)
+                        .map(Some)
+                        .collect(),
+                    batch: flight.batch,
+                    calls: Calls {
+                        lease: None,
+                        done: vec![done],
+                    },
+                }),
+                Err(_) => {
+                    // The slow path: retried or halved here, then settled
+                    // with whatever else is waiting for its commit B.
+                    let batch = flight.batch;
+                    let mut calls = Calls {
+                        lease: None,
+                        done: vec![done],
+                    };
+                    let mut verdicts: Vec<Option<Verdict>> = vec![None; batch.len()];
+                    let mut faults_in_a_row = 0u32;
+                    let mut stop: Option<Stop> = None;
+                    let mut part = Part {
+                        verdicts: &mut verdicts,
+                        faults_in_a_row: &mut faults_in_a_row,
+                        stop: &mut stop,
+                        calls: &mut calls,
+                    };
+                    ctx.send_part(
+                        self.store,
+                        &mut self.rng,
+                        route,
+                        &batch,
+                        0,
+                        &mut part,
+                        Some(report),
+                        rs,
+                    )?;
+                    staged.push(Staged {
+                        batch,
+                        verdicts,
+                        calls,
+                    });
+                    ctx.commit_staged(self.store, &mut self.rng, &mut staged, &stop, rs)?;
+                    if let Some(stop) = stop {
+                        rs.stopped = Some(stop.why);
+                        rs.stopped_by_config = stop.config;
+                    }
+                }
             }
         }
+        ctx.commit_staged(self.store, &mut self.rng, &mut staged, &None, rs)
     }
 
     /// Paperless and comments: per account, in the order things happened;
@@ -544,7 +675,10 @@ impl<'a> Sweeper<'a> {
                 for i in chunk {
                     taken.insert(i.id);
                 }
-                if let Some(stop) = self.send_batch(route, chunk.to_vec(), rs)? {
+                let ctx = self.ctx();
+                if let Some(stop) =
+                    ctx.send_batch(self.store, &mut self.rng, route, chunk.to_vec(), rs)?
+                {
                     rs.stopped = Some(stop.why);
                     rs.stopped_by_config = stop.config;
                     return Ok(());
@@ -566,23 +700,53 @@ impl<'a> Sweeper<'a> {
         }
         tx.commit().map_err(err)
     }
+}
+
+/// What sending a batch needs besides the state file: shared by the sweep's
+/// workers (each with its own connection to the state file).
+#[derive(Clone)]
+struct Ctx<'a> {
+    deliver: &'a dyn Deliver,
+    clock: &'a dyn Clock,
+    rules: &'a RuleSettings,
+    opts: SweepOptions,
+    sweep_id: i64,
+}
+
+impl Ctx<'_> {
+    fn now_text(&self) -> String {
+        self.clock
+            .now()
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    }
+
+    fn now_secs(&self) -> i64 {
+        self.clock.now().timestamp()
+    }
 
     /// Leases a batch (commit A), sends it, halving on Faults, and records
     /// every item's outcome (commit B). `Some(stop)` when the route should
     /// be given up for this sweep.
     fn send_batch(
-        &mut self,
+        &self,
+        store: &mut Store,
+        rng: &mut StdRng,
         route: Route,
         batch: Vec<DueItem>,
         rs: &mut RouteSummary,
     ) -> Result<Option<Stop>, StoreError> {
-        let batch = self.with_payloads(batch, rs)?;
+        let batch = self.with_payloads(store, batch, rs)?;
         if batch.is_empty() {
             return Ok(None);
         }
         rs.sent += batch.len() as u64;
         let mut calls = Calls {
-            lease: Some(batch.iter().map(|i| (i.id, i.wire.clone())).collect()),
+            lease: Some(
+                batch
+                    .iter()
+                    .map(|i| (i.id, i.frozen.not().then(|| i.wire.clone())))
+                    .collect(),
+            ),
             done: Vec::new(),
         };
         let mut verdicts: Vec<Option<Verdict>> = vec![None; batch.len()];
@@ -594,31 +758,143 @@ impl<'a> Sweeper<'a> {
             stop: &mut stop,
             calls: &mut calls,
         };
-        self.send_part(route, &batch, 0, &mut part, rs)?;
-        // Commit B: every leased item leaves in_flight here, with the
-        // record of the calls that carried it.
-        let now = self.now_text();
-        let now_secs = self.now_secs();
-        let path = self.store.path().to_path_buf();
+        self.send_part(store, rng, route, &batch, 0, &mut part, None, rs)?;
+        self.commit_b(store, rng, &batch, verdicts, &calls, &stop, rs)?;
+        Ok(stop)
+    }
+
+    /// Commit A of a pipelined batch: the call recorded and its items leased
+    /// onto it (payloads frozen), together with the commit B of batches
+    /// answered since. FULL: the call leaves after this returns.
+    #[allow(clippy::too_many_arguments)]
+    fn commit_a(
+        &self,
+        store: &mut Store,
+        rng: &mut StdRng,
+        route: Route,
+        batch: &[DueItem],
+        message_id: uuid::Uuid,
+        staged: &mut Vec<Staged>,
+        rs: &mut RouteSummary,
+    ) -> Result<i64, StoreError> {
+        let path = store.path().to_path_buf();
         let err = |source| StoreError::Sqlite {
             path: path.clone(),
             source,
         };
-        let (max_attempts, item_policy) = (self.opts.max_attempts, self.opts.item_policy.clone());
+        let started = self.now_text();
+        let url = self.deliver.url(route);
+        let mid = message_id.to_string();
+        let tx = store.conn_mut().transaction().map_err(err)?;
+        for st in staged.drain(..) {
+            self.settle_batch(&tx, rng, &st.batch, st.verdicts, &st.calls, &None, rs)
+                .map_err(err)?;
+        }
+        let call = NewCall {
+            sweep_id: self.sweep_id,
+            route,
+            url: &url,
+            message_id: &mid,
+            started_at: &started,
+            items: batch.len(),
+        };
+        let call_id = outbox::start_call(&tx, &call, &[]).map_err(err)?;
+        let items: Vec<(i64, Option<&str>)> = batch
+            .iter()
+            .map(|i| (i.id, i.frozen.not().then_some(i.wire.as_str())))
+            .collect();
+        outbox::lease(&tx, call_id, &items, &started).map_err(err)?;
+        tx.commit().map_err(err)?;
+        Ok(call_id)
+    }
+
+    /// The commit B of every staged batch, in one transaction (see
+    /// [`Ctx::commit_b`] on why it need not sync).
+    fn commit_staged(
+        &self,
+        store: &mut Store,
+        rng: &mut StdRng,
+        staged: &mut Vec<Staged>,
+        stop: &Option<Stop>,
+        rs: &mut RouteSummary,
+    ) -> Result<(), StoreError> {
+        if staged.is_empty() {
+            return Ok(());
+        }
+        let path = store.path().to_path_buf();
+        let err = |source| StoreError::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        let _ = store.conn().pragma_update(None, "synchronous", "NORMAL");
+        let tx = store.conn_mut().transaction().map_err(err)?;
+        for st in staged.drain(..) {
+            self.settle_batch(&tx, rng, &st.batch, st.verdicts, &st.calls, stop, rs)
+                .map_err(err)?;
+        }
+        tx.commit().map_err(err)?;
+        let _ = store.conn().pragma_update(None, "synchronous", "FULL");
+        Ok(())
+    }
+
+    /// Commit B of one batch, on its own.
+    ///
+    /// It need not reach the disk before the sweep goes on: the next
+    /// outside effect is a call, whose commit A is FULL and syncs the log
+    /// with this transaction in it. A power cut that loses commit B leaves
+    /// these items in flight, and the next sweep resends them (same payload,
+    /// answered "duplicate").
+    #[allow(clippy::too_many_arguments)]
+    fn commit_b(
+        &self,
+        store: &mut Store,
+        rng: &mut StdRng,
+        batch: &[DueItem],
+        verdicts: Vec<Option<Verdict>>,
+        calls: &Calls,
+        stop: &Option<Stop>,
+        rs: &mut RouteSummary,
+    ) -> Result<(), StoreError> {
+        let path = store.path().to_path_buf();
+        let err = |source| StoreError::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        let _ = store.conn().pragma_update(None, "synchronous", "NORMAL");
+        let tx = store.conn_mut().transaction().map_err(err)?;
+        self.settle_batch(&tx, rng, batch, verdicts, calls, stop, rs)
+            .map_err(err)?;
+        tx.commit().map_err(err)?;
+        let _ = store.conn().pragma_update(None, "synchronous", "FULL");
+        Ok(())
+    }
+
+    /// What commit B writes, in the caller's transaction: the record of the
+    /// batch's calls, every leased item's new state (it leaves in_flight
+    /// here), and for paperless what Daffron was last told (D9).
+    #[allow(clippy::too_many_arguments)]
+    fn settle_batch(
+        &self,
+        conn: &rusqlite::Connection,
+        rng: &mut StdRng,
+        batch: &[DueItem],
+        verdicts: Vec<Option<Verdict>>,
+        calls: &Calls,
+        stop: &Option<Stop>,
+        rs: &mut RouteSummary,
+    ) -> rusqlite::Result<()> {
+        let now = self.now_text();
+        let now_secs = self.now_secs();
+        let (max_attempts, item_policy) = (self.opts.max_attempts, &self.opts.item_policy);
         let not_sent = stop
             .as_ref()
             .map(|s| format!("not sent: {}", s.why))
             .unwrap_or_else(|| "not sent".into());
-        let mut delays = Vec::with_capacity(batch.len());
-        for item in &batch {
-            let attempts = item.attempts + 1;
-            delays.push(item_policy.backoff(attempts, &mut self.rng));
-        }
-        let tx = self.store.conn_mut().transaction().map_err(err)?;
         for c in &calls.done {
-            record_call(&tx, c).map_err(err)?;
+            record_call(conn, c)?;
         }
-        for ((item, verdict), delay) in batch.iter().zip(verdicts).zip(delays) {
+        let mut posted: Vec<i64> = Vec::with_capacity(batch.len());
+        for (item, verdict) in batch.iter().zip(verdicts) {
             let attempts = item.attempts + 1;
             let verdict = verdict.unwrap_or_else(|| Verdict::Again(not_sent.clone()));
             let (state, reason, next) = match verdict {
@@ -630,22 +906,28 @@ impl<'a> Sweeper<'a> {
                     format!("no final answer after {attempts} attempt(s); last: {r}"),
                     0,
                 ),
-                Verdict::Again(r) => (
-                    ItemState::Retrying,
-                    r,
-                    now_secs.saturating_add(delay.as_secs() as i64),
-                ),
+                Verdict::Again(r) => {
+                    let delay = item_policy.backoff(attempts, rng);
+                    (
+                        ItemState::Retrying,
+                        r,
+                        now_secs.saturating_add(delay.as_secs() as i64),
+                    )
+                }
             };
-            outbox::settle(&tx, item.id, state, &reason, next, &now).map_err(err)?;
+            if state == ItemState::Posted {
+                posted.push(item.id);
+            } else {
+                outbox::settle(conn, item.id, state, &reason, next, &now)?;
+            }
             if state.is_posted() && item.kind == Kind::Paperless {
                 outbox::set_told(
-                    &tx,
+                    conn,
                     &item.account,
                     item.desired.as_deref() == Some("Y"),
                     item.id,
                     &now,
-                )
-                .map_err(err)?;
+                )?;
             }
             if state.needs_person() && rs.problems.len() < MAX_PROBLEMS {
                 rs.problems.push(Problem {
@@ -671,23 +953,24 @@ impl<'a> Sweeper<'a> {
                 rs.posted_amount += a;
             }
         }
-        tx.commit().map_err(err)?;
-        Ok(stop)
+        outbox::settle_many(conn, &posted, ItemState::Posted, "", 0, &now)?;
+        Ok(())
     }
 
     /// Gives every item of a batch its payload: the frozen one, or (first
     /// lease) the one the rules build now ([`super::payload`]). An item the
     /// rules now refuse is settled `rejected` with why and left out.
     fn with_payloads(
-        &mut self,
+        &self,
+        store: &mut Store,
         batch: Vec<DueItem>,
         rs: &mut RouteSummary,
     ) -> Result<Vec<DueItem>, StoreError> {
         let mut out = Vec::with_capacity(batch.len());
         let mut refused = Vec::new();
         for mut item in batch {
-            if item.wire.is_empty() {
-                match super::payload::build(self.store.conn(), &item, self.rules) {
+            if !item.frozen {
+                match super::payload::build(store.conn(), &item, self.rules) {
                     Ok(w) => item.wire = w,
                     Err(why) => {
                         refused.push((item, why));
@@ -699,12 +982,12 @@ impl<'a> Sweeper<'a> {
         }
         if !refused.is_empty() {
             let now = self.now_text();
-            let path = self.store.path().to_path_buf();
+            let path = store.path().to_path_buf();
             let err = |source| StoreError::Sqlite {
                 path: path.clone(),
                 source,
             };
-            let tx = self.store.conn_mut().transaction().map_err(err)?;
+            let tx = store.conn_mut().transaction().map_err(err)?;
             for (item, why) in refused {
                 outbox::settle(&tx, item.id, ItemState::Rejected, &why, 0, &now).map_err(err)?;
                 rs.rejected += 1;
@@ -726,30 +1009,29 @@ impl<'a> Sweeper<'a> {
 
     /// Sends `items` (at `offset` in the batch) as one call, with in-sweep
     /// retries; on a Fault, halves it. Fills the verdicts.
+    #[allow(clippy::too_many_arguments)]
     fn send_part(
-        &mut self,
+        &self,
+        store: &mut Store,
+        rng: &mut StdRng,
         route: Route,
         items: &[DueItem],
         offset: usize,
         part: &mut Part<'_>,
+        first: Option<CallReport>,
         rs: &mut RouteSummary,
     ) -> Result<(), StoreError> {
         if items.is_empty() || part.stop.is_some() {
             return Ok(());
         }
-        let report = self.call_with_retries(route, items, part.calls, rs)?;
+        let report = self.call_with_retries(store, rng, route, items, part.calls, first, rs)?;
         match report.result {
             Ok(outcomes) => {
                 if outcomes.iter().any(ItemOutcome::is_posted) {
                     *part.faults_in_a_row = 0;
                 }
                 for (i, o) in outcomes.into_iter().enumerate() {
-                    part.verdicts[offset + i] = Some(match o {
-                        ItemOutcome::Accepted => Verdict::Posted,
-                        ItemOutcome::Duplicate(r) => Verdict::Duplicate(r),
-                        ItemOutcome::Rejected(r) => Verdict::Rejected(r),
-                        ItemOutcome::Unknown(r) => Verdict::Again(r),
-                    });
+                    part.verdicts[offset + i] = Some(Verdict::of(o));
                 }
             }
             Err(CallError::Fault(f)) => {
@@ -757,8 +1039,8 @@ impl<'a> Sweeper<'a> {
                 match split_point(items) {
                     Some(mid) => {
                         let (left, right) = items.split_at(mid);
-                        self.send_part(route, left, offset, part, rs)?;
-                        self.send_part(route, right, offset + mid, part, rs)?;
+                        self.send_part(store, rng, route, left, offset, part, None, rs)?;
+                        self.send_part(store, rng, route, right, offset + mid, part, None, rs)?;
                     }
                     None => {
                         for v in &mut part.verdicts[offset..offset + items.len()] {
@@ -795,25 +1077,34 @@ impl<'a> Sweeper<'a> {
     }
 
     /// One call, tried again within the sweep while it fails transiently.
+    /// `first`: the answer of a first try already made (and recorded).
+    #[allow(clippy::too_many_arguments)]
     fn call_with_retries(
-        &mut self,
+        &self,
+        store: &mut Store,
+        rng: &mut StdRng,
         route: Route,
         items: &[DueItem],
         calls: &mut Calls,
+        mut first: Option<CallReport>,
         rs: &mut RouteSummary,
     ) -> Result<CallReport, StoreError> {
         let policy = self.opts.call_policy.clone();
         let clock = self.clock;
-        let mut rng = StdRng::from_rng(&mut self.rng);
+        let mut rng = StdRng::from_rng(rng);
         let mut last: Option<CallReport> = None;
         let retried = policy.run(
             clock,
             &mut rng,
             |_| {
-                rs.calls += 1;
-                let report = self
-                    .one_call(route, items, calls)
-                    .map_err(TryError::Store)?;
+                let report = match first.take() {
+                    Some(r) => r,
+                    None => {
+                        rs.calls += 1;
+                        self.one_call(store, route, items, calls)
+                            .map_err(TryError::Store)?
+                    }
+                };
                 match &report.result {
                     Err(e) => {
                         let e = e.clone();
@@ -852,7 +1143,8 @@ impl<'a> Sweeper<'a> {
     /// Records the call (and, for the batch's first call, the lease) in one
     /// commit before it leaves; makes it; keeps its answer for commit B.
     fn one_call(
-        &mut self,
+        &self,
+        store: &mut Store,
         route: Route,
         items: &[DueItem],
         calls: &mut Calls,
@@ -862,28 +1154,31 @@ impl<'a> Sweeper<'a> {
         let started = self.now_text();
         let url = self.deliver.url(route);
         let ids: Vec<i64> = items.iter().map(|i| i.id).collect();
-        let path = self.store.path().to_path_buf();
+        let path = store.path().to_path_buf();
         let err = |source| StoreError::Sqlite {
             path: path.clone(),
             source,
         };
-        let tx = self.store.conn_mut().transaction().map_err(err)?;
-        if let Some(lease) = calls.lease.take() {
-            let items: Vec<(i64, &str)> = lease.iter().map(|(id, w)| (*id, w.as_str())).collect();
-            outbox::lease(&tx, &items, &started).map_err(err)?;
-        }
-        let call_id = outbox::start_call(
-            &tx,
-            &NewCall {
-                sweep_id: self.sweep_id,
-                route,
-                url: &url,
-                message_id: &mid,
-                started_at: &started,
-            },
-            &ids,
-        )
-        .map_err(err)?;
+        let tx = store.conn_mut().transaction().map_err(err)?;
+        let call = NewCall {
+            sweep_id: self.sweep_id,
+            route,
+            url: &url,
+            message_id: &mid,
+            started_at: &started,
+            items: items.len(),
+        };
+        let call_id = match calls.lease.take() {
+            // The batch's first call: its items are leased onto it.
+            Some(lease) => {
+                let call_id = outbox::start_call(&tx, &call, &[]).map_err(err)?;
+                let items: Vec<(i64, Option<&str>)> =
+                    lease.iter().map(|(id, w)| (*id, w.as_deref())).collect();
+                outbox::lease(&tx, call_id, &items, &started).map_err(err)?;
+                call_id
+            }
+            None => outbox::start_call(&tx, &call, &ids).map_err(err)?,
+        };
         tx.commit().map_err(err)?;
         let report = self.deliver.deliver(route, items, message_id);
         calls.done.push(DoneCall {
@@ -895,11 +1190,94 @@ impl<'a> Sweeper<'a> {
     }
 }
 
+/// A batch handed to a calling thread.
+struct Job {
+    seq: u64,
+    items: std::sync::Arc<Vec<DueItem>>,
+    message_id: uuid::Uuid,
+}
+
+/// A batch whose call is out.
+struct Flight {
+    batch: std::sync::Arc<Vec<DueItem>>,
+    call_id: i64,
+}
+
+/// An answered batch waiting for its commit B.
+struct Staged {
+    batch: std::sync::Arc<Vec<DueItem>>,
+    verdicts: Vec<Option<Verdict>>,
+    calls: Calls,
+}
+
+/// Picks the payments route's batches: due items in id order above a
+/// cursor, each D12 group whole, each item at most once a sweep.
+struct Feeder {
+    after: i64,
+    taken: HashSet<i64>,
+    now: i64,
+}
+
+impl Feeder {
+    fn next(
+        &mut self,
+        store: &Store,
+        route: Route,
+        batch_size: usize,
+    ) -> Result<Option<Vec<DueItem>>, StoreError> {
+        loop {
+            let due = outbox::due_after(store.conn(), route, self.after, self.now, batch_size)
+                .map_err(|e| store.err(e))?;
+            if due.is_empty() {
+                return Ok(None);
+            }
+            let mut batch: Vec<DueItem> = Vec::new();
+            for item in due {
+                if self.taken.contains(&item.id) {
+                    self.after = item.id;
+                    continue;
+                }
+                let unit = match &item.batch_group {
+                    Some(g) => outbox::due_in_group(store.conn(), route, g, self.now)
+                        .map_err(|e| store.err(e))?
+                        .into_iter()
+                        .filter(|i| !self.taken.contains(&i.id))
+                        .collect(),
+                    None => vec![item.clone()],
+                };
+                if !batch.is_empty() && batch.len() + unit.len() > batch_size {
+                    break;
+                }
+                self.after = item.id;
+                for u in unit {
+                    self.taken.insert(u.id);
+                    batch.push(u);
+                }
+            }
+            if !batch.is_empty() {
+                return Ok(Some(batch));
+            }
+        }
+    }
+}
+
+impl Verdict {
+    fn of(o: ItemOutcome) -> Verdict {
+        match o {
+            ItemOutcome::Accepted => Verdict::Posted,
+            ItemOutcome::Duplicate(r) => Verdict::Duplicate(r),
+            ItemOutcome::Rejected(r) => Verdict::Rejected(r),
+            ItemOutcome::Unknown(r) => Verdict::Again(r),
+        }
+    }
+}
+
 /// The calls of one batch: the lease still to commit with the first, and
 /// those made, whose end is recorded in commit B.
 struct Calls {
-    /// Items and payloads to mark in flight with the first call.
-    lease: Option<Vec<(i64, String)>>,
+    /// Items to mark in flight with the first call, and the payloads to
+    /// freeze (first lease).
+    lease: Option<Vec<(i64, Option<String>)>>,
     done: Vec<DoneCall>,
 }
 
@@ -931,8 +1309,13 @@ fn record_call(conn: &rusqlite::Connection, c: &DoneCall) -> rusqlite::Result<()
                         (*id, w, r)
                     })
                     .collect();
+                // A clean call leaves no rows: it is its items' last call.
                 let clean = outcomes.iter().all(|o| *o == ItemOutcome::Accepted);
-                (if clean { "ok" } else { "partial" }, String::new(), per)
+                if clean {
+                    ("ok", String::new(), Vec::new())
+                } else {
+                    ("partial", String::new(), per)
+                }
             }
             Err(e) => {
                 let word = match e {
@@ -1069,6 +1452,7 @@ mod tests {
     fn opts(batch: usize, max_attempts: u32) -> SweepOptions {
         SweepOptions {
             batch_size: batch,
+            parallel_calls: 1,
             max_attempts,
             call_policy: RetryPolicy {
                 tries: 3,
@@ -1159,13 +1543,34 @@ mod tests {
             .iter()
             .map(|i| crate::pump::payload::build(w.store.conn(), i, &w.rules).unwrap())
             .collect();
+        let t = "2026-11-26T00:00:00Z";
+        let sweep = outbox::start_sweep(w.store.conn(), t).unwrap();
+        let call = NewCall {
+            sweep_id: sweep,
+            route: Route::Payments,
+            url: "http://test/payments",
+            message_id: "m-1",
+            started_at: t,
+            items: 2,
+        };
+        let call = outbox::start_call(w.store.conn(), &call, &[]).unwrap();
         outbox::lease(
             w.store.conn(),
-            &[(first[0].id, &wires[0]), (first[1].id, &wires[1])],
-            "2026-11-26T00:00:00Z",
+            call,
+            &[
+                (first[0].id, Some(&wires[0])),
+                (first[1].id, Some(&wires[1])),
+            ],
+            t,
         )
         .unwrap();
         assert_eq!(w.state("g000").0, ItemState::InFlight);
+        let seen = w.store.outbox_attempts(first[0].id).unwrap();
+        assert_eq!(
+            (seen.len(), seen[0].outcome.as_deref()),
+            (1, None),
+            "{seen:?}"
+        );
         // Daffron had taken g000 before the kill: it answers duplicate (D15).
         let respond = |_: Route, items: &[DueItem]| {
             Ok(items

@@ -114,11 +114,7 @@ fn when(s: &str, kind: FaultKind) -> Result<When, String> {
     let bad = || {
         format!(
             "`{s}` is not a WHEN: use a probability such as 0.05, first:N, nth:N, always{}",
-            if kind.is_item() {
-                " or account:ID"
-            } else {
-                ""
-            }
+            if kind.is_item() { " or account:ID" } else { "" }
         )
     };
     if s == "always" {

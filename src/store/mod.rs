@@ -51,6 +51,15 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0003_outbox.sql"),
 ];
 
+/// The page cache of a state file, in KiB (negative, as SQLite takes it).
+/// Small on purpose: SQLite walks the whole cache at the end of every write
+/// transaction, and the sweep commits twice a batch.
+const DEFAULT_CACHE_KIB: i64 = -16_384;
+
+/// The page cache of a bulk load (one long transaction that touches a key
+/// index at random): up to 256 MiB, taken only as used.
+const BULK_CACHE_KIB: i64 = -262_144;
+
 /// An open state file.
 pub struct Store {
     path: PathBuf,
@@ -79,10 +88,12 @@ impl Store {
             .map_err(err)?;
         conn.pragma_update(None, "foreign_keys", true)
             .map_err(err)?;
-        // Up to 256 MiB of page cache (taken only as used): the night's
-        // ingest of a large export touches the key index at random, and the
-        // default 2 MiB cache makes that a disk round trip per row.
-        conn.pragma_update(None, "cache_size", -262_144)
+        conn.pragma_update(None, "cache_size", DEFAULT_CACHE_KIB)
+            .map_err(err)?;
+        // Checkpoint the log every 32 MiB instead of 4: a sweep rewrites the
+        // same outbox pages in every batch, and a page written many times
+        // between two checkpoints is copied into the database once.
+        conn.pragma_update(None, "wal_autocheckpoint", 8192)
             .map_err(err)?;
         conn.busy_timeout(std::time::Duration::from_secs(30))
             .map_err(err)?;
@@ -108,6 +119,17 @@ impl Store {
             path: path.to_path_buf(),
             conn,
         })
+    }
+
+    /// Runs `f` with a page cache sized for a bulk load (ingest of a large
+    /// export), then gives the memory back.
+    pub fn with_bulk_cache<T>(&mut self, f: impl FnOnce(&mut Store) -> T) -> T {
+        let _ = self.conn.pragma_update(None, "cache_size", BULK_CACHE_KIB);
+        let out = f(self);
+        let _ = self
+            .conn
+            .pragma_update(None, "cache_size", DEFAULT_CACHE_KIB);
+        out
     }
 
     /// The path of the state file.

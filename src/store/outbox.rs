@@ -192,6 +192,8 @@ pub struct DueItem {
     /// The payload; empty until the item is first leased (built from
     /// `record` then).
     pub wire: String,
+    /// Whether `wire` is the frozen payload (the item was leased before).
+    pub frozen: bool,
     pub record: String,
     pub batch_group: Option<String>,
     pub desired: Option<String>,
@@ -201,7 +203,8 @@ pub struct DueItem {
     pub next_attempt_at: i64,
 }
 
-const DUE_COLUMNS: &str = "id, key, kind, account, ms_id, match_key, tender, wire, batch_group, \
+const DUE_COLUMNS: &str = "id, key, kind, account, ms_id, match_key, tender, \
+     (SELECT wire FROM outbox_payloads p WHERE p.item_id = outbox.id), batch_group, \
      desired, occurred, state, attempts, next_attempt_at, record";
 
 fn due_item(r: &rusqlite::Row<'_>) -> R<DueItem> {
@@ -215,6 +218,7 @@ fn due_item(r: &rusqlite::Row<'_>) -> R<DueItem> {
         ms_id: r.get(4)?,
         match_key: r.get(5)?,
         tender: r.get(6)?,
+        frozen: r.get::<_, Option<String>>(7)?.is_some(),
         wire: r.get::<_, Option<String>>(7)?.unwrap_or_default(),
         batch_group: r.get(8)?,
         desired: r.get(9)?,
@@ -228,7 +232,7 @@ fn due_item(r: &rusqlite::Row<'_>) -> R<DueItem> {
 
 /// Up to `limit` items of `route` that may be sent now (pending, retrying
 /// and due, or left in flight by a killed sweep), with ids above `after`,
-/// in id order.
+/// in id order, along the index of open items.
 pub fn due_after(
     conn: &Connection,
     route: Route,
@@ -237,8 +241,8 @@ pub fn due_after(
     limit: usize,
 ) -> R<Vec<DueItem>> {
     let mut st = conn.prepare_cached(&format!(
-        "SELECT {DUE_COLUMNS} FROM outbox
-         WHERE route = ?1 AND id > ?2 AND state IN ('pending', 'in_flight', 'retrying')
+        "SELECT {DUE_COLUMNS} FROM outbox INDEXED BY outbox_open
+         WHERE route = ?1 AND settled_at IS NULL AND id > ?2 AND state <> 'held'
            AND next_attempt_at <= ?3
          ORDER BY id LIMIT ?4"
     ))?;
@@ -249,8 +253,8 @@ pub fn due_after(
 /// The due items of one D12 group (any id), for keeping a group in one call.
 pub fn due_in_group(conn: &Connection, route: Route, group: &str, now: i64) -> R<Vec<DueItem>> {
     let mut st = conn.prepare_cached(&format!(
-        "SELECT {DUE_COLUMNS} FROM outbox
-         WHERE route = ?1 AND batch_group = ?2 AND state IN ('pending', 'in_flight', 'retrying')
+        "SELECT {DUE_COLUMNS} FROM outbox INDEXED BY outbox_group
+         WHERE route = ?1 AND batch_group = ?2 AND settled_at IS NULL AND state <> 'held'
            AND next_attempt_at <= ?3
          ORDER BY id"
     ))?;
@@ -263,8 +267,8 @@ pub fn due_in_group(conn: &Connection, route: Route, group: &str, now: i64) -> R
 /// are small.
 pub fn open_items(conn: &Connection, route: Route) -> R<Vec<DueItem>> {
     let mut st = conn.prepare_cached(&format!(
-        "SELECT {DUE_COLUMNS} FROM outbox
-         WHERE route = ?1 AND state IN ('pending', 'in_flight', 'retrying')
+        "SELECT {DUE_COLUMNS} FROM outbox INDEXED BY outbox_open
+         WHERE route = ?1 AND settled_at IS NULL AND state <> 'held'
          ORDER BY id"
     ))?;
     st.query_map(params![route.as_str()], due_item)?.collect()
@@ -274,7 +278,8 @@ pub fn open_items(conn: &Connection, route: Route) -> R<Vec<DueItem>> {
 /// an item of such an account after that id must wait (order).
 pub fn held_accounts(conn: &Connection, route: Route) -> R<Vec<(String, i64)>> {
     let mut st = conn.prepare_cached(
-        "SELECT account, MIN(id) FROM outbox WHERE route = ?1 AND state = 'held' GROUP BY account",
+        "SELECT account, MIN(id) FROM outbox INDEXED BY outbox_open
+         WHERE route = ?1 AND settled_at IS NULL AND state = 'held' GROUP BY account",
     )?;
     st.query_map(params![route.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect()
@@ -291,7 +296,8 @@ pub struct HeldItem {
 
 pub fn held_items(conn: &Connection) -> R<Vec<HeldItem>> {
     let mut st = conn.prepare_cached(
-        "SELECT id, kind, account, record FROM outbox WHERE state = 'held' ORDER BY id",
+        "SELECT id, kind, account, record FROM outbox
+         WHERE settled_at IS NULL AND state = 'held' ORDER BY id",
     )?;
     st.query_map([], |r| {
         let kind: String = r.get(1)?;
@@ -329,19 +335,40 @@ pub fn finish_sweep(conn: &Connection, id: i64, now: &str, summary_json: &str) -
     Ok(())
 }
 
-/// Marks items in flight and counts the attempt: done in the transaction
-/// committed *before* their call is sent. An item's first lease freezes its
-/// payload (`wire` is written only while it is NULL).
-pub fn lease(conn: &Connection, items: &[(i64, &str)], now: &str) -> R<()> {
-    let mut st = conn.prepare_cached(
+/// Marks items in flight on `call`, and counts the attempt: done in the
+/// transaction committed *before* the call is sent. An item's first lease
+/// freezes its payload (`None`: it has one already).
+pub fn lease(conn: &Connection, call: i64, items: &[(i64, Option<&str>)], now: &str) -> R<()> {
+    let ids: Vec<i64> = items.iter().map(|(id, _)| *id).collect();
+    conn.prepare_cached(
         "UPDATE outbox SET state = 'in_flight', attempts = attempts + 1, updated_at = ?2,
-            wire = COALESCE(wire, ?3)
-         WHERE id = ?1",
-    )?;
+            last_call = ?3
+         WHERE id IN (SELECT value FROM json_each(?1))",
+    )?
+    .execute(params![id_list(&ids), now, call])?;
+    let mut freeze =
+        conn.prepare_cached("INSERT INTO outbox_payloads (item_id, wire) VALUES (?1, ?2)")?;
     for (id, wire) in items {
-        st.execute(params![id, now, wire])?;
+        if let Some(w) = wire {
+            freeze.execute(params![id, w])?;
+        }
     }
     Ok(())
+}
+
+/// Ids as a JSON array, for `IN (SELECT value FROM json_each(?))`: one
+/// statement for a whole batch instead of one per item.
+fn id_list(ids: &[i64]) -> String {
+    let mut s = String::with_capacity(ids.len() * 8 + 2);
+    s.push('[');
+    for (i, id) in ids.iter().enumerate() {
+        if i > 0 {
+            s.push(',');
+        }
+        s.push_str(&id.to_string());
+    }
+    s.push(']');
+    s
 }
 
 /// A call about to be made.
@@ -352,13 +379,17 @@ pub struct NewCall<'a> {
     pub url: &'a str,
     pub message_id: &'a str,
     pub started_at: &'a str,
+    /// How many items it carries.
+    pub items: usize,
 }
 
-/// Records a call and which items it carries (outcome unknown yet).
+/// Records a call about to be made. The items it carries point at it (their
+/// `last_call`): through [`lease`] for a batch's first call, through
+/// `items` here for a retry or a half of a batch.
 pub fn start_call(conn: &Connection, call: &NewCall<'_>, items: &[i64]) -> R<i64> {
     conn.prepare_cached(
-        "INSERT INTO pump_calls (sweep_id, route, operation, url, message_id, started_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        "INSERT INTO pump_calls (sweep_id, route, operation, url, message_id, started_at, items)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )?
     .execute(params![
         call.sweep_id,
@@ -366,14 +397,15 @@ pub fn start_call(conn: &Connection, call: &NewCall<'_>, items: &[i64]) -> R<i64
         call.route.operation().name(),
         call.url,
         call.message_id,
-        call.started_at
+        call.started_at,
+        call.items as i64
     ])?;
     let call_id = conn.last_insert_rowid();
-    let mut st = conn.prepare_cached(
-        "INSERT INTO pump_attempts (item_id, call_id, position) VALUES (?1, ?2, ?3)",
-    )?;
-    for (i, id) in items.iter().enumerate() {
-        st.execute(params![id, call_id, i as i64])?;
+    if !items.is_empty() {
+        conn.prepare_cached(
+            "UPDATE outbox SET last_call = ?2 WHERE id IN (SELECT value FROM json_each(?1))",
+        )?
+        .execute(params![id_list(items), call_id])?;
     }
     Ok(call_id)
 }
@@ -391,7 +423,7 @@ pub struct CallEnd<'a> {
 }
 
 /// Records a call's end and what it said of each item (`(item, outcome,
-/// reason)`).
+/// reason)`; none for a call answered `ok`).
 pub fn finish_call(
     conn: &Connection,
     call_id: i64,
@@ -411,10 +443,11 @@ pub fn finish_call(
         end.answer
     ])?;
     let mut st = conn.prepare_cached(
-        "UPDATE pump_attempts SET outcome = ?3, reason = ?4 WHERE item_id = ?1 AND call_id = ?2",
+        "INSERT INTO pump_attempts (item_id, call_id, position, outcome, reason)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
     )?;
-    for (id, outcome, reason) in items {
-        st.execute(params![id, call_id, outcome, reason])?;
+    for (position, (id, outcome, reason)) in items.iter().enumerate() {
+        st.execute(params![id, call_id, position as i64, outcome, reason])?;
     }
     Ok(())
 }
@@ -436,6 +469,31 @@ pub fn settle(
     )?
     .execute(params![
         id,
+        state.as_str(),
+        reason,
+        next_attempt_at,
+        now,
+        settled
+    ])?;
+    Ok(())
+}
+
+/// [`settle`] for many items that end the same way, in one statement.
+pub fn settle_many(
+    conn: &Connection,
+    ids: &[i64],
+    state: ItemState,
+    reason: &str,
+    next_attempt_at: i64,
+    now: &str,
+) -> R<()> {
+    let settled = (!state.is_open()).then_some(now);
+    conn.prepare_cached(
+        "UPDATE outbox SET state = ?2, reason = ?3, next_attempt_at = ?4, updated_at = ?5,
+            settled_at = COALESCE(?6, settled_at) WHERE id IN (SELECT value FROM json_each(?1))",
+    )?
+    .execute(params![
+        id_list(ids),
         state.as_str(),
         reason,
         next_attempt_at,
@@ -626,9 +684,17 @@ impl Store {
             .prepare(
                 "SELECT c.id, c.sweep_id, c.operation, c.url, c.message_id, c.started_at, c.millis,
                         c.http_status, c.outcome, c.detail, c.answer, a.position, a.outcome, a.reason,
-                        (SELECT COUNT(*) FROM pump_attempts x WHERE x.call_id = c.id)
+                        c.items
                  FROM pump_attempts a JOIN pump_calls c ON c.id = a.call_id
-                 WHERE a.item_id = ?1 ORDER BY c.id",
+                 WHERE a.item_id = ?1
+                 UNION ALL
+                 SELECT c.id, c.sweep_id, c.operation, c.url, c.message_id, c.started_at, c.millis,
+                        c.http_status, c.outcome, c.detail, c.answer, -1,
+                        CASE WHEN c.outcome = 'ok' THEN 'accepted' END, '', c.items
+                 FROM outbox o JOIN pump_calls c ON c.id = o.last_call
+                 WHERE o.id = ?1 AND NOT EXISTS
+                   (SELECT 1 FROM pump_attempts a WHERE a.item_id = o.id AND a.call_id = o.last_call)
+                 ORDER BY 1",
             )
             .map_err(|e| self.err(e))?;
         st.query_map(params![item_id], |r| {
@@ -658,12 +724,11 @@ impl Store {
     pub fn outbox_wire(&self, item_id: i64) -> Result<Option<String>, StoreError> {
         self.conn()
             .query_row(
-                "SELECT wire FROM outbox WHERE id = ?1",
+                "SELECT wire FROM outbox_payloads WHERE item_id = ?1",
                 params![item_id],
                 |r| r.get(0),
             )
             .optional()
-            .map(Option::flatten)
             .map_err(|e| self.err(e))
     }
 
@@ -808,7 +873,10 @@ pub struct Attempt {
     pub call_outcome: Option<String>,
     pub call_detail: String,
     pub answer: Option<String>,
+    /// The item's place in the call (0-based); -1 when not recorded (a
+    /// call answered `ok`, or never answered).
     pub position: i64,
+    /// `None`: the call's answer was never recorded (a killed sweep).
     pub outcome: Option<String>,
     pub reason: String,
     pub items_in_call: i64,

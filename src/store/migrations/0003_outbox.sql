@@ -20,9 +20,7 @@ CREATE TABLE export_files (
 CREATE INDEX export_files_sha256 ON export_files(sha256);
 
 -- One row per payment (payment_guid) or event (event_id): the idempotency
--- key. `wire` is the item's XML exactly as sent: built from `record` by the
--- rules when the item is first leased, then never changed, so a resend after
--- a crash is the same bytes (same transactionId, same logTime).
+-- key. Its payload lives in `outbox_payloads`.
 CREATE TABLE outbox (
     id              INTEGER PRIMARY KEY,
     source          TEXT    NOT NULL CHECK (source = 'payment' OR source = 'event'),
@@ -40,10 +38,10 @@ CREATE TABLE outbox (
     desired         TEXT,                       -- paperless: Y or N (D9)
     occurred        INTEGER NOT NULL,           -- paid_at / occurred_at, Unix seconds
     record          TEXT    NOT NULL,           -- the export row, JSON: a key seen again with another record is a conflict
-    wire            TEXT,                       -- NULL until first leased
     state           TEXT    NOT NULL CHECK (state = 'pending' OR state = 'in_flight' OR state = 'posted' OR state = 'duplicate' OR state = 'rejected' OR state = 'retrying' OR state = 'dead' OR state = 'skipped' OR state = 'held' OR state = 'cancelled'),
     reason          TEXT    NOT NULL DEFAULT '',
     attempts        INTEGER NOT NULL DEFAULT 0, -- leases since it was last put back
+    last_call       INTEGER,                    -- the call that carries (carried) it last
     next_attempt_at INTEGER NOT NULL DEFAULT 0, -- Unix seconds
     file_id         INTEGER REFERENCES export_files(id),
     line            INTEGER,
@@ -52,11 +50,23 @@ CREATE TABLE outbox (
     settled_at      TEXT,                       -- when it reached a final state
     UNIQUE (source, key)
 );
--- The sweep's lookups: open items of a route in id order. (A partial index
--- `WHERE state IN (...)`, and CHECKs written with IN, make SQLite build a
+-- The sweep's lookups: the open items of a route (settled_at is NULL exactly
+-- while an item may still be sent), in id order. Leasing an item does not
+-- touch this index; settling it removes it once. (A partial index `WHERE
+-- state IN (...)`, and CHECKs written with IN, would make SQLite build a
 -- temporary table for the list on every insert: 8 us a row.)
-CREATE INDEX outbox_route_state ON outbox(route, state, id);
+CREATE INDEX outbox_open ON outbox(route, id) WHERE settled_at IS NULL;
 CREATE INDEX outbox_account ON outbox(account, route);
+CREATE INDEX outbox_group ON outbox(batch_group) WHERE batch_group IS NOT NULL;
+
+-- An item's XML exactly as sent: built from `record` by the rules when the
+-- item is first leased, then never changed, so a resend after a crash is the
+-- same bytes (same transactionId, same logTime). Apart from `outbox` so that
+-- the two state changes of every send rewrite small rows.
+CREATE TABLE outbox_payloads (
+    item_id     INTEGER PRIMARY KEY REFERENCES outbox(id),
+    wire        TEXT    NOT NULL
+);
 
 -- A key seen again with other content: the first is kept, never overwritten.
 CREATE TABLE outbox_conflicts (
@@ -91,20 +101,23 @@ CREATE TABLE pump_calls (
     millis      INTEGER,                        -- NULL: no answer recorded (killed)
     http_status INTEGER,
     outcome     TEXT,                           -- ok, partial, transient, fault, http_error
+    items       INTEGER NOT NULL,               -- how many items it carried
     detail      TEXT    NOT NULL DEFAULT '',
     answer      TEXT
 );
 
--- Which items each call carried, and what the answer said of each.
+-- What a call's answer said of each item it carried, written with the
+-- answer. A call answered `ok` (every item accepted) has no rows here: it is
+-- the `last_call` of its items, now posted. A call whose answer was never
+-- recorded (a killed sweep) is the `last_call` of its items, left in flight.
 CREATE TABLE pump_attempts (
     item_id     INTEGER NOT NULL REFERENCES outbox(id),
     call_id     INTEGER NOT NULL REFERENCES pump_calls(id),
     position    INTEGER NOT NULL,
-    outcome     TEXT,                           -- accepted, duplicate, rejected, unknown, failed; NULL: in flight
+    outcome     TEXT    NOT NULL,               -- accepted, duplicate, rejected, unknown, failed
     reason      TEXT    NOT NULL DEFAULT '',
     PRIMARY KEY (item_id, call_id)
 ) WITHOUT ROWID;
-CREATE INDEX pump_attempts_call ON pump_attempts(call_id, position);
 
 -- What a person did to an item: replay or cancel, who, when, why.
 CREATE TABLE outbox_actions (
