@@ -451,7 +451,41 @@ impl<'a> Sweeper<'a> {
         let (jobs, job_queue) = mpsc::channel::<Job>();
         let job_queue = Mutex::new(job_queue);
         let (answers, answered) = mpsc::channel::<(u64, CallReport)>();
+        let (prepared_tx, prepared) = mpsc::sync_channel::<Result<Prepared, StoreError>>(2);
+        let path = self.store.path().to_path_buf();
+        let mut feeder = Feeder {
+            after: 0,
+            taken: HashSet::new(),
+            now: self.now_secs(),
+        };
+        let batch_size = self.opts.batch_size;
         std::thread::scope(|scope| {
+            // Picks batches and builds their payloads on its own (reading)
+            // connection, ahead of the writer.
+            let rules = ctx.rules;
+            scope.spawn(move || {
+                let store = match Store::open(&path) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        let _ = prepared_tx.send(Err(e));
+                        return;
+                    }
+                };
+                loop {
+                    let next = match feeder.next(&store, route, batch_size) {
+                        Ok(Some(batch)) => {
+                            let (ready, refused) = build_payloads(&store, batch, rules);
+                            Ok(Prepared { ready, refused })
+                        }
+                        Ok(None) => break,
+                        Err(e) => Err(e),
+                    };
+                    let failed = next.is_err();
+                    if prepared_tx.send(next).is_err() || failed {
+                        break;
+                    }
+                }
+            });
             for _ in 0..depth {
                 let (job_queue, answers, deliver) = (&job_queue, answers.clone(), ctx.deliver);
                 scope.spawn(move || {
@@ -466,7 +500,7 @@ impl<'a> Sweeper<'a> {
                 });
             }
             drop(answers);
-            let result = self.pipeline(&ctx, route, depth, &jobs, &answered, rs);
+            let result = self.pipeline(&ctx, route, depth, &jobs, &answered, prepared, rs);
             drop(jobs);
             result
         })
@@ -479,25 +513,25 @@ impl<'a> Sweeper<'a> {
         depth: usize,
         jobs: &mpsc::Sender<Job>,
         answered: &mpsc::Receiver<(u64, CallReport)>,
+        prepared: mpsc::Receiver<Result<Prepared, StoreError>>,
         rs: &mut RouteSummary,
     ) -> Result<(), StoreError> {
-        let mut feeder = Feeder {
-            after: 0,
-            taken: HashSet::new(),
-            now: self.now_secs(),
-        };
         let mut flights: BTreeMap<u64, Flight> = BTreeMap::new();
         let mut staged: Vec<Staged> = Vec::new();
         let mut seq = 0u64;
         let mut exhausted = false;
         while !(flights.is_empty() && (exhausted || rs.stopped.is_some())) {
             while flights.len() < depth && !exhausted && rs.stopped.is_none() {
-                let Some(batch) = feeder.next(self.store, route, self.opts.batch_size)? else {
+                let Ok(next) = prepared.recv() else {
                     exhausted = true;
                     break;
                 };
-                let batch = ctx.with_payloads(self.store, batch, rs)?;
+                let Prepared {
+                    ready: batch,
+                    refused,
+                } = next?;
                 if batch.is_empty() {
+                    ctx.refuse_now(self.store, refused, rs)?;
                     continue;
                 }
                 let message_id = uuid::Uuid::new_v4();
@@ -506,6 +540,7 @@ impl<'a> Sweeper<'a> {
                     &mut self.rng,
                     route,
                     &batch,
+                    refused,
                     message_id,
                     &mut staged,
                     rs,
@@ -773,6 +808,7 @@ impl Ctx<'_> {
         rng: &mut StdRng,
         route: Route,
         batch: &[DueItem],
+        refused: Vec<(DueItem, String)>,
         message_id: uuid::Uuid,
         staged: &mut Vec<Staged>,
         rs: &mut RouteSummary,
@@ -790,6 +826,7 @@ impl Ctx<'_> {
             self.settle_batch(&tx, rng, &st.batch, st.verdicts, &st.calls, &None, rs)
                 .map_err(err)?;
         }
+        self.refuse(&tx, refused, rs).map_err(err)?;
         let call = NewCall {
             sweep_id: self.sweep_id,
             route,
@@ -966,45 +1003,63 @@ impl Ctx<'_> {
         batch: Vec<DueItem>,
         rs: &mut RouteSummary,
     ) -> Result<Vec<DueItem>, StoreError> {
-        let mut out = Vec::with_capacity(batch.len());
-        let mut refused = Vec::new();
-        for mut item in batch {
-            if !item.frozen {
-                match super::payload::build(store.conn(), &item, self.rules) {
-                    Ok(w) => item.wire = w,
-                    Err(why) => {
-                        refused.push((item, why));
-                        continue;
-                    }
-                }
-            }
-            out.push(item);
-        }
+        let (ready, refused) = build_payloads(store, batch, self.rules);
         if !refused.is_empty() {
-            let now = self.now_text();
             let path = store.path().to_path_buf();
             let err = |source| StoreError::Sqlite {
                 path: path.clone(),
                 source,
             };
             let tx = store.conn_mut().transaction().map_err(err)?;
-            for (item, why) in refused {
-                outbox::settle(&tx, item.id, ItemState::Rejected, &why, 0, &now).map_err(err)?;
-                rs.rejected += 1;
-                if rs.problems.len() < MAX_PROBLEMS {
-                    rs.problems.push(Problem {
-                        id: item.id,
-                        kind: item.kind,
-                        key: item.key.clone(),
-                        account: item.account.clone(),
-                        state: ItemState::Rejected,
-                        reason: why,
-                    });
-                }
-            }
+            self.refuse(&tx, refused, rs).map_err(err)?;
             tx.commit().map_err(err)?;
         }
-        Ok(out)
+        Ok(ready)
+    }
+
+    /// [`Ctx::refuse`] in a transaction of its own.
+    fn refuse_now(
+        &self,
+        store: &mut Store,
+        refused: Vec<(DueItem, String)>,
+        rs: &mut RouteSummary,
+    ) -> Result<(), StoreError> {
+        if refused.is_empty() {
+            return Ok(());
+        }
+        let path = store.path().to_path_buf();
+        let err = |source| StoreError::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        let tx = store.conn_mut().transaction().map_err(err)?;
+        self.refuse(&tx, refused, rs).map_err(err)?;
+        tx.commit().map_err(err)
+    }
+
+    /// Settles items the rules refuse a payload, in the caller's transaction.
+    fn refuse(
+        &self,
+        conn: &rusqlite::Connection,
+        refused: Vec<(DueItem, String)>,
+        rs: &mut RouteSummary,
+    ) -> rusqlite::Result<()> {
+        let now = self.now_text();
+        for (item, why) in refused {
+            outbox::settle(conn, item.id, ItemState::Rejected, &why, 0, &now)?;
+            rs.rejected += 1;
+            if rs.problems.len() < MAX_PROBLEMS {
+                rs.problems.push(Problem {
+                    id: item.id,
+                    kind: item.kind,
+                    key: item.key.clone(),
+                    account: item.account.clone(),
+                    state: ItemState::Rejected,
+                    reason: why,
+                });
+            }
+        }
+        Ok(())
     }
 
     /// Sends `items` (at `offset` in the batch) as one call, with in-sweep
@@ -1208,6 +1263,37 @@ struct Staged {
     batch: std::sync::Arc<Vec<DueItem>>,
     verdicts: Vec<Option<Verdict>>,
     calls: Calls,
+}
+
+/// Gives every item its payload: the frozen one, or (first lease) the one
+/// the rules build now ([`super::payload`]); the items the rules now refuse
+/// come back apart, with why. Reads only.
+fn build_payloads(
+    store: &Store,
+    batch: Vec<DueItem>,
+    rules: &RuleSettings,
+) -> (Vec<DueItem>, Vec<(DueItem, String)>) {
+    let mut ready = Vec::with_capacity(batch.len());
+    let mut refused = Vec::new();
+    for mut item in batch {
+        if !item.frozen {
+            match super::payload::build(store.conn(), &item, rules) {
+                Ok(w) => item.wire = w,
+                Err(why) => {
+                    refused.push((item, why));
+                    continue;
+                }
+            }
+        }
+        ready.push(item);
+    }
+    (ready, refused)
+}
+
+/// A batch picked and given its payloads, ready to lease.
+struct Prepared {
+    ready: Vec<DueItem>,
+    refused: Vec<(DueItem, String)>,
 }
 
 /// Picks the payments route's batches: due items in id order above a

@@ -60,10 +60,10 @@ pub enum Inserted {
 pub fn insert(conn: &Connection, item: &NewItem, now: &str) -> R<Inserted> {
     let mut ins = conn.prepare_cached(
         "INSERT INTO outbox (source, key, kind, route, account, ms_id, match_key, tender,
-            payment_mode, amount_cents, fee_cents, batch_group, desired, occurred, record,
+            payment_mode, amount_cents, fee_cents, batch_group, desired, occurred,
             state, reason, file_id, line, created_at, updated_at, settled_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,
-            ?16, ?17, ?18, ?19, ?20, ?20, ?21)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,
+            ?15, ?16, ?17, ?18, ?19, ?19, ?20)
          ON CONFLICT (source, key) DO NOTHING",
     )?;
     let settled = (!item.state.is_open()).then_some(now);
@@ -82,7 +82,6 @@ pub fn insert(conn: &Connection, item: &NewItem, now: &str) -> R<Inserted> {
         item.batch_group,
         item.desired,
         item.occurred,
-        item.record,
         item.state.as_str(),
         item.reason,
         item.file_id,
@@ -91,10 +90,15 @@ pub fn insert(conn: &Connection, item: &NewItem, now: &str) -> R<Inserted> {
         settled,
     ])?;
     if n == 1 {
-        return Ok(Inserted::New(conn.last_insert_rowid()));
+        let id = conn.last_insert_rowid();
+        conn.prepare_cached("INSERT INTO outbox_records (item_id, record) VALUES (?1, ?2)")?
+            .execute(params![id, item.record])?;
+        return Ok(Inserted::New(id));
     }
-    let mut get =
-        conn.prepare_cached("SELECT id, record FROM outbox WHERE source = ?1 AND key = ?2")?;
+    let mut get = conn.prepare_cached(
+        "SELECT o.id, r.record FROM outbox o JOIN outbox_records r ON r.item_id = o.id
+         WHERE o.source = ?1 AND o.key = ?2",
+    )?;
     let (id, record): (i64, String) = get.query_row(params![item.source, item.key], |r| {
         Ok((r.get(0)?, r.get(1)?))
     })?;
@@ -205,7 +209,8 @@ pub struct DueItem {
 
 const DUE_COLUMNS: &str = "id, key, kind, account, ms_id, match_key, tender, \
      (SELECT wire FROM outbox_payloads p WHERE p.item_id = outbox.id), batch_group, \
-     desired, occurred, state, attempts, next_attempt_at, record";
+     desired, occurred, state, attempts, next_attempt_at, \
+     (SELECT record FROM outbox_records r WHERE r.item_id = outbox.id)";
 
 fn due_item(r: &rusqlite::Row<'_>) -> R<DueItem> {
     let kind: String = r.get(2)?;
@@ -296,8 +301,8 @@ pub struct HeldItem {
 
 pub fn held_items(conn: &Connection) -> R<Vec<HeldItem>> {
     let mut st = conn.prepare_cached(
-        "SELECT id, kind, account, record FROM outbox
-         WHERE settled_at IS NULL AND state = 'held' ORDER BY id",
+        "SELECT id, kind, account, (SELECT record FROM outbox_records r WHERE r.item_id = outbox.id)
+         FROM outbox WHERE settled_at IS NULL AND state = 'held' ORDER BY id",
     )?;
     st.query_map([], |r| {
         let kind: String = r.get(1)?;

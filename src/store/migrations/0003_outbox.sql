@@ -37,7 +37,6 @@ CREATE TABLE outbox (
     batch_group     TEXT,                       -- D12: one call for the whole group
     desired         TEXT,                       -- paperless: Y or N (D9)
     occurred        INTEGER NOT NULL,           -- paid_at / occurred_at, Unix seconds
-    record          TEXT    NOT NULL,           -- the export row, JSON: a key seen again with another record is a conflict
     state           TEXT    NOT NULL CHECK (state = 'pending' OR state = 'in_flight' OR state = 'posted' OR state = 'duplicate' OR state = 'rejected' OR state = 'retrying' OR state = 'dead' OR state = 'skipped' OR state = 'held' OR state = 'cancelled'),
     reason          TEXT    NOT NULL DEFAULT '',
     attempts        INTEGER NOT NULL DEFAULT 0, -- leases since it was last put back
@@ -58,6 +57,15 @@ CREATE TABLE outbox (
 CREATE INDEX outbox_open ON outbox(route, id) WHERE settled_at IS NULL;
 CREATE INDEX outbox_account ON outbox(account, route);
 CREATE INDEX outbox_group ON outbox(batch_group) WHERE batch_group IS NOT NULL;
+
+-- The export row an item came from, as JSON: what the rules read, and what
+-- tells a repeat (same record) from a conflict (same key, another record).
+-- Apart from `outbox`, like the payload, so that the rows a sweep rewrites
+-- twice per item stay small.
+CREATE TABLE outbox_records (
+    item_id     INTEGER PRIMARY KEY REFERENCES outbox(id),
+    record      TEXT    NOT NULL
+);
 
 -- An item's XML exactly as sent: built from `record` by the rules when the
 -- item is first leased, then never changed, so a resend after a crash is the
