@@ -11,6 +11,7 @@
 //! say what is missing.
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::name::ResolveResult;
@@ -44,7 +45,8 @@ pub enum XmlError {
 /// written; `xmlns` declarations left out), text and child elements.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Element {
-    pub ns: Option<String>,
+    /// Shared by every element of the document in the same namespace.
+    pub ns: Option<Arc<str>>,
     pub name: String,
     pub attrs: Vec<(String, String)>,
     pub text: String,
@@ -101,12 +103,15 @@ pub fn parse(bytes: &[u8]) -> Result<Element, XmlError> {
     let mut stack: Vec<Element> = Vec::new();
     let mut root: Option<Element> = None;
     let mut count = 0usize;
+    // Each namespace URI is stored once and shared by its elements: a long
+    // URI on many small elements must not multiply the document's size.
+    let mut namespaces: Vec<Arc<str>> = Vec::new();
     let bad = |e: quick_xml::Error| XmlError::Malformed(e.to_string());
 
     loop {
         let (resolved, event) = reader.read_resolved_event().map_err(bad)?;
         let ns = match resolved {
-            ResolveResult::Bound(ns) => Some(ns.into_inner().to_string()),
+            ResolveResult::Bound(ns) => Some(intern(&mut namespaces, ns.into_inner())),
             ResolveResult::Unbound => None,
             ResolveResult::Unknown(p) => return Err(XmlError::UnboundPrefix(p)),
         };
@@ -205,7 +210,17 @@ pub fn parse(bytes: &[u8]) -> Result<Element, XmlError> {
     root.ok_or(XmlError::Empty)
 }
 
-fn element(ns: Option<String>, e: &BytesStart<'_>) -> Result<Element, XmlError> {
+/// The shared copy of a namespace URI (documents declare a handful).
+fn intern(seen: &mut Vec<Arc<str>>, uri: &str) -> Arc<str> {
+    if let Some(ns) = seen.iter().find(|n| &***n == uri) {
+        return ns.clone();
+    }
+    let ns: Arc<str> = Arc::from(uri);
+    seen.push(ns.clone());
+    ns
+}
+
+fn element(ns: Option<Arc<str>>, e: &BytesStart<'_>) -> Result<Element, XmlError> {
     let name = e.local_name().into_inner().to_string();
     let mut attrs = Vec::new();
     for a in e.attributes() {

@@ -55,7 +55,10 @@ CREATE TABLE outbox (
 -- state IN (...)`, and CHECKs written with IN, would make SQLite build a
 -- temporary table for the list on every insert: 8 us a row.)
 CREATE INDEX outbox_open ON outbox(route, id) WHERE settled_at IS NULL;
-CREATE INDEX outbox_account ON outbox(account, route);
+-- Items of one account, for the ordered routes (paperless and comments go
+-- per account in order). Payments, the bulk of every night, are independent
+-- of each other and stay out of it: `outbox list --account` scans for them.
+CREATE INDEX outbox_account ON outbox(account, route) WHERE route <> 'payments';
 CREATE INDEX outbox_group ON outbox(batch_group) WHERE batch_group IS NOT NULL;
 
 -- The export row an item came from, as JSON: what the rules read, and what
