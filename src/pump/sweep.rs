@@ -506,6 +506,7 @@ impl<'a> Sweeper<'a> {
         })
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn pipeline(
         &mut self,
         ctx: &Ctx<'_>,
