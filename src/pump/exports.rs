@@ -336,9 +336,31 @@ fn cut(v: &str) -> String {
     }
 }
 
+/// One usable row, as [`read_each`] hands it over.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Usable {
+    Payment(Lined<PaymentRow>),
+    Event(Lined<EventRow>),
+}
+
 /// Reads one export file's bytes. Never fails: what cannot be used is an
 /// issue.
 pub fn read(bytes: &[u8]) -> ExportFile {
+    let mut payments = Vec::new();
+    let mut events = Vec::new();
+    let mut out = read_each(bytes, |row| match row {
+        Usable::Payment(p) => payments.push(p),
+        Usable::Event(e) => events.push(e),
+    });
+    out.payments = payments;
+    out.events = events;
+    out
+}
+
+/// [`read`], handing each usable row to `on_row` as soon as it is read
+/// (the returned file has no rows, only the kind, the count and the
+/// issues), so a large export can be taken in while it is still being read.
+pub fn read_each(bytes: &[u8], mut on_row: impl FnMut(Usable)) -> ExportFile {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let mut out = ExportFile::default();
     let mut rdr = csv::ReaderBuilder::new()
@@ -492,12 +514,12 @@ pub fn read(bytes: &[u8]) -> ExportFile {
         match kind {
             ExportKind::Payments => {
                 if let Some(p) = row.payment() {
-                    out.payments.push(Lined { line, row: p });
+                    on_row(Usable::Payment(Lined { line, row: p }));
                 }
             }
             ExportKind::Events => {
                 if let Some(e) = row.event() {
-                    out.events.push(Lined { line, row: e });
+                    on_row(Usable::Event(Lined { line, row: e }));
                 }
             }
         }

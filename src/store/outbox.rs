@@ -164,12 +164,13 @@ pub fn start_export_file(
 pub fn finish_export_file(
     conn: &Connection,
     id: i64,
+    kind: Option<&str>,
     c: &ExportFileCounts,
     issues_json: &str,
 ) -> R<()> {
     conn.execute(
         "UPDATE export_files SET rows = ?2, taken = ?3, already = ?4, refused = ?5,
-            conflicts = ?6, issues = ?7 WHERE id = ?1",
+            conflicts = ?6, issues = ?7, kind = ?8 WHERE id = ?1",
         params![
             id,
             c.rows as i64,
@@ -177,7 +178,8 @@ pub fn finish_export_file(
             c.already as i64,
             c.refused as i64,
             c.conflicts as i64,
-            issues_json
+            issues_json,
+            kind
         ],
     )?;
     Ok(())
