@@ -52,17 +52,24 @@ TOML
 }
 export BENCH_PUMP_PASSWORD=bench
 
-SBX_PID=""
-start_sandbox() { # -> URL; the sandbox runs in its own process
+SBX_PID="" URL=""
+start_sandbox() { # sets SBX_PID and URL; a fresh sandbox in its own process
+  rm -f "$D/sandbox.out"
   "$BIN" sandbox --listen 127.0.0.1:0 --seed "$D/2661_11262026.BIF" >"$D/sandbox.out" 2>"$D/sandbox.err" &
   SBX_PID=$!
-  for _ in $(seq 100); do
-    if [ -s "$D/sandbox.out" ]; then break; fi
+  URL=""
+  for _ in $(seq 200); do
+    URL=$(sed -n 's/^listening on //p' "$D/sandbox.out" 2>/dev/null | head -1)
+    if [ -n "$URL" ]; then return; fi
     sleep 0.05
   done
-  head -1 "$D/sandbox.out" | sed 's/^listening on //'
+  echo "bench: the sandbox did not start: $(cat "$D/sandbox.err")" >&2
+  exit 1
 }
-stop_sandbox() { kill "$SBX_PID" 2>/dev/null || true; wait "$SBX_PID" 2>/dev/null || true; }
+stop_sandbox() {
+  if [ -n "$SBX_PID" ]; then kill "$SBX_PID" 2>/dev/null || true; wait "$SBX_PID" 2>/dev/null || true; fi
+  SBX_PID=""
+}
 trap stop_sandbox EXIT
 now() { date +%s.%N; }
 fresh() { rm -f "$1" "$1-wal" "$1-shm"; }
@@ -82,17 +89,17 @@ for round in $(seq "$RUNS"); do
   t0=$(now); "$BIN" --config "$D/bench.toml" --state "$D/ingest.sqlite" ingest "$D/payments.csv" >/dev/null; t1=$(now)
   ti=$(echo "$t1 - $t0" | bc -l)
   # the bare loop against a fresh sandbox
-  url=$(start_sandbox)
-  read -r calls tb <<<"$(target/release/examples/bare_post "$D/bodies.xml" "$url/tbx-daily/services/CB")"
+  start_sandbox
+  read -r calls tb <<<"$(target/release/examples/bare_post "$D/bodies.xml" "$URL/tbx-daily/services/CB")"
   stop_sandbox
   # the sweep against a fresh sandbox
-  url=$(start_sandbox)
-  config "$url" >"$D/run.toml"
+  start_sandbox
+  config "$URL" >"$D/run.toml"
   fresh "$D/sweep.sqlite"; cp "$D/ingest.sqlite" "$D/sweep.sqlite"
   t0=$(now); "$BIN" --config "$D/run.toml" --state "$D/sweep.sqlite" sweep --format json >"$D/sweep.json"; t1=$(now)
   ts=$(echo "$t1 - $t0" | bc -l)
   # every payment posted, each exactly once in the sandbox
-  curl -sf "$url/_sandbox/state" >"$D/sandbox-state.json" 2>/dev/null || python3 -c "import urllib.request,sys; sys.stdout.write(urllib.request.urlopen('$url/_sandbox/state').read().decode())" >"$D/sandbox-state.json"
+  python3 -c "import urllib.request,sys; sys.stdout.write(urllib.request.urlopen(sys.argv[1]).read().decode())" "$URL/_sandbox/state" >"$D/sandbox-state.json"
   stop_sandbox
   python3 - "$D/sweep.json" "$D/sandbox-state.json" "$posted_expected" <<'PY'
 import json, sys

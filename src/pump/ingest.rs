@@ -8,9 +8,11 @@
 //!
 //! What is decided at ingest and kept with the item: whether it is sent at
 //! all (skips: D11, features; rule refusals: D8 over 70, D4 no
-//! transactionId; held: D10), its transactionId (D4) and paymentMode (D3).
-//! The payload itself is built from the record by the same rules when the
-//! item is first leased ([`super::payload`]) and frozen then. Decided by the
+//! transactionId; held: D10), and a payment's every field (D2-D4, D6, D7:
+//! account, tender, amount, authorizationCode, paymentMode, transactionId,
+//! billerReference). The payload itself is written when the item is first
+//! leased ([`super::payload`]: amounts per setting 35, D1; an event's
+//! comment from its record) and frozen then. Decided by the
 //! sweep: D9 (against what Daffron was last told when it is sent) and the
 //! release of held items (D10, once a BIF brings the location).
 
@@ -90,6 +92,8 @@ pub fn payment_item(row: &PaymentRow, s: &RuleSettings) -> NewItem {
         match_key: String::new(),
         tender: Some(row.tender.0.code()),
         payment_mode: None,
+        auth_code: None,
+        biller_ref: None,
         amount_cents: to_cents(row.amount),
         fee_cents: to_cents(row.fee),
         batch_group: payment::batch_group(row, s),
@@ -105,6 +109,8 @@ pub fn payment_item(row: &PaymentRow, s: &RuleSettings) -> NewItem {
         Decision::Send(t) => {
             item.match_key = t.transaction_id;
             item.payment_mode = Some(t.payment_mode);
+            item.auth_code = Some(t.authorization_code);
+            item.biller_ref = t.biller_reference;
         }
         Decision::Skip(why) => (item.state, item.reason) = (ItemState::Skipped, why),
         Decision::Reject(why) | Decision::Hold(why) => {
@@ -170,6 +176,8 @@ pub fn event_item(row: &EventRow, s: &RuleSettings, directory_location: Option<&
         match_key: String::new(),
         tender: None,
         payment_mode: None,
+        auth_code: None,
+        biller_ref: None,
         amount_cents: match &row.action {
             EventAction::ScheduledPayment(sp) => to_cents(sp.amount),
             _ => None,

@@ -14,18 +14,14 @@ use super::Kind;
 use super::exports::{EventAction, EventRow, PaymentRow};
 use super::ingest::{comment_text, comment_wire, directory_location};
 use super::rules::{Decision, RuleSettings, paperless, payment};
-use crate::multispeak::request;
+use crate::multispeak::{PaymentTransaction, TenderKind, request};
 use crate::store::outbox::DueItem;
 
 /// The payload of an item, or why it cannot have one now (its record is
 /// unreadable, or a rule refuses it under the current settings).
 pub fn build(conn: &Connection, item: &DueItem, s: &RuleSettings) -> Result<String, String> {
     match item.kind {
-        Kind::Payment => {
-            let row: PaymentRow = serde_json::from_str(&item.record)
-                .map_err(|e| format!("the stored payment record cannot be read: {e}"))?;
-            payment(&row, s)
-        }
+        Kind::Payment => decided_payment(item, s),
         Kind::Paperless | Kind::Autopay | Kind::Scheduled => {
             let row: EventRow = serde_json::from_str(&item.record)
                 .map_err(|e| format!("the stored event record cannot be read: {e}"))?;
@@ -39,7 +35,31 @@ pub fn build(conn: &Connection, item: &DueItem, s: &RuleSettings) -> Result<Stri
     }
 }
 
-/// A payment's `paymentTransaction` (D1-D7).
+/// A payment's `paymentTransaction` from the fields decided at ingest
+/// (D2-D4, D6, D7), its amount written per setting 35 (D1).
+fn decided_payment(item: &DueItem, s: &RuleSettings) -> Result<String, String> {
+    let tender = item
+        .tender
+        .as_deref()
+        .and_then(|t| TenderKind::ALL.into_iter().find(|k| k.code() == t))
+        .ok_or("the payment has no tender")?;
+    let cents = item.amount_cents.ok_or("the payment has no amount")?;
+    if item.match_key.is_empty() {
+        return Err("the payment has no transactionId (D4)".into());
+    }
+    let t = PaymentTransaction {
+        account_number: item.ms_id.clone(),
+        tender,
+        amount: rust_decimal::Decimal::new(cents, 2),
+        authorization_code: item.auth_code.clone().unwrap_or_default(),
+        payment_mode: item.payment_mode.clone().unwrap_or_default(),
+        transaction_id: item.match_key.clone(),
+        biller_reference: item.biller_ref.clone(),
+    };
+    Ok(payment::wire(&t, s.service_version))
+}
+
+/// A payment's `paymentTransaction` (D1-D7) from its export row.
 pub fn payment(row: &PaymentRow, s: &RuleSettings) -> Result<String, String> {
     match payment::transaction(row, s) {
         Decision::Send(t) => Ok(payment::wire(&t, s.service_version)),

@@ -29,6 +29,10 @@ pub struct NewItem {
     pub match_key: String,
     pub tender: Option<&'static str>,
     pub payment_mode: Option<String>,
+    /// A payment's authorizationCode as sent (D4).
+    pub auth_code: Option<String>,
+    /// A kiosk payment's billerReference (D6).
+    pub biller_ref: Option<String>,
     /// In cents: exact sums in SQL, never a float.
     pub amount_cents: Option<i64>,
     pub fee_cents: Option<i64>,
@@ -61,9 +65,10 @@ pub fn insert(conn: &Connection, item: &NewItem, now: &str) -> R<Inserted> {
     let mut ins = conn.prepare_cached(
         "INSERT INTO outbox (source, key, kind, route, account, ms_id, match_key, tender,
             payment_mode, amount_cents, fee_cents, batch_group, desired, occurred,
-            state, reason, file_id, line, created_at, updated_at, settled_at)
+            state, reason, file_id, line, created_at, updated_at, settled_at, auth_code,
+            biller_ref)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,
-            ?15, ?16, ?17, ?18, ?19, ?19, ?20)
+            ?15, ?16, ?17, ?18, ?19, ?19, ?20, ?21, ?22)
          ON CONFLICT (source, key) DO NOTHING",
     )?;
     let settled = (!item.state.is_open()).then_some(now);
@@ -88,6 +93,8 @@ pub fn insert(conn: &Connection, item: &NewItem, now: &str) -> R<Inserted> {
         item.line.map(|l| l as i64),
         now,
         settled,
+        item.auth_code,
+        item.biller_ref,
     ])?;
     if n == 1 {
         let id = conn.last_insert_rowid();
@@ -195,11 +202,13 @@ pub struct DueItem {
     pub ms_id: String,
     pub match_key: String,
     pub tender: Option<String>,
-    /// The payload; empty until the item is first leased (built from
-    /// `record` then).
+    /// The payload; empty until the item is first leased (built then from
+    /// the payment's decided columns, or an event's `record`).
     pub wire: String,
     /// Whether `wire` is the frozen payload (the item was leased before).
     pub frozen: bool,
+    /// An event's export row (empty for a payment, whose payload needs only
+    /// its columns).
     pub record: String,
     pub batch_group: Option<String>,
     pub desired: Option<String>,
@@ -207,12 +216,19 @@ pub struct DueItem {
     pub state: ItemState,
     pub attempts: u32,
     pub next_attempt_at: i64,
+    /// A payment's decided fields (D3, D4, D6), and its amount in cents.
+    pub payment_mode: Option<String>,
+    pub auth_code: Option<String>,
+    pub biller_ref: Option<String>,
+    pub amount_cents: Option<i64>,
 }
 
 const DUE_COLUMNS: &str = "id, key, kind, account, ms_id, match_key, tender, \
      (SELECT wire FROM outbox_payloads p WHERE p.item_id = outbox.id), batch_group, \
      desired, occurred, state, attempts, next_attempt_at, \
-     (SELECT record FROM outbox_records r WHERE r.item_id = outbox.id)";
+     CASE WHEN kind = 'payment' THEN '' \
+          ELSE (SELECT record FROM outbox_records r WHERE r.item_id = outbox.id) END, \
+     payment_mode, auth_code, biller_ref, amount_cents";
 
 fn due_item(r: &rusqlite::Row<'_>) -> R<DueItem> {
     let kind: String = r.get(2)?;
@@ -233,7 +249,11 @@ fn due_item(r: &rusqlite::Row<'_>) -> R<DueItem> {
         state: ItemState::parse(&state).unwrap_or(ItemState::Pending),
         attempts: r.get(12)?,
         next_attempt_at: r.get(13)?,
-        record: r.get(14)?,
+        record: r.get::<_, Option<String>>(14)?.unwrap_or_default(),
+        payment_mode: r.get(15)?,
+        auth_code: r.get(16)?,
+        biller_ref: r.get(17)?,
+        amount_cents: r.get(18)?,
     })
 }
 

@@ -32,6 +32,8 @@ CREATE TABLE outbox (
     match_key       TEXT    NOT NULL DEFAULT '',-- a payment's transactionId (D4, D15)
     tender          TEXT,                       -- CC, ACH, ECHECK, CASH
     payment_mode    TEXT,                       -- D3
+    auth_code       TEXT,                       -- D4: the authorizationCode, cut to 50
+    biller_ref      TEXT,                       -- D6: a kiosk payment's billerReference
     amount_cents    INTEGER,                    -- a payment's or scheduled payment's amount, in cents
     fee_cents       INTEGER,                    -- a payment's fee, in cents: never sent
     batch_group     TEXT,                       -- D12: one call for the whole group
