@@ -1621,6 +1621,34 @@ mod tests {
     }
 
     #[test]
+    fn payments_with_calls_in_parallel_each_go_once_and_failures_take_the_slow_path() {
+        let mut w = world(&payments(50));
+        // Every 4th call fails whole once: those batches are retried here.
+        let calls = std::sync::atomic::AtomicUsize::new(0);
+        let respond = move |_: Route, items: &[DueItem]| {
+            let n = calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            if n % 4 == 3 {
+                Err(CallError::Transient(Transient::Status(503)))
+            } else {
+                Ok(vec![ItemOutcome::Accepted; items.len()])
+            }
+        };
+        let d = Scripted::new(&respond);
+        let mut o = opts(4, 8);
+        o.parallel_calls = 3;
+        let s = w.sweep(&d, o);
+        let p = s.route(Route::Payments).unwrap();
+        assert_eq!((p.sent, p.posted, p.left), (50, 50, 0), "{p:?}");
+        let mut keys: Vec<String> = d.keys().into_iter().flatten().collect();
+        let sent = keys.len();
+        keys.sort();
+        keys.dedup();
+        assert_eq!(keys.len(), 50);
+        assert!(sent > 50, "the failed calls were sent again");
+        assert_eq!(s.exit_code(), ExitCode::Success);
+    }
+
+    #[test]
     fn items_left_in_flight_by_a_killed_sweep_are_sent_again_byte_for_byte() {
         let mut w = world(&payments(3));
         // A sweep leased g000 and g001 (commit A) and was killed before
