@@ -252,13 +252,9 @@ pub fn ingest(
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| path.to_string());
-    let store_path = store.path().to_path_buf();
-    let err = |source| StoreError::Sqlite {
-        path: store_path.clone(),
-        source,
-    };
-    let tx = store.conn_mut().transaction().map_err(err)?;
-    let file_id = outbox::start_export_file(&tx, &name, path, &sha256, None, &now).map_err(err)?;
+    let err = crate::store::err_for(store.path());
+    let tx = store.conn_mut().transaction().map_err(&err)?;
+    let file_id = outbox::start_export_file(&tx, &name, path, &sha256, None, &now).map_err(&err)?;
     let mut taker = Taker {
         tx: &tx,
         file_id,
@@ -318,11 +314,11 @@ pub fn ingest(
         let loc = match e.row.action {
             EventAction::Paperless { .. } => None,
             _ if e.row.service_location_id.is_some() => None,
-            _ => directory_location(&tx, &e.row.account).map_err(err)?,
+            _ => directory_location(&tx, &e.row.account).map_err(&err)?,
         };
         taker
             .take(e.line, event_item(&e.row, s, loc.as_deref()))
-            .map_err(err)?;
+            .map_err(&err)?;
     }
 
     let mut issues = taker.issues;
@@ -346,8 +342,8 @@ pub fn ingest(
         &counts,
         &issues_json,
     )
-    .map_err(err)?;
-    tx.commit().map_err(err)?;
+    .map_err(&err)?;
+    tx.commit().map_err(&err)?;
     report.issues = issues;
     Ok(report)
 }

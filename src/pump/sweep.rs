@@ -420,20 +420,16 @@ impl<'a> Sweeper<'a> {
             return Ok(0);
         }
         let now = self.now_text();
-        let path = self.store.path().to_path_buf();
-        let err = |source| StoreError::Sqlite {
-            path: path.clone(),
-            source,
-        };
-        let tx = self.store.conn_mut().transaction().map_err(err)?;
+        let err = crate::store::err_for(self.store.path());
+        let tx = self.store.conn_mut().transaction().map_err(&err)?;
         let mut released = 0;
         for h in held {
-            if directory_location(&tx, &h.account).map_err(err)?.is_some() {
-                outbox::release(&tx, h.id, &now).map_err(err)?;
+            if directory_location(&tx, &h.account).map_err(&err)?.is_some() {
+                outbox::release(&tx, h.id, &now).map_err(&err)?;
                 released += 1;
             }
         }
-        tx.commit().map_err(err)?;
+        tx.commit().map_err(&err)?;
         Ok(released)
     }
 
@@ -725,16 +721,12 @@ impl<'a> Sweeper<'a> {
 
     fn skip(&mut self, skips: &[(i64, String)]) -> Result<(), StoreError> {
         let now = self.now_text();
-        let path = self.store.path().to_path_buf();
-        let err = |source| StoreError::Sqlite {
-            path: path.clone(),
-            source,
-        };
-        let tx = self.store.conn_mut().transaction().map_err(err)?;
+        let err = crate::store::err_for(self.store.path());
+        let tx = self.store.conn_mut().transaction().map_err(&err)?;
         for (id, why) in skips {
-            outbox::settle(&tx, *id, ItemState::Skipped, why, 0, &now).map_err(err)?;
+            outbox::settle(&tx, *id, ItemState::Skipped, why, 0, &now).map_err(&err)?;
         }
-        tx.commit().map_err(err)
+        tx.commit().map_err(&err)
     }
 }
 
@@ -795,7 +787,12 @@ impl Ctx<'_> {
             calls: &mut calls,
         };
         self.send_part(store, rng, route, &batch, 0, &mut part, None, rs)?;
-        self.commit_b(store, rng, &batch, verdicts, &calls, &stop, rs)?;
+        let mut staged = vec![Staged {
+            batch: std::sync::Arc::new(batch),
+            verdicts,
+            calls,
+        }];
+        self.commit_staged(store, rng, &mut staged, &stop, rs)?;
         Ok(stop)
     }
 
@@ -814,20 +811,16 @@ impl Ctx<'_> {
         staged: &mut Vec<Staged>,
         rs: &mut RouteSummary,
     ) -> Result<i64, StoreError> {
-        let path = store.path().to_path_buf();
-        let err = |source| StoreError::Sqlite {
-            path: path.clone(),
-            source,
-        };
+        let err = crate::store::err_for(store.path());
         let started = self.now_text();
         let url = self.deliver.url(route);
         let mid = message_id.to_string();
-        let tx = store.conn_mut().transaction().map_err(err)?;
+        let tx = store.conn_mut().transaction().map_err(&err)?;
         for st in staged.drain(..) {
             self.settle_batch(&tx, rng, &st.batch, st.verdicts, &st.calls, &None, rs)
-                .map_err(err)?;
+                .map_err(&err)?;
         }
-        self.refuse(&tx, refused, rs).map_err(err)?;
+        self.refuse(&tx, refused, rs).map_err(&err)?;
         let call = NewCall {
             sweep_id: self.sweep_id,
             route,
@@ -836,18 +829,23 @@ impl Ctx<'_> {
             started_at: &started,
             items: batch.len(),
         };
-        let call_id = outbox::start_call(&tx, &call, &[]).map_err(err)?;
+        let call_id = outbox::start_call(&tx, &call, &[]).map_err(&err)?;
         let items: Vec<(i64, Option<&str>)> = batch
             .iter()
             .map(|i| (i.id, i.frozen.not().then_some(i.wire.as_str())))
             .collect();
-        outbox::lease(&tx, call_id, &items, &started).map_err(err)?;
-        tx.commit().map_err(err)?;
+        outbox::lease(&tx, call_id, &items, &started).map_err(&err)?;
+        tx.commit().map_err(&err)?;
         Ok(call_id)
     }
 
-    /// The commit B of every staged batch, in one transaction (see
-    /// [`Ctx::commit_b`] on why it need not sync).
+    /// Commit B of every staged batch, in one transaction.
+    ///
+    /// It need not reach the disk before the sweep goes on: the next
+    /// outside effect is a call, whose commit A is FULL and syncs the log
+    /// with this transaction in it. A power cut that loses commit B leaves
+    /// these items in flight, and the next sweep resends them (same payload,
+    /// answered "duplicate").
     fn commit_staged(
         &self,
         store: &mut Store,
@@ -859,50 +857,14 @@ impl Ctx<'_> {
         if staged.is_empty() {
             return Ok(());
         }
-        let path = store.path().to_path_buf();
-        let err = |source| StoreError::Sqlite {
-            path: path.clone(),
-            source,
-        };
+        let err = crate::store::err_for(store.path());
         let _ = store.conn().pragma_update(None, "synchronous", "NORMAL");
-        let tx = store.conn_mut().transaction().map_err(err)?;
+        let tx = store.conn_mut().transaction().map_err(&err)?;
         for st in staged.drain(..) {
             self.settle_batch(&tx, rng, &st.batch, st.verdicts, &st.calls, stop, rs)
-                .map_err(err)?;
+                .map_err(&err)?;
         }
-        tx.commit().map_err(err)?;
-        let _ = store.conn().pragma_update(None, "synchronous", "FULL");
-        Ok(())
-    }
-
-    /// Commit B of one batch, on its own.
-    ///
-    /// It need not reach the disk before the sweep goes on: the next
-    /// outside effect is a call, whose commit A is FULL and syncs the log
-    /// with this transaction in it. A power cut that loses commit B leaves
-    /// these items in flight, and the next sweep resends them (same payload,
-    /// answered "duplicate").
-    #[allow(clippy::too_many_arguments)]
-    fn commit_b(
-        &self,
-        store: &mut Store,
-        rng: &mut StdRng,
-        batch: &[DueItem],
-        verdicts: Vec<Option<Verdict>>,
-        calls: &Calls,
-        stop: &Option<Stop>,
-        rs: &mut RouteSummary,
-    ) -> Result<(), StoreError> {
-        let path = store.path().to_path_buf();
-        let err = |source| StoreError::Sqlite {
-            path: path.clone(),
-            source,
-        };
-        let _ = store.conn().pragma_update(None, "synchronous", "NORMAL");
-        let tx = store.conn_mut().transaction().map_err(err)?;
-        self.settle_batch(&tx, rng, batch, verdicts, calls, stop, rs)
-            .map_err(err)?;
-        tx.commit().map_err(err)?;
+        tx.commit().map_err(&err)?;
         let _ = store.conn().pragma_update(None, "synchronous", "FULL");
         Ok(())
     }
@@ -1006,14 +968,10 @@ impl Ctx<'_> {
     ) -> Result<Vec<DueItem>, StoreError> {
         let (ready, refused) = build_payloads(store, batch, self.rules);
         if !refused.is_empty() {
-            let path = store.path().to_path_buf();
-            let err = |source| StoreError::Sqlite {
-                path: path.clone(),
-                source,
-            };
-            let tx = store.conn_mut().transaction().map_err(err)?;
-            self.refuse(&tx, refused, rs).map_err(err)?;
-            tx.commit().map_err(err)?;
+            let err = crate::store::err_for(store.path());
+            let tx = store.conn_mut().transaction().map_err(&err)?;
+            self.refuse(&tx, refused, rs).map_err(&err)?;
+            tx.commit().map_err(&err)?;
         }
         Ok(ready)
     }
@@ -1028,14 +986,10 @@ impl Ctx<'_> {
         if refused.is_empty() {
             return Ok(());
         }
-        let path = store.path().to_path_buf();
-        let err = |source| StoreError::Sqlite {
-            path: path.clone(),
-            source,
-        };
-        let tx = store.conn_mut().transaction().map_err(err)?;
-        self.refuse(&tx, refused, rs).map_err(err)?;
-        tx.commit().map_err(err)
+        let err = crate::store::err_for(store.path());
+        let tx = store.conn_mut().transaction().map_err(&err)?;
+        self.refuse(&tx, refused, rs).map_err(&err)?;
+        tx.commit().map_err(&err)
     }
 
     /// Settles items the rules refuse a payload, in the caller's transaction.
@@ -1210,12 +1164,8 @@ impl Ctx<'_> {
         let started = self.now_text();
         let url = self.deliver.url(route);
         let ids: Vec<i64> = items.iter().map(|i| i.id).collect();
-        let path = store.path().to_path_buf();
-        let err = |source| StoreError::Sqlite {
-            path: path.clone(),
-            source,
-        };
-        let tx = store.conn_mut().transaction().map_err(err)?;
+        let err = crate::store::err_for(store.path());
+        let tx = store.conn_mut().transaction().map_err(&err)?;
         let call = NewCall {
             sweep_id: self.sweep_id,
             route,
@@ -1227,15 +1177,15 @@ impl Ctx<'_> {
         let call_id = match calls.lease.take() {
             // The batch's first call: its items are leased onto it.
             Some(lease) => {
-                let call_id = outbox::start_call(&tx, &call, &[]).map_err(err)?;
+                let call_id = outbox::start_call(&tx, &call, &[]).map_err(&err)?;
                 let items: Vec<(i64, Option<&str>)> =
                     lease.iter().map(|(id, w)| (*id, w.as_deref())).collect();
-                outbox::lease(&tx, call_id, &items, &started).map_err(err)?;
+                outbox::lease(&tx, call_id, &items, &started).map_err(&err)?;
                 call_id
             }
-            None => outbox::start_call(&tx, &call, &ids).map_err(err)?,
+            None => outbox::start_call(&tx, &call, &ids).map_err(&err)?,
         };
-        tx.commit().map_err(err)?;
+        tx.commit().map_err(&err)?;
         let report = self.deliver.deliver(route, items, message_id);
         calls.done.push(DoneCall {
             call_id,

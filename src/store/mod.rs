@@ -156,6 +156,16 @@ impl Store {
     }
 }
 
+/// A mapper of SQLite errors to this state file's error, owning its path:
+/// usable while the store is borrowed for a transaction.
+pub fn err_for(path: &Path) -> impl Fn(rusqlite::Error) -> StoreError + use<> {
+    let path = path.to_path_buf();
+    move |source| StoreError::Sqlite {
+        path: path.clone(),
+        source,
+    }
+}
+
 /// Now as RFC 3339 in UTC, to the second: the form every timestamp column uses.
 pub(crate) fn now_rfc3339() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)

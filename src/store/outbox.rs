@@ -792,12 +792,8 @@ impl Store {
         reason: &str,
     ) -> Result<Result<ItemState, String>, StoreError> {
         let now = super::now_rfc3339();
-        let path = self.path().to_path_buf();
-        let err = |source| StoreError::Sqlite {
-            path: path.clone(),
-            source,
-        };
-        let tx = self.conn_mut().transaction().map_err(err)?;
+        let err = crate::store::err_for(self.path());
+        let tx = self.conn_mut().transaction().map_err(&err)?;
         let row: Option<(String, i64)> = tx
             .query_row(
                 "SELECT state, (SELECT COUNT(*) FROM pump_attempts a WHERE a.item_id = o.id)
@@ -806,7 +802,7 @@ impl Store {
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .optional()
-            .map_err(err)?;
+            .map_err(&err)?;
         let Some((state, calls)) = row else {
             return Ok(Err(format!("no outbox item {item_id}")));
         };
@@ -855,14 +851,14 @@ impl Store {
                 now
             ],
         )
-        .map_err(err)?;
+        .map_err(&err)?;
         tx.execute(
             "INSERT INTO outbox_actions (item_id, action, from_state, by, reason, at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             params![item_id, name, from.as_str(), by, reason, now],
         )
-        .map_err(err)?;
-        tx.commit().map_err(err)?;
+        .map_err(&err)?;
+        tx.commit().map_err(&err)?;
         Ok(Ok(from))
     }
 }
