@@ -36,7 +36,9 @@ pub enum IssueCode {
     TooManyFields,
     /// A row has fewer fields than the header.
     TooFewFields,
-    /// The row is not UTF-8 text (or the CSV cannot be read at that point).
+    /// The row is not UTF-8 text, a value holds a character that is not
+    /// text (a NUL or another control character XML cannot carry), or the
+    /// CSV cannot be read at that point.
     BadEncoding,
     /// A required value is empty.
     MissingRequired,
@@ -420,8 +422,11 @@ pub fn read(bytes: &[u8]) -> ExportFile {
         ));
         return out;
     }
+    let mut known: Vec<(&'static str, usize)> = index.iter().map(|(n, i)| (*n, *i)).collect();
+    known.sort_by_key(|&(_, i)| i);
     let cols = Columns {
         index,
+        known,
         width: header.len(),
     };
 
@@ -489,14 +494,17 @@ pub fn read(bytes: &[u8]) -> ExportFile {
             cols: &cols,
             issues: Vec::new(),
         };
+        // Every problem of the row is reported; a value that is not text
+        // refuses it whatever the rest says.
+        let text = row.all_text();
         match kind {
             ExportKind::Payments => {
-                if let Some(p) = row.payment() {
+                if let Some(p) = row.payment().filter(|_| text) {
                     out.payments.push(Lined { line, row: p });
                 }
             }
             ExportKind::Events => {
-                if let Some(e) = row.event() {
+                if let Some(e) = row.event().filter(|_| text) {
                     out.events.push(Lined { line, row: e });
                 }
             }
@@ -514,7 +522,19 @@ pub fn read(bytes: &[u8]) -> ExportFile {
 
 struct Columns {
     index: HashMap<&'static str, usize>,
+    /// The columns read, in the header's order.
+    known: Vec<(&'static str, usize)>,
     width: usize,
+}
+
+/// Whether XML 1.0 can carry `c` at all, escaped or not (its `Char`
+/// production): every value read may end up in a payload, and no escape
+/// writes a NUL, another control character or U+FFFE.
+fn xml_char(c: char) -> bool {
+    matches!(
+        c,
+        '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..
+    )
 }
 
 /// One data row being read; problems collect in `issues`.
@@ -546,6 +566,29 @@ impl Row<'_> {
             value,
             message,
         });
+    }
+
+    /// `bad_encoding` for each column read whose value holds a character
+    /// that is not text (XML cannot carry it, so no payload could send
+    /// it); whether there was none.
+    fn all_text(&mut self) -> bool {
+        let mut ok = true;
+        for &(name, i) in &self.cols.known {
+            let v = self.fields.get(i).copied().unwrap_or("");
+            if let Some(c) = v.chars().find(|&c| !xml_char(c)) {
+                ok = false;
+                self.issue(
+                    name,
+                    IssueCode::BadEncoding,
+                    format!(
+                        "{name} holds U+{:04X}, a character that is not text \
+                         (no XML payload can carry it)",
+                        c as u32
+                    ),
+                );
+            }
+        }
+        ok
     }
 
     fn required(&mut self, name: &str) -> Option<String> {
@@ -965,6 +1008,52 @@ e6,BILLING,X,1-1,L1,,,,2026-11-27T14:03:00-06:00\n"
         let f = read(&bytes);
         assert_eq!(codes(&f), vec![(Some(2), "bad_encoding")]);
         assert_eq!(f.payments[0].row.auth_code, "A01, Approved");
+    }
+
+    #[test]
+    fn a_value_xml_cannot_carry_refuses_its_row() {
+        // Found by the exports fuzz target: a NUL or another control
+        // character went into the payment's payload as it was, and no
+        // XML parser reads that (the escape writes only <, >, &, ', ").
+        let mut text = PAY_HEADER.to_string();
+        text += "g1\u{e}\0,1-1,INV,,CC,1,,A\u{1b}[0m,0,K\u{ffff},,2026-11-27T14:03:00Z\n";
+        text += "g2,1-1,INV,,CC,1,,\"A01\tApproved\nline 2\",0,,,2026-11-27T14:03:00Z\n";
+        text += "g3,1-1,INV,,CC,$1,,\u{7},0,,,2026-11-27T14:03:00Z\n";
+        let f = read(text.as_bytes());
+        assert_eq!(
+            codes(&f),
+            vec![
+                (Some(2), "bad_encoding"),
+                (Some(2), "bad_encoding"),
+                (Some(2), "bad_encoding"),
+                // The quoted line break: g3 starts on line 5.
+                (Some(5), "bad_encoding"),
+                (Some(5), "bad_amount"),
+            ]
+        );
+        let i = &f.issues[0];
+        assert_eq!(
+            (i.column, i.field.as_deref()),
+            (Some(1), Some("payment_guid"))
+        );
+        assert_eq!(
+            i.text_line("payments.csv"),
+            "payments.csv:2: payment_guid (column 1): bad_encoding: payment_guid holds \
+             U+000E, a character that is not text (no XML payload can carry it)"
+        );
+        assert_eq!(f.issues[1].field.as_deref(), Some("auth_code"));
+        assert_eq!(f.issues[2].field.as_deref(), Some("kiosk_id"));
+        // Tabs and line breaks are text: XML carries them.
+        assert_eq!(f.payments.len(), 1);
+        assert_eq!(f.payments[0].row.auth_code, "A01\tApproved\nline 2");
+        assert_eq!((f.rows, f.refused()), (3, 2));
+
+        let text = format!(
+            "{EVENT_HEADER}e1,SCHEDULED_PAYMENT,CREATE,1-1,,2025-01-01,1,INV\u{0},2026-11-27T14:03:00Z\n"
+        );
+        let f = read(text.as_bytes());
+        assert_eq!(codes(&f), vec![(Some(2), "bad_encoding")]);
+        assert!(f.events.is_empty());
     }
 
     #[test]
