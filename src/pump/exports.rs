@@ -349,6 +349,7 @@ pub fn read(bytes: &[u8]) -> ExportFile {
         .trim(csv::Trim::All)
         .from_reader(bytes);
     let mut record = csv::ByteRecord::new();
+    let mut lines = Lines::new(bytes);
     let file_issue = |code, message: String| RowIssue {
         line: None,
         column: None,
@@ -359,11 +360,14 @@ pub fn read(bytes: &[u8]) -> ExportFile {
     };
 
     // The header row tells the kind and where each column is.
-    let header: Vec<String> = match rdr.read_byte_record(&mut record) {
-        Ok(true) => record
-            .iter()
-            .map(|f| String::from_utf8_lossy(f).trim().to_ascii_lowercase())
-            .collect(),
+    let (header_line, header): (u64, Vec<String>) = match rdr.read_byte_record(&mut record) {
+        Ok(true) => (
+            lines.of_record(&record),
+            record
+                .iter()
+                .map(|f| String::from_utf8_lossy(f).trim().to_ascii_lowercase())
+                .collect(),
+        ),
         Ok(false) => {
             out.issues.push(file_issue(
                 IssueCode::EmptyFile,
@@ -398,7 +402,7 @@ pub fn read(bytes: &[u8]) -> ExportFile {
                 index.entry(name).or_insert(i);
             }
             None => out.issues.push(RowIssue {
-                line: Some(1),
+                line: Some(header_line),
                 column: Some(i + 1),
                 field: Some(h.clone()),
                 code: IssueCode::UnknownColumn,
@@ -435,7 +439,10 @@ pub fn read(bytes: &[u8]) -> ExportFile {
             Ok(false) => break,
             Ok(true) => {}
             Err(e) => {
-                let line = e.position().map(|p| p.line()).unwrap_or(0);
+                let line = match e.position() {
+                    Some(p) => lines.row_at(p.byte()),
+                    None => lines.line + 1,
+                };
                 out.rows += 1;
                 out.issues.push(RowIssue {
                     line: Some(line),
@@ -448,7 +455,7 @@ pub fn read(bytes: &[u8]) -> ExportFile {
                 continue;
             }
         }
-        let line = record.position().map(|p| p.line()).unwrap_or(0);
+        let line = lines.of_record(&record);
         if record.iter().all(|f| f.is_empty()) {
             continue; // a blank line
         }
@@ -518,6 +525,61 @@ pub fn read(bytes: &[u8]) -> ExportFile {
         ));
     }
     out
+}
+
+/// The line each row starts on, as an editor numbers lines: a line ends
+/// at `\n`, `\r\n` or a lone `\r`. The csv reader's own count knows only
+/// `\n` and gives the position where it began reading a record, which is
+/// before the `\n` of a `\r\n` and before any blank lines: a CRLF file's
+/// rows were each put one line early (the first on the header's line), a
+/// file ended by lone `\r`s was all line 1, and a row after a blank line
+/// was put on the blank line.
+struct Lines<'a> {
+    bytes: &'a [u8],
+    /// Line breaks before `at` are counted in `line`.
+    at: usize,
+    line: u64,
+}
+
+impl<'a> Lines<'a> {
+    fn new(bytes: &'a [u8]) -> Self {
+        Lines {
+            bytes,
+            at: 0,
+            line: 1,
+        }
+    }
+
+    /// The line of the record just read (positions only move forward).
+    fn of_record(&mut self, record: &csv::ByteRecord) -> u64 {
+        match record.position() {
+            Some(p) => self.row_at(p.byte()),
+            None => self.line,
+        }
+    }
+
+    /// The line of the row the reader began reading at byte `from`: its
+    /// first byte is the first one there that ends no line.
+    fn row_at(&mut self, from: u64) -> u64 {
+        let len = self.bytes.len();
+        let from = usize::try_from(from).map_or(len, |f| f.min(len));
+        let start = from
+            + self.bytes[from..]
+                .iter()
+                .take_while(|&&b| b == b'\r' || b == b'\n')
+                .count();
+        if start < self.at {
+            (self.at, self.line) = (0, 1);
+        }
+        for i in self.at..start {
+            let b = self.bytes[i];
+            if b == b'\r' || (b == b'\n' && (i == 0 || self.bytes[i - 1] != b'\r')) {
+                self.line += 1;
+            }
+        }
+        self.at = start;
+        self.line
+    }
 }
 
 struct Columns {
@@ -1054,6 +1116,51 @@ e6,BILLING,X,1-1,L1,,,,2026-11-27T14:03:00-06:00\n"
         let f = read(text.as_bytes());
         assert_eq!(codes(&f), vec![(Some(2), "bad_encoding")]);
         assert!(f.events.is_empty());
+    }
+
+    #[test]
+    fn rows_are_at_their_lines_whatever_ends_them() {
+        // Found by the exports fuzz target: the csv reader counts only
+        // `\n`, from where it began reading a record. A CRLF file (as
+        // Windows writes them) had each row one line early, the first on
+        // the header's line; lone `\r` line ends put every row on line 1,
+        // so `refused()` counted three refused rows as one; and a row after
+        // a blank line was put on the blank line.
+        let h =
+            "payment_guid,paid_at,amount,tender,payment_source_id,invoice_number,account_number,x";
+        let r = "g1,2026-11-27T14:03:00Z,$5,ACH,2,INV-1,1-2,";
+        for (end, first, step) in [
+            ("\n", 2, 1),
+            ("\r\n", 2, 1),
+            ("\r", 2, 1),
+            ("\n\n", 3, 2),
+            ("\r\n\r\n", 3, 2),
+            ("\r\r", 3, 2),
+            ("\n\r", 3, 2),
+        ] {
+            for lead in ["", end] {
+                let skip = if lead.is_empty() { 0 } else { step };
+                let f = read(format!("{lead}{h}{end}{r}{end}{r}{end}{r}{end}").as_bytes());
+                let want = vec![
+                    (Some(1 + skip), "unknown_column"),
+                    (Some(first + skip), "bad_amount"),
+                    (Some(first + skip + step), "bad_amount"),
+                    (Some(first + skip + 2 * step), "bad_amount"),
+                ];
+                assert_eq!(codes(&f), want, "{lead:?} {end:?}");
+                assert_eq!((f.rows, f.refused()), (3, 3), "{end:?}");
+            }
+        }
+        // A quoted line break moves the next row down; the usable rows
+        // carry their lines too.
+        let text = format!(
+            "{PAY_HEADER}g1,1-1,INV,,CC,1,,\"A\r\nB\rC\",0,,,2026-11-27T14:03:00Z\r\n\r\n\
+             g2,1-1,INV,,CC,1,,A,0,,,2026-11-27T14:03:00Z\r\n"
+        );
+        let f = read(text.as_bytes());
+        assert!(f.issues.is_empty(), "{:?}", f.issues);
+        let at: Vec<u64> = f.payments.iter().map(|p| p.line).collect();
+        assert_eq!(at, vec![2, 6]);
     }
 
     #[test]
