@@ -36,7 +36,9 @@ pub enum IssueCode {
     TooManyFields,
     /// A row has fewer fields than the header.
     TooFewFields,
-    /// The row is not UTF-8 text (or the CSV cannot be read at that point).
+    /// The row is not UTF-8 text, a value holds a character that is not
+    /// text (a NUL or another control character XML cannot carry), or the
+    /// CSV cannot be read at that point.
     BadEncoding,
     /// A required value is empty.
     MissingRequired,
@@ -369,6 +371,7 @@ pub fn read_each(bytes: &[u8], mut on_row: impl FnMut(Usable)) -> ExportFile {
         .trim(csv::Trim::All)
         .from_reader(bytes);
     let mut record = csv::ByteRecord::new();
+    let mut lines = Lines::new(bytes);
     let file_issue = |code, message: String| RowIssue {
         line: None,
         column: None,
@@ -379,11 +382,14 @@ pub fn read_each(bytes: &[u8], mut on_row: impl FnMut(Usable)) -> ExportFile {
     };
 
     // The header row tells the kind and where each column is.
-    let header: Vec<String> = match rdr.read_byte_record(&mut record) {
-        Ok(true) => record
-            .iter()
-            .map(|f| String::from_utf8_lossy(f).trim().to_ascii_lowercase())
-            .collect(),
+    let (header_line, header): (u64, Vec<String>) = match rdr.read_byte_record(&mut record) {
+        Ok(true) => (
+            lines.of_record(&record),
+            record
+                .iter()
+                .map(|f| String::from_utf8_lossy(f).trim().to_ascii_lowercase())
+                .collect(),
+        ),
         Ok(false) => {
             out.issues.push(file_issue(
                 IssueCode::EmptyFile,
@@ -418,7 +424,7 @@ pub fn read_each(bytes: &[u8], mut on_row: impl FnMut(Usable)) -> ExportFile {
                 index.entry(name).or_insert(i);
             }
             None => out.issues.push(RowIssue {
-                line: Some(1),
+                line: Some(header_line),
                 column: Some(i + 1),
                 field: Some(h.clone()),
                 code: IssueCode::UnknownColumn,
@@ -442,8 +448,11 @@ pub fn read_each(bytes: &[u8], mut on_row: impl FnMut(Usable)) -> ExportFile {
         ));
         return out;
     }
+    let mut known: Vec<(&'static str, usize)> = index.iter().map(|(n, i)| (*n, *i)).collect();
+    known.sort_by_key(|&(_, i)| i);
     let cols = Columns {
         index,
+        known,
         width: header.len(),
     };
 
@@ -452,7 +461,10 @@ pub fn read_each(bytes: &[u8], mut on_row: impl FnMut(Usable)) -> ExportFile {
             Ok(false) => break,
             Ok(true) => {}
             Err(e) => {
-                let line = e.position().map(|p| p.line()).unwrap_or(0);
+                let line = match e.position() {
+                    Some(p) => lines.row_at(p.byte()),
+                    None => lines.line + 1,
+                };
                 out.rows += 1;
                 out.issues.push(RowIssue {
                     line: Some(line),
@@ -465,7 +477,7 @@ pub fn read_each(bytes: &[u8], mut on_row: impl FnMut(Usable)) -> ExportFile {
                 continue;
             }
         }
-        let line = record.position().map(|p| p.line()).unwrap_or(0);
+        let line = lines.of_record(&record);
         if record.iter().all(|f| f.is_empty()) {
             continue; // a blank line
         }
@@ -511,14 +523,17 @@ pub fn read_each(bytes: &[u8], mut on_row: impl FnMut(Usable)) -> ExportFile {
             cols: &cols,
             issues: Vec::new(),
         };
+        // Every problem of the row is reported; a value that is not text
+        // refuses it whatever the rest says.
+        let text = row.all_text();
         match kind {
             ExportKind::Payments => {
-                if let Some(p) = row.payment() {
+                if let Some(p) = row.payment().filter(|_| text) {
                     on_row(Usable::Payment(Lined { line, row: p }));
                 }
             }
             ExportKind::Events => {
-                if let Some(e) = row.event() {
+                if let Some(e) = row.event().filter(|_| text) {
                     on_row(Usable::Event(Lined { line, row: e }));
                 }
             }
@@ -534,9 +549,76 @@ pub fn read_each(bytes: &[u8], mut on_row: impl FnMut(Usable)) -> ExportFile {
     out
 }
 
+/// The line each row starts on, as an editor numbers lines: a line ends
+/// at `\n`, `\r\n` or a lone `\r`. The csv reader's own count knows only
+/// `\n` and gives the position where it began reading a record, which is
+/// before the `\n` of a `\r\n` and before any blank lines: a CRLF file's
+/// rows were each put one line early (the first on the header's line), a
+/// file ended by lone `\r`s was all line 1, and a row after a blank line
+/// was put on the blank line.
+struct Lines<'a> {
+    bytes: &'a [u8],
+    /// Line breaks before `at` are counted in `line`.
+    at: usize,
+    line: u64,
+}
+
+impl<'a> Lines<'a> {
+    fn new(bytes: &'a [u8]) -> Self {
+        Lines {
+            bytes,
+            at: 0,
+            line: 1,
+        }
+    }
+
+    /// The line of the record just read (positions only move forward).
+    fn of_record(&mut self, record: &csv::ByteRecord) -> u64 {
+        match record.position() {
+            Some(p) => self.row_at(p.byte()),
+            None => self.line,
+        }
+    }
+
+    /// The line of the row the reader began reading at byte `from`: its
+    /// first byte is the first one there that ends no line.
+    fn row_at(&mut self, from: u64) -> u64 {
+        let len = self.bytes.len();
+        let from = usize::try_from(from).map_or(len, |f| f.min(len));
+        let start = from
+            + self.bytes[from..]
+                .iter()
+                .take_while(|&&b| b == b'\r' || b == b'\n')
+                .count();
+        if start < self.at {
+            (self.at, self.line) = (0, 1);
+        }
+        for i in self.at..start {
+            let b = self.bytes[i];
+            if b == b'\r' || (b == b'\n' && (i == 0 || self.bytes[i - 1] != b'\r')) {
+                self.line += 1;
+            }
+        }
+        self.at = start;
+        self.line
+    }
+}
+
 struct Columns {
     index: HashMap<&'static str, usize>,
+    /// The columns read, in the header's order.
+    known: Vec<(&'static str, usize)>,
     width: usize,
+}
+
+/// Whether XML 1.0 can carry `c` at all, escaped or not (its `Char`
+/// production): every value read may end up in a payload, and no escape
+/// writes a NUL, another control character or U+FFFE.
+fn xml_char(c: char) -> bool {
+    matches!(
+        c,
+        '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..
+    )
 }
 
 /// One data row being read; problems collect in `issues`.
@@ -568,6 +650,29 @@ impl Row<'_> {
             value,
             message,
         });
+    }
+
+    /// `bad_encoding` for each column read whose value holds a character
+    /// that is not text (XML cannot carry it, so no payload could send
+    /// it); whether there was none.
+    fn all_text(&mut self) -> bool {
+        let mut ok = true;
+        for &(name, i) in &self.cols.known {
+            let v = self.fields.get(i).copied().unwrap_or("");
+            if let Some(c) = v.chars().find(|&c| !xml_char(c)) {
+                ok = false;
+                self.issue(
+                    name,
+                    IssueCode::BadEncoding,
+                    format!(
+                        "{name} holds U+{:04X}, a character that is not text \
+                         (no XML payload can carry it)",
+                        c as u32
+                    ),
+                );
+            }
+        }
+        ok
     }
 
     fn required(&mut self, name: &str) -> Option<String> {
@@ -987,6 +1092,97 @@ e6,BILLING,X,1-1,L1,,,,2026-11-27T14:03:00-06:00\n"
         let f = read(&bytes);
         assert_eq!(codes(&f), vec![(Some(2), "bad_encoding")]);
         assert_eq!(f.payments[0].row.auth_code, "A01, Approved");
+    }
+
+    #[test]
+    fn a_value_xml_cannot_carry_refuses_its_row() {
+        // Found by the exports fuzz target: a NUL or another control
+        // character went into the payment's payload as it was, and no
+        // XML parser reads that (the escape writes only <, >, &, ', ").
+        let mut text = PAY_HEADER.to_string();
+        text += "g1\u{e}\0,1-1,INV,,CC,1,,A\u{1b}[0m,0,K\u{ffff},,2026-11-27T14:03:00Z\n";
+        text += "g2,1-1,INV,,CC,1,,\"A01\tApproved\nline 2\",0,,,2026-11-27T14:03:00Z\n";
+        text += "g3,1-1,INV,,CC,$1,,\u{7},0,,,2026-11-27T14:03:00Z\n";
+        let f = read(text.as_bytes());
+        assert_eq!(
+            codes(&f),
+            vec![
+                (Some(2), "bad_encoding"),
+                (Some(2), "bad_encoding"),
+                (Some(2), "bad_encoding"),
+                // The quoted line break: g3 starts on line 5.
+                (Some(5), "bad_encoding"),
+                (Some(5), "bad_amount"),
+            ]
+        );
+        let i = &f.issues[0];
+        assert_eq!(
+            (i.column, i.field.as_deref()),
+            (Some(1), Some("payment_guid"))
+        );
+        assert_eq!(
+            i.text_line("payments.csv"),
+            "payments.csv:2: payment_guid (column 1): bad_encoding: payment_guid holds \
+             U+000E, a character that is not text (no XML payload can carry it)"
+        );
+        assert_eq!(f.issues[1].field.as_deref(), Some("auth_code"));
+        assert_eq!(f.issues[2].field.as_deref(), Some("kiosk_id"));
+        // Tabs and line breaks are text: XML carries them.
+        assert_eq!(f.payments.len(), 1);
+        assert_eq!(f.payments[0].row.auth_code, "A01\tApproved\nline 2");
+        assert_eq!((f.rows, f.refused()), (3, 2));
+
+        let text = format!(
+            "{EVENT_HEADER}e1,SCHEDULED_PAYMENT,CREATE,1-1,,2025-01-01,1,INV\u{0},2026-11-27T14:03:00Z\n"
+        );
+        let f = read(text.as_bytes());
+        assert_eq!(codes(&f), vec![(Some(2), "bad_encoding")]);
+        assert!(f.events.is_empty());
+    }
+
+    #[test]
+    fn rows_are_at_their_lines_whatever_ends_them() {
+        // Found by the exports fuzz target: the csv reader counts only
+        // `\n`, from where it began reading a record. A CRLF file (as
+        // Windows writes them) had each row one line early, the first on
+        // the header's line; lone `\r` line ends put every row on line 1,
+        // so `refused()` counted three refused rows as one; and a row after
+        // a blank line was put on the blank line.
+        let h =
+            "payment_guid,paid_at,amount,tender,payment_source_id,invoice_number,account_number,x";
+        let r = "g1,2026-11-27T14:03:00Z,$5,ACH,2,INV-1,1-2,";
+        for (end, first, step) in [
+            ("\n", 2, 1),
+            ("\r\n", 2, 1),
+            ("\r", 2, 1),
+            ("\n\n", 3, 2),
+            ("\r\n\r\n", 3, 2),
+            ("\r\r", 3, 2),
+            ("\n\r", 3, 2),
+        ] {
+            for lead in ["", end] {
+                let skip = if lead.is_empty() { 0 } else { step };
+                let f = read(format!("{lead}{h}{end}{r}{end}{r}{end}{r}{end}").as_bytes());
+                let want = vec![
+                    (Some(1 + skip), "unknown_column"),
+                    (Some(first + skip), "bad_amount"),
+                    (Some(first + skip + step), "bad_amount"),
+                    (Some(first + skip + 2 * step), "bad_amount"),
+                ];
+                assert_eq!(codes(&f), want, "{lead:?} {end:?}");
+                assert_eq!((f.rows, f.refused()), (3, 3), "{end:?}");
+            }
+        }
+        // A quoted line break moves the next row down; the usable rows
+        // carry their lines too.
+        let text = format!(
+            "{PAY_HEADER}g1,1-1,INV,,CC,1,,\"A\r\nB\rC\",0,,,2026-11-27T14:03:00Z\r\n\r\n\
+             g2,1-1,INV,,CC,1,,A,0,,,2026-11-27T14:03:00Z\r\n"
+        );
+        let f = read(text.as_bytes());
+        assert!(f.issues.is_empty(), "{:?}", f.issues);
+        let at: Vec<u64> = f.payments.iter().map(|p| p.line).collect();
+        assert_eq!(at, vec![2, 6]);
     }
 
     #[test]
