@@ -383,6 +383,9 @@ pub struct Paths {
     pub quarantine: PathBuf,
     /// A per-biller BIF layout file replacing the embedded one.
     pub layout: Option<PathBuf>,
+    /// Where `run` writes its counters and durations in the Prometheus text
+    /// format (node_exporter's textfile collector), if anywhere.
+    pub metrics: Option<PathBuf>,
 }
 
 /// `[pump]`: how the data pump talks to Daffron.
@@ -409,6 +412,10 @@ pub struct PumpConfig {
     pub call_tries: u32,
     /// Within a run: the pause before the second try; later ones double.
     pub retry_pause_ms: u64,
+    /// `run`'s verification: at most this many accounts paid in the run
+    /// are asked for their balance (RTDR), sampled when there are more; 0
+    /// turns verification off.
+    pub verify_limit: usize,
 }
 
 impl PumpConfig {
@@ -563,6 +570,7 @@ struct RawPaths {
     reports: Option<PathBuf>,
     quarantine: Option<PathBuf>,
     layout: Option<PathBuf>,
+    metrics: Option<PathBuf>,
 }
 
 #[derive(Deserialize, Default)]
@@ -580,6 +588,7 @@ struct RawPump {
     max_backoff_seconds: Option<u64>,
     call_tries: Option<u32>,
     retry_pause_ms: Option<u64>,
+    verify_limit: Option<usize>,
 }
 
 #[derive(Deserialize)]
@@ -787,6 +796,7 @@ impl Config {
             reports: path_or(p.reports, "reports"),
             quarantine: path_or(p.quarantine, "quarantine"),
             layout: p.layout.as_deref().map(rel),
+            metrics: p.metrics.as_deref().map(rel),
         };
 
         // [pump]
@@ -806,6 +816,7 @@ impl Config {
             max_backoff_seconds: rp.max_backoff_seconds.unwrap_or(6 * 3600),
             call_tries: rp.call_tries.unwrap_or(3),
             retry_pause_ms: rp.retry_pause_ms.unwrap_or(500),
+            verify_limit: rp.verify_limit.unwrap_or(200),
         };
         if pump.call_tries == 0 {
             return Err(bad("pump", "call_tries", "0", "at least 1"));

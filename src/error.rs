@@ -19,6 +19,16 @@ pub enum ExitCode {
 }
 
 impl ExitCode {
+    /// What the code means, in words (the summary line of `run`).
+    pub fn words(self) -> &'static str {
+        match self {
+            ExitCode::Success => "all done",
+            ExitCode::InputErrors => "some input was refused or needs a person",
+            ExitCode::Usage => "usage or configuration error",
+            ExitCode::Transient => "something was unreachable; work is pending for the next run",
+        }
+    }
+
     /// The worse of two outcomes, so that a command made of several steps
     /// reports the most serious one. Transient outranks input errors: work is
     /// pending and the scheduler should know.
@@ -97,6 +107,9 @@ pub enum Error {
 
     #[error(transparent)]
     Sandbox(#[from] crate::sandbox::SandboxError),
+
+    #[error(transparent)]
+    Report(#[from] crate::report::ReportError),
 }
 
 impl Error {
@@ -118,6 +131,7 @@ impl Error {
             Error::Rtdr(crate::rtdr::RtdrError::BadAccount(_)) => ExitCode::Usage,
             Error::Rtdr(crate::rtdr::RtdrError::BadExtension { .. }) => ExitCode::Transient,
             Error::Sandbox(_) => ExitCode::Usage,
+            Error::Report(_) => ExitCode::Usage,
         }
     }
 }

@@ -33,6 +33,7 @@ pub mod multispeak;
 pub mod pdf_link;
 pub mod pipeline;
 pub mod pump;
+pub mod report;
 pub mod retry;
 pub mod rtdr;
 pub mod sandbox;

@@ -38,9 +38,10 @@ enum Command {
     Sweep(commands::sweep::Args),
     /// The outbox for people: list, show, replay, cancel.
     Outbox(commands::outbox::Args),
-    /// The nightly job: pull, validate, upload (and, as they are built, the
-    /// data pump and the report).
+    /// The nightly job: pull, validate, upload, ingest, sweep, verify, report.
     Run(commands::run::Args),
+    /// The reconciliation report of a run or a night: text, JSON, CSV, HTML.
+    Report(commands::report::Args),
     /// Real-time balance of an account (RTDR, GetPayableItemsList).
     Balance(commands::balance::Args),
     /// Local stand-in for Daffron's MultiSpeak CB server and InvoiceCloud's upload.
@@ -60,6 +61,7 @@ fn main() -> std::process::ExitCode {
         Command::Sweep(a) => commands::sweep::run(&cli.globals, a),
         Command::Outbox(a) => commands::outbox::run(&cli.globals, a),
         Command::Run(a) => commands::run::run(&cli.globals, a),
+        Command::Report(a) => commands::report::run(&cli.globals, a),
         Command::Balance(a) => commands::balance::run(&cli.globals, a),
         Command::Sandbox(a) => commands::sandbox::run(&cli.globals, a),
     };

@@ -17,6 +17,7 @@ pub mod ingest;
 pub mod outbox;
 pub mod pdf_link;
 pub mod pull;
+pub mod report;
 pub mod run;
 pub mod sandbox;
 pub mod sweep;
@@ -40,6 +41,18 @@ pub struct Globals {
     /// More log output on stderr (-v info, -vv debug). RUST_LOG overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+
+    /// How logs on stderr are written: `text` for people, `json` (one
+    /// object a line) for log shippers. Data on stdout is not affected.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+/// The form of the log lines on stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 impl Globals {
@@ -52,11 +65,14 @@ impl Globals {
         };
         let filter = tracing_subscriber::EnvFilter::try_from_default_env()
             .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-        let _ = tracing_subscriber::fmt()
+        let fmt = tracing_subscriber::fmt()
             .with_env_filter(filter)
             .with_writer(std::io::stderr)
-            .with_target(false)
-            .try_init();
+            .with_target(false);
+        let _ = match self.log_format {
+            LogFormat::Text => fmt.try_init(),
+            LogFormat::Json => fmt.json().flatten_event(true).try_init(),
+        };
     }
 
     /// Loads the configuration: `--config`, else `./daffron-bridge.toml`,

@@ -3,11 +3,14 @@
 
 use std::path::Path;
 
+use rust_decimal::Decimal;
+
 use crate::Error;
 use crate::bif::invoice::{Invoice, read_invoices};
 use crate::bif::layout::Layout;
 use crate::bif::report::ValidationReport;
 use crate::bif::validate::{ValidateOptions, validate_bytes};
+use crate::store::FileFigures;
 
 /// What the checks said about a file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,6 +27,57 @@ pub enum Verdict {
         json_report: String,
     },
 }
+
+impl Verdict {
+    /// The figures the report shows for the file: invoices and their total
+    /// for an accepted file; for a rejected one, what its JSON report says
+    /// (invoices read, their total, and its errors counted by code with the
+    /// first few as they are).
+    pub fn figures(&self) -> FileFigures {
+        match self {
+            Verdict::Accept { invoices } => FileFigures {
+                invoices: Some(invoices.len() as u64),
+                total: invoices
+                    .iter()
+                    .try_fold(Decimal::ZERO, |sum, i| sum.checked_add(i.total_amount_due))
+                    .map(|t| t.to_string()),
+                errors: None,
+            },
+            Verdict::Reject { json_report, .. } => {
+                let json: serde_json::Value = serde_json::from_str(json_report).unwrap_or_default();
+                let file = &json["files"][0];
+                let errors = file["errors"].as_array().map(Vec::as_slice).unwrap_or(&[]);
+                let mut by_code = serde_json::Map::new();
+                for e in errors {
+                    let code = e["code"].as_str().unwrap_or("unknown").to_string();
+                    let n = by_code.get(&code).and_then(|v| v.as_u64()).unwrap_or(0);
+                    by_code.insert(code, (n + 1).into());
+                }
+                let first: Vec<serde_json::Value> = errors
+                    .iter()
+                    .take(FIRST_ERRORS)
+                    .map(|e| {
+                        serde_json::json!({
+                            "line": e["line"], "field": e["field"], "code": e["code"],
+                            "message": e["message"],
+                        })
+                    })
+                    .collect();
+                FileFigures {
+                    invoices: file["invoices"].as_u64(),
+                    total: file["total_amount"].as_str().map(str::to_string),
+                    errors: Some(serde_json::json!({
+                        "count": errors.len(), "by_code": by_code, "first": first,
+                    })),
+                }
+            }
+        }
+    }
+}
+
+/// How many of a rejected file's errors the state keeps for the report (the
+/// quarantine holds them all).
+const FIRST_ERRORS: usize = 5;
 
 /// Decides about a file downloaded to `local` under its source name `name`.
 ///

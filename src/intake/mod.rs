@@ -443,6 +443,7 @@ fn judge_and_place(
             source: Box::new(e),
         })?;
     let described = source.describe();
+    let figures = decision.figures();
     let record = |verdict, local_path: &Path| TakenFile {
         name: f.name.clone(),
         sha256: sha.to_string(),
@@ -451,6 +452,7 @@ fn judge_and_place(
         source: described.clone(),
         verdict,
         local_path: local_path.to_path_buf(),
+        figures: figures.clone(),
     };
     match decision {
         Verdict::Accept { invoices } => {

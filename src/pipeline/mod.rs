@@ -10,6 +10,8 @@
 //! | `upload` | [`upload`] | [`UploadSummary`] | inbox → transformed → InvoiceCloud UploadInvoiceFile, retried by `[pump]`'s call policy | [`upload`], [`crate::invoicecloud`], [`crate::retry`] |
 //! | `ingest` | [`ingest`] | [`ingest::IngestSummary`] | payments.csv / events.csv → the outbox, rules applied | [`crate::pump::ingest`] |
 //! | `sweep` | [`sweep`] | [`sweep::SweepSummary`] | the outbox → Daffron's MultiSpeak endpoints, batched, retried | [`crate::pump::sweep`] |
+//! | `verify` | [`verify`] | [`verify::VerifySummary`] | the accounts paid in the run → RTDR: does the balance show the payment | [`verify`] |
+//! | `report` | [`report`] | [`report::ReportSummary`] | the run's reconciliation report → `[paths] reports` (HTML, JSON) | [`crate::report`] |
 //!
 //! Not here: the locks (`crate::store::StateLock`, taken by the commands),
 //! the demo's in-process sandbox ([`crate::sandbox::embedded`]), the wire
@@ -50,17 +52,22 @@
 //! 2. `src/commands/<stage>.rs`: load the configuration, start
 //!    [`crate::sandbox::embedded`] if the stage calls out, take the stage's
 //!    lock (`StateLock::sweep` for a sweep), call the stage, [`emit`].
-//! 3. `src/commands/run.rs`: take the same lock and push the summary onto
-//!    the list, in the order of the night. An `Err` from a stage ends `run`
-//!    before anything is printed, so keep `Err` for what truly stops.
+//! 3. `src/commands/run.rs`: add a `stage(...)` call, in the order of the
+//!    night. Under `run` an `Err` does not stop the night: it becomes a
+//!    [`FailedStage`] (said on stderr, counted in the exit code) and the
+//!    next stage runs, so a stage's `Err` is still "this stage could do
+//!    nothing", never "stop everything".
 
 use crate::ExitCode;
 use crate::commands::Format;
 
 pub mod ingest;
+pub mod progress;
 pub mod pull;
+pub mod report;
 pub mod sweep;
 pub mod upload;
+pub mod verify;
 
 pub use pull::PullSummary;
 pub use upload::{UploadResult, UploadResultKind, UploadSummary, Uploader};
@@ -104,6 +111,36 @@ pub fn to_json(value: &impl serde::Serialize) -> serde_json::Value {
         eprintln!("daffron-bridge: cannot print JSON: {e}");
         serde_json::Value::Null
     })
+}
+
+/// A stage of `run` that ended in an `Err`: the night goes on, and the
+/// stage shows as failed with its error and exit code.
+#[derive(Debug)]
+pub struct FailedStage {
+    pub stage: &'static str,
+    pub error: crate::Error,
+}
+
+impl StageSummary for FailedStage {
+    fn stage(&self) -> &'static str {
+        self.stage
+    }
+    fn exit_code(&self) -> ExitCode {
+        self.error.exit_code()
+    }
+    fn text(&self) -> String {
+        let line = crate::commands::error_line(&self.error);
+        let cause = line.trim_start_matches("daffron-bridge: error: ");
+        format!("{}: failed: {cause}", self.stage)
+    }
+    fn json(&self) -> serde_json::Value {
+        let line = crate::commands::error_line(&self.error);
+        serde_json::json!({
+            "failed": true,
+            "error": line.trim_start_matches("daffron-bridge: error: "),
+            "exit_code": self.exit_code() as u8,
+        })
+    }
 }
 
 /// The exit code of several stages (or items): the worst one.

@@ -12,8 +12,9 @@
 //! | `malformed` | answer HTTP 200 with a body that is not well-formed XML |
 //! | `item_failure` | refuse single items of a batch (tender Failure / errorObject) |
 //! | `item_unanswered` | apply a payment but leave it out of the answer (the client cannot know it was taken) |
+//! | `unapplied` | take a payment and answer Success, but leave the account's balance as it was (parked in a suspense queue: what `run`'s verification finds) |
 //!
-//! WHEN (for `item_failure` and `item_unanswered` counted per item, for the others per request):
+//! WHEN (for `item_failure`, `item_unanswered` and `unapplied` counted per item, for the others per request):
 //! `0.05` (a probability, drawn from a generator seeded by `--fault-seed`),
 //! `first:N` (the first N), `nth:N` (only the N-th, 1-based), `always` (the
 //! default), and for the item kinds also `account:ID` (every item of that
@@ -40,12 +41,17 @@ pub enum FaultKind {
     Malformed,
     ItemFailure,
     ItemUnanswered,
+    /// Taken and answered Success, but not applied to the balance.
+    Unapplied,
 }
 
 impl FaultKind {
     /// Decided per item of a batch rather than per request.
     pub fn is_item(self) -> bool {
-        matches!(self, FaultKind::ItemFailure | FaultKind::ItemUnanswered)
+        matches!(
+            self,
+            FaultKind::ItemFailure | FaultKind::ItemUnanswered | FaultKind::Unapplied
+        )
     }
 
     fn parse(s: &str) -> Option<FaultKind> {
@@ -58,6 +64,7 @@ impl FaultKind {
             "malformed" => FaultKind::Malformed,
             "item_failure" => FaultKind::ItemFailure,
             "item_unanswered" => FaultKind::ItemUnanswered,
+            "unapplied" => FaultKind::Unapplied,
             _ => return None,
         })
     }
@@ -72,6 +79,7 @@ impl FaultKind {
             FaultKind::Malformed => "malformed",
             FaultKind::ItemFailure => "item_failure",
             FaultKind::ItemUnanswered => "item_unanswered",
+            FaultKind::Unapplied => "unapplied",
         }
     }
 }

@@ -840,6 +840,7 @@ fn commit_payments(shared: &Shared, ch: &mut Changes, body: &Element) -> OpResul
                 transaction_id: t.clone(),
                 tender: kind.code().to_string(),
                 amount,
+                unapplied: item_fault == Some(FaultKind::Unapplied),
             };
             match ch.apply(effect) {
                 Some(Applied::New | Applied::Repeated) => ("Success", None),

@@ -274,6 +274,7 @@ mod tests {
             transaction_id: id.into(),
             tender: "CC".into(),
             amount: Decimal::new(cents, 2),
+            unapplied: false,
         }
     }
 

@@ -169,12 +169,15 @@ impl State {
                 transaction_id,
                 tender,
                 amount,
+                unapplied,
                 ..
             } => {
                 if !self.transaction_ids.insert(transaction_id.clone()) {
                     return Some(Applied::Duplicate);
                 }
-                if let Some((bal, _)) = acct.prepaid.as_mut() {
+                if *unapplied {
+                    // Held, not applied: the balance stays as it was.
+                } else if let Some((bal, _)) = acct.prepaid.as_mut() {
                     *bal += *amount;
                 } else if let Some(item) = acct.items.first_mut() {
                     let from_past = (*amount).min(item.past_due_amount).max(Decimal::ZERO);
@@ -255,6 +258,11 @@ pub enum Effect {
         transaction_id: String,
         tender: String,
         amount: Decimal,
+        /// Taken (its transactionId is held, a resend is a duplicate) but
+        /// not applied to the balance: the `unapplied` fault, a payment
+        /// parked in a suspense queue, which `run`'s verification must see.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        unapplied: bool,
     },
     /// EBILL set (ModifyCBDataForCustomer).
     Paperless { account: String, value: bool },
@@ -441,6 +449,7 @@ mod tests {
             transaction_id: id.into(),
             tender: "ACH".into(),
             amount: Decimal::ONE,
+            unapplied: false,
         };
         s.apply(T, &pay("1", "a")).unwrap();
         s.apply(T, &pay("2", "b")).unwrap();
@@ -479,6 +488,7 @@ mod tests {
             transaction_id: "t".into(),
             tender: "CC".into(),
             amount: Decimal::from(40),
+            unapplied: false,
         };
         assert_eq!(s.apply(T, &pay), Some(Applied::New));
         let it = &s.accounts["1"].items[0];

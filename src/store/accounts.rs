@@ -279,8 +279,8 @@ pub(crate) fn upsert(
         tx.execute(
             "INSERT INTO accounts (account, ms_id, base, sub, location, name, address1, address2,
                  city, state, zip, phone, email, invoice_number, invoice_date, source_file_id,
-                 first_seen, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?17)
+                 first_seen, updated_at, amount_due)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?17, ?18)
              ON CONFLICT (account) DO UPDATE SET
                  ms_id = excluded.ms_id, base = excluded.base, sub = excluded.sub,
                  location = excluded.location, name = excluded.name,
@@ -288,7 +288,8 @@ pub(crate) fn upsert(
                  city = excluded.city, state = excluded.state, zip = excluded.zip,
                  phone = excluded.phone, email = excluded.email,
                  invoice_number = excluded.invoice_number, invoice_date = excluded.invoice_date,
-                 source_file_id = excluded.source_file_id, updated_at = excluded.updated_at",
+                 source_file_id = excluded.source_file_id, updated_at = excluded.updated_at,
+                 amount_due = excluded.amount_due",
             params![
                 account,
                 inv.multispeak_account(),
@@ -307,6 +308,7 @@ pub(crate) fn upsert(
                 date,
                 file_id,
                 now,
+                inv.total_amount_due.to_string(),
             ],
         )?;
     }
@@ -482,6 +484,7 @@ mod tests {
             source: "test".into(),
             verdict: FileVerdict::Accepted,
             local_path: name.into(),
+            figures: Default::default(),
         };
         let (id, log) = s.take_file(&f, Some(invoices)).unwrap();
         (id, log.unwrap())
@@ -588,6 +591,7 @@ CR|35909-001|JANE DOE|12 MAIN ST||LOWELL|MI|49331|616-555-0100|jane@example.com\
                 source: "test".into(),
                 verdict: FileVerdict::Accepted,
                 local_path: "x".into(),
+                figures: Default::default(),
             })
             .unwrap();
         let log = s.upsert_accounts(id, &invoices).unwrap();

@@ -56,6 +56,22 @@ pub struct TakenFile {
     pub verdict: FileVerdict,
     /// Where it landed: the inbox (accepted) or the quarantine (rejected).
     pub local_path: PathBuf,
+    /// What validation found in it, for the report.
+    pub figures: FileFigures,
+}
+
+/// A taken file's figures as validation found them: the report's "files
+/// received" section reads them instead of the file, which may be gone.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct FileFigures {
+    /// Invoices read (an accepted file).
+    pub invoices: Option<u64>,
+    /// The sum of the invoices' TotalAmountDue, a decimal string (an
+    /// accepted file: validation held it equal to the FH total).
+    pub total: Option<String>,
+    /// The validation errors of a quarantined file: how many, by code, and
+    /// the first few with their lines.
+    pub errors: Option<serde_json::Value>,
 }
 
 /// A recorded file.
@@ -101,8 +117,9 @@ pub(super) fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TakenRow> {
 /// Inserts `f` inside `tx`; returns its id.
 pub(crate) fn insert(tx: &Transaction<'_>, f: &TakenFile) -> rusqlite::Result<i64> {
     tx.execute(
-        "INSERT INTO taken_files (name, sha256, size, mtime, source, verdict, local_path, taken_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        "INSERT INTO taken_files (name, sha256, size, mtime, source, verdict, local_path, taken_at,
+             invoices, total, errors)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
         params![
             f.name,
             f.sha256,
@@ -112,6 +129,11 @@ pub(crate) fn insert(tx: &Transaction<'_>, f: &TakenFile) -> rusqlite::Result<i6
             f.verdict.as_str(),
             path_text(&f.local_path),
             now_rfc3339(),
+            f.figures
+                .invoices
+                .map(|n| i64::try_from(n).unwrap_or(i64::MAX)),
+            f.figures.total,
+            f.figures.errors.as_ref().map(|e| e.to_string()),
         ],
     )?;
     Ok(tx.last_insert_rowid())
@@ -195,6 +217,7 @@ mod tests {
             source: "dropbox:/x".into(),
             verdict,
             local_path: PathBuf::from("/inbox").join(name),
+            figures: FileFigures::default(),
         }
     }
 

@@ -13,10 +13,11 @@ pub mod accounts;
 pub mod files;
 pub mod lock;
 pub mod outbox;
+pub mod runs;
 pub mod uploads;
 
 pub use accounts::{AccountChange, AccountRow, ChangeKind, ChangeLog};
-pub use files::{FileVerdict, TakenFile, TakenRow};
+pub use files::{FileFigures, FileVerdict, TakenFile, TakenRow};
 pub use lock::{LockError, StateLock};
 pub use uploads::UploadOutcome;
 
@@ -49,6 +50,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0002_intake.sql"),
     // 3: the data pump's outbox, its calls and attempts.
     include_str!("migrations/0003_outbox.sql"),
+    // 4: runs and their stages, verifications, the figures of taken files.
+    include_str!("migrations/0004_runs.sql"),
 ];
 
 /// The page cache of a state file, in KiB (negative, as SQLite takes it).

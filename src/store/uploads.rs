@@ -147,6 +147,7 @@ mod tests {
             source: "dropbox:/x".into(),
             verdict,
             local_path: dir.path().join(name),
+            figures: Default::default(),
         };
         s.record_taken_file(&file("a.BIF", "a1", FileVerdict::Accepted))
             .unwrap();
