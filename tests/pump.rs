@@ -369,7 +369,7 @@ fn a_second_sweep_on_the_same_state_exits_3() {
     let out = night.cmd(&["sweep"]).output().unwrap();
     assert_eq!(out.status.code(), Some(3));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("another `sweep` is running"), "{err}");
+    assert!(err.contains("another `sweep` or `run` is running"), "{err}");
     drop(held);
 }
 

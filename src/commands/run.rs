@@ -53,10 +53,6 @@ pub fn run(g: &Globals, args: &Args) -> Result<ExitCode> {
     let started = Instant::now();
     let night = crate::report::night_of(&config, chrono::Utc::now());
     let run_id = store.start_run(&night)?;
-    let since = store
-        .run(run_id)?
-        .map(|r| r.started_at)
-        .unwrap_or_else(crate::store::now_rfc3339);
 
     let mut n = Night {
         run: run_id,
@@ -66,9 +62,14 @@ pub fn run(g: &Globals, args: &Args) -> Result<ExitCode> {
     n.stage("pull", |s| pipeline::pull::run(&config, &layout, s));
     n.stage("upload", |s| pipeline::upload::pending(&config, &layout, s));
     n.stage("ingest", |s| pipeline::ingest::run(&config, s, &[]));
-    n.stage("sweep", |s| pipeline::sweep::run(&config, s));
+    let mut sweep = None;
+    n.stage("sweep", |s| {
+        let r = pipeline::sweep::run(&config, s)?;
+        sweep = Some(r.sweep_id);
+        Ok(r)
+    });
     n.stage("verify", |s| {
-        pipeline::verify::run(&config, s, Some(run_id), &since)
+        pipeline::verify::run(&config, s, Some(run_id), sweep)
     });
     let so_far = n.exit_code();
     let mut report = None;

@@ -52,15 +52,18 @@ pub struct VerifySummary {
     pub accounts: Vec<Verification>,
 }
 
-/// Verifies the accounts paid since `since` (the run's start, RFC 3339),
-/// recording each check under `run`.
+/// Verifies the accounts paid by sweep `sweep` (the run's; `None` when
+/// it did not run), recording each check under `run`.
 pub fn run(
     config: &Config,
     store: &mut Store,
     run: Option<i64>,
-    since: &str,
+    sweep: Option<i64>,
 ) -> Result<VerifySummary> {
-    let paid = store.accounts_paid_since(since)?;
+    let paid = match sweep {
+        Some(id) => store.accounts_paid_by_sweep(id)?,
+        None => Vec::new(),
+    };
     let mut summary = VerifySummary {
         paid_accounts: paid.len(),
         ..VerifySummary::default()

@@ -325,7 +325,7 @@ impl<'a> Sweeper<'a> {
     fn now_text(&self) -> String {
         self.clock
             .now()
-            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
     }
 
     fn now_secs(&self) -> i64 {
@@ -745,7 +745,7 @@ impl Ctx<'_> {
     fn now_text(&self) -> String {
         self.clock
             .now()
-            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
     }
 
     fn now_secs(&self) -> i64 {

@@ -16,6 +16,7 @@
 //!   account of the directory missing from a file is only logged as `absent`
 //!   in that file's change log; its row stays for the pump.
 
+use rust_decimal::Decimal;
 use std::collections::{BTreeMap, HashSet};
 
 use rusqlite::{OptionalExtension, Transaction, params};
@@ -233,6 +234,20 @@ pub(crate) fn upsert(
         }
     }
 
+    // What the account owes by this file: the TotalAmountDue of all its
+    // invoices of the latest date (a file may bill one account twice).
+    let mut due: BTreeMap<&str, Decimal> = BTreeMap::new();
+    for inv in invoices {
+        let key = inv.customer.account_number.as_str();
+        if latest
+            .get(key)
+            .is_some_and(|l| l.invoice_date == inv.invoice_date)
+        {
+            let sum = due.entry(key).or_default();
+            *sum = sum.checked_add(inv.total_amount_due).unwrap_or(*sum);
+        }
+    }
+
     let now = now_rfc3339();
     let mut log = ChangeLog::default();
     for (account, inv) in &latest {
@@ -308,7 +323,7 @@ pub(crate) fn upsert(
                 date,
                 file_id,
                 now,
-                inv.total_amount_due.to_string(),
+                due.get(account).copied().unwrap_or(inv.total_amount_due).to_string(),
             ],
         )?;
     }

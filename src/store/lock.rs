@@ -17,7 +17,7 @@ use rusqlite::Connection;
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
     #[error(
-        "another `{name}` is running on this state file (lock {}); this one did nothing and the work waits for the next run",
+        "another `{name}` or `run` is running on this state file (lock {}); this one did nothing and the work waits for the next run",
         path.display()
     )]
     Busy { name: &'static str, path: PathBuf },

@@ -169,9 +169,12 @@ pub fn err_for(path: &Path) -> impl Fn(rusqlite::Error) -> StoreError + use<> {
     }
 }
 
-/// Now as RFC 3339 in UTC, to the second: the form every timestamp column uses.
+/// Now as RFC 3339 in UTC, to the millisecond: the form every timestamp
+/// column uses. Milliseconds, so that a report's window (a run's start to
+/// its end) holds exactly what that run did even when the next run starts
+/// within the same second.
 pub(crate) fn now_rfc3339() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 #[cfg(test)]

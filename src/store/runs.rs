@@ -212,19 +212,19 @@ impl Store {
         Ok(())
     }
 
-    /// The accounts with a payment posted (or answered duplicate, D15) at
-    /// or after `since` (RFC 3339): what a run's verification asks about.
-    pub fn accounts_paid_since(&self, since: &str) -> R<Vec<String>> {
+    /// The accounts with a payment posted (or answered duplicate, D15) by
+    /// sweep `sweep`: what a run's verification asks about.
+    pub fn accounts_paid_by_sweep(&self, sweep: i64) -> R<Vec<String>> {
         let mut stmt = self
             .conn()
             .prepare(
-                "SELECT DISTINCT account FROM outbox
-                 WHERE kind = 'payment' AND (state = 'posted' OR state = 'duplicate')
-                   AND settled_at >= ?1
-                 ORDER BY account",
+                "SELECT DISTINCT o.account FROM outbox o JOIN pump_calls c ON c.id = o.last_call
+                 WHERE c.sweep_id = ?1 AND o.kind = 'payment'
+                   AND (o.state = 'posted' OR o.state = 'duplicate')
+                 ORDER BY o.account",
             )
             .map_err(|e| self.err(e))?;
-        stmt.query_map([since], |r| r.get(0))
+        stmt.query_map([sweep], |r| r.get(0))
             .and_then(|rows| rows.collect())
             .map_err(|e| self.err(e))
     }

@@ -45,6 +45,6 @@ ALTER TABLE taken_files ADD COLUMN invoices INTEGER;
 ALTER TABLE taken_files ADD COLUMN total TEXT;
 ALTER TABLE taken_files ADD COLUMN errors TEXT;  -- JSON: {"count":N,"by_code":{...},"first":[...]}
 
--- The latest invoice's TotalAmountDue: what a posted payment is checked
--- against.
+-- The TotalAmountDue of the account's invoices of its latest date: what a
+-- posted payment is checked against.
 ALTER TABLE accounts ADD COLUMN amount_due TEXT;
