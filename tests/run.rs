@@ -464,3 +464,102 @@ fn a_second_run_while_one_is_going_exits_3_and_does_nothing() {
     assert_eq!(v["run"], 1, "the second run was never recorded: {v}");
     assert_eq!(v["sweep"]["routes"][0]["posted"], 2, "{v}");
 }
+
+/// The command lines of `scripts/systemd/daffron-bridge@.service` and
+/// `scripts/systemd/daffron-bridge.cron`, with the install paths moved into
+/// `dir` and `%i` = 2661.
+fn scheduled_lines(dir: &Path) -> (Vec<String>, String) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/systemd");
+    let bin = assert_cmd::cargo::cargo_bin("daffron-bridge");
+    let place = |s: &str| {
+        s.replace("/usr/local/bin/daffron-bridge", &bin.display().to_string())
+            .replace(
+                "/etc/daffron-bridge",
+                &dir.join("etc").display().to_string(),
+            )
+            .replace(
+                "/var/lib/daffron-bridge",
+                &dir.join("var").display().to_string(),
+            )
+            .replace("%i", "2661")
+    };
+    let service = std::fs::read_to_string(root.join("daffron-bridge@.service")).unwrap();
+    let exec = service
+        .lines()
+        .find_map(|l| l.strip_prefix("ExecStart="))
+        .expect("the service has an ExecStart");
+    let argv = place(exec).split_whitespace().map(String::from).collect();
+    let cron = std::fs::read_to_string(root.join("daffron-bridge.cron")).unwrap();
+    let line = cron
+        .lines()
+        .find(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .expect("the cron file has a line");
+    // m h dom mon dow user command...
+    let command: Vec<&str> = line.split_whitespace().skip(6).collect();
+    (argv, place(&command.join(" ")))
+}
+
+#[test]
+fn the_systemd_unit_and_the_cron_line_run_a_night() {
+    let dir = tempfile::tempdir().unwrap();
+    let sbx = SandboxProc::start("");
+    let etc = dir.path().join("etc");
+    let var = dir.path().join("var/2661");
+    std::fs::create_dir_all(etc.join("outbound")).unwrap();
+    std::fs::create_dir_all(&var).unwrap();
+    std::fs::write(
+        etc.join("outbound/2661_11262026.BIF"),
+        support::bif::valid(2),
+    )
+    .unwrap();
+    write_exports(&etc);
+    let cfg = night_config(&etc, &sbx.url, "[dropbox]\ndir = \"outbound\"\n");
+    std::fs::rename(&cfg, etc.join("2661.toml")).unwrap();
+    std::fs::write(
+        etc.join("2661.env"),
+        format!(
+            "TEST_IC_KEY={}\nTEST_PUMP_PASSWORD={PASSWORD}\n",
+            sandbox::IC_KEY
+        ),
+    )
+    .unwrap();
+    let (argv, cron) = scheduled_lines(dir.path());
+
+    // systemd: the ExecStart line, with the EnvironmentFile's variables,
+    // in the WorkingDirectory. Exit 0 or 1 (SuccessExitStatus=1) is a night
+    // that ran.
+    let out = std::process::Command::new(&argv[0])
+        .args(&argv[1..])
+        .current_dir(&var)
+        .env("TEST_IC_KEY", sandbox::IC_KEY)
+        .env("TEST_PUMP_PASSWORD", PASSWORD)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("run 1: exit 0 (all done)"), "{text}");
+    assert!(var.join("daffron-bridge.sqlite").exists());
+    assert_eq!(sbx.state().payment_count("AUTH-1"), 1);
+
+    // cron: the same night again through its line: nothing new, nothing sent twice.
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(&cron)
+        .env_remove("TEST_IC_KEY")
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let log = std::fs::read_to_string(var.join("run.log")).unwrap();
+    assert!(log.contains("run 2: exit 0 (all done)"), "{log}");
+    assert_eq!(sbx.state().payment_count("AUTH-1"), 1);
+}

@@ -263,7 +263,10 @@ pub fn run(
         .duration_since(UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
         .unwrap_or(0);
+    let bar = crate::pipeline::progress::bar("pull", listing.len() as u64);
     for f in listing {
+        bar.inc(1);
+        bar.set_message(f.name.clone());
         let done = |outcome| FileOutcome {
             name: f.name.clone(),
             size: f.size,
@@ -310,6 +313,7 @@ pub fn run(
             }
         }
     }
+    bar.finish_and_clear();
     summary
 }
 

@@ -268,7 +268,10 @@ pub fn pending(config: &Config, layout: &Layout, store: &mut Store) -> Result<Up
         return Ok(summary);
     }
     let uploader = Uploader::from_config(config, layout.clone())?;
+    let bar = super::progress::bar("upload", pending.len() as u64);
     for file in pending {
+        bar.inc(1);
+        bar.set_message(file.name.clone());
         match uploader.upload(&file.local_path, store, false) {
             Ok(r) => summary.files.push(r),
             Err(e @ Error::Read { .. }) => {
@@ -278,6 +281,7 @@ pub fn pending(config: &Config, layout: &Layout, store: &mut Store) -> Result<Up
             Err(e) => return Err(e),
         }
     }
+    bar.finish_and_clear();
     Ok(summary)
 }
 

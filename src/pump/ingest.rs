@@ -552,7 +552,10 @@ pub fn run(
         (files.to_vec(), false)
     };
     let mut summary = IngestSummary::default();
+    let bar = crate::pipeline::progress::bar("ingest", paths.len() as u64);
     for p in paths {
+        bar.inc(1);
+        bar.set_message(p.display().to_string());
         let bytes = match std::fs::read(&p) {
             Ok(b) => b,
             Err(e) => {
@@ -566,6 +569,7 @@ pub fn run(
         let report = store.with_bulk_cache(|store| ingest(store, &name, &bytes, s, only_new))?;
         summary.files.push(report);
     }
+    bar.finish_and_clear();
     Ok(summary)
 }
 

@@ -295,6 +295,8 @@ pub struct Sweeper<'a> {
     opts: SweepOptions,
     rng: StdRng,
     sweep_id: i64,
+    /// The route being swept, on a terminal (hidden elsewhere).
+    bar: indicatif::ProgressBar,
 }
 
 impl<'a> Sweeper<'a> {
@@ -313,6 +315,7 @@ impl<'a> Sweeper<'a> {
             opts,
             rng: StdRng::from_rng(&mut rand::rng()),
             sweep_id: 0,
+            bar: indicatif::ProgressBar::hidden(),
         }
     }
 
@@ -339,6 +342,7 @@ impl<'a> Sweeper<'a> {
             rules: self.rules,
             opts: self.opts.clone(),
             sweep_id: self.sweep_id,
+            bar: self.bar.clone(),
         }
     }
 
@@ -364,12 +368,14 @@ impl<'a> Sweeper<'a> {
                 ..RouteSummary::default()
             };
             if rs.configured {
+                self.bar = crate::pipeline::progress::bar(route.as_str(), self.open_count(route)?);
                 if route.ordered() {
                     self.sweep_ordered(route, &mut rs)?;
                 } else {
                     self.sweep_unordered(route, &mut rs)?;
                 }
             }
+            self.bar.finish_and_clear();
             rs.left = self.open_count(route)?;
             if !rs.configured && rs.left > 0 {
                 rs.stopped = Some(format!(
@@ -544,6 +550,7 @@ impl<'a> Sweeper<'a> {
                 )?;
                 rs.sent += batch.len() as u64;
                 rs.calls += 1;
+                ctx.bar.set_position(rs.sent);
                 let batch = std::sync::Arc::new(batch);
                 seq += 1;
                 if jobs
@@ -739,6 +746,7 @@ struct Ctx<'a> {
     rules: &'a RuleSettings,
     opts: SweepOptions,
     sweep_id: i64,
+    bar: indicatif::ProgressBar,
 }
 
 impl Ctx<'_> {
@@ -768,6 +776,7 @@ impl Ctx<'_> {
             return Ok(None);
         }
         rs.sent += batch.len() as u64;
+        self.bar.set_position(rs.sent);
         let mut calls = Calls {
             lease: Some(
                 batch

@@ -680,19 +680,19 @@ impl Queries<'_> {
                     "dead" => (
                         "dead",
                         format!(
-                            "daffron-bridge outbox show {key}; then outbox replay {key} --why \"...\" once Daffron can take it, or outbox cancel {key} --why \"...\""
+                            "daffron-bridge outbox show {key}; then outbox replay {key} --reason \"...\" once Daffron can take it, or outbox cancel {key} --reason \"...\""
                         ),
                     ),
                     "rejected" => (
                         "rejected",
                         format!(
-                            "daffron-bridge outbox show {key}; once its cause is dealt with, outbox replay {key} --why \"...\"; or outbox cancel {key} --why \"...\""
+                            "daffron-bridge outbox show {key}; once its cause is dealt with, outbox replay {key} --reason \"...\"; or outbox cancel {key} --reason \"...\""
                         ),
                     ),
                     _ => (
                         "held",
                         format!(
-                            "released by the sweep after a BIF brings the account's service location; or daffron-bridge outbox cancel {key} --why \"...\""
+                            "released by the sweep after a BIF brings the account's service location; or daffron-bridge outbox cancel {key} --reason \"...\""
                         ),
                     ),
                 };
