@@ -71,7 +71,10 @@ impl Globals {
             .with_target(false);
         let _ = match self.log_format {
             LogFormat::Text => fmt.try_init(),
-            LogFormat::Json => fmt.json().flatten_event(true).try_init(),
+            LogFormat::Json => {
+                JSON_LOGS.store(true, std::sync::atomic::Ordering::Relaxed);
+                fmt.json().flatten_event(true).try_init()
+            }
         };
     }
 
@@ -119,13 +122,29 @@ pub fn print(format: Format, text: &str, json: &serde_json::Value) {
     };
 }
 
+/// Set by `--log-format json`: error lines go out as JSON log events too.
+static JSON_LOGS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Says an error line (`daffron-bridge: error: ...`, as [`error_line`]
+/// writes it) on stderr: as it is for people, or as one JSON log event
+/// (level ERROR) under `--log-format json`, so a log shipper reads every
+/// line of stderr as JSON.
+pub fn say_error(line: &str) {
+    if JSON_LOGS.load(std::sync::atomic::Ordering::Relaxed) {
+        let message = line.trim_start_matches("daffron-bridge: error: ");
+        tracing::error!("{message}");
+    } else {
+        eprintln!("{line}");
+    }
+}
+
 /// Turns a command's result into the exit code, printing an error for people
 /// on stderr.
 pub fn finish(result: Result<ExitCode>) -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("{}", error_line(&e));
+            say_error(&error_line(&e));
             e.exit_code()
         }
     }

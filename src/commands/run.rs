@@ -83,7 +83,7 @@ pub fn run(g: &Globals, args: &Args) -> Result<ExitCode> {
 
     let json = night_json(run_id, &stages);
     if let Err(e) = store.finish_run(run_id, code as i64, &json.to_string()) {
-        eprintln!("{}", super::error_line(&Error::from(e)));
+        super::say_error(&super::error_line(&Error::from(e)));
     }
     if let (Some(path), Some((_, mut r))) = (&config.paths.metrics, report.clone()) {
         if let Some(last) = r.runs.last_mut() {
@@ -95,7 +95,7 @@ pub fn run(g: &Globals, args: &Args) -> Result<ExitCode> {
                 path: path.clone(),
                 source,
             };
-            eprintln!("{}", super::error_line(&e));
+            super::say_error(&super::error_line(&e));
         }
     }
     if let Some(s) = sandbox {
@@ -143,7 +143,7 @@ impl Night<'_> {
         let summary: Box<dyn StageSummary> = match f(self.store) {
             Ok(s) => Box::new(s),
             Err(error) => {
-                eprintln!("{}", super::error_line(&error));
+                super::say_error(&super::error_line(&error));
                 Box::new(pipeline::FailedStage { stage: name, error })
             }
         };
@@ -155,7 +155,7 @@ impl Night<'_> {
             summary: summary.json().to_string(),
         };
         if let Err(e) = self.store.record_stage(self.run, &row) {
-            eprintln!("{}", super::error_line(&Error::from(e)));
+            super::say_error(&super::error_line(&Error::from(e)));
         }
         self.stages.push(summary);
     }

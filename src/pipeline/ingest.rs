@@ -25,7 +25,7 @@ pub fn run(
             IngestError::Read { path, source } => Error::Read { path, source },
         })?;
     for u in &summary.unreadable {
-        eprintln!("daffron-bridge: error: {u}");
+        crate::commands::say_error(&format!("daffron-bridge: error: {u}"));
     }
     Ok(summary)
 }

@@ -39,11 +39,11 @@ pub fn run_with_clock(
     .run()?;
     for r in &summary.routes {
         if let Some(why) = &r.stopped {
-            eprintln!(
+            crate::commands::say_error(&format!(
                 "daffron-bridge: error: {} (setting {}): {why}",
                 r.route.map(|r| r.as_str()).unwrap_or("?"),
                 r.setting
-            );
+            ));
         }
     }
     Ok(summary)

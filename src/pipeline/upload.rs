@@ -275,7 +275,10 @@ pub fn pending(config: &Config, layout: &Layout, store: &mut Store) -> Result<Up
         match uploader.upload(&file.local_path, store, false) {
             Ok(r) => summary.files.push(r),
             Err(e @ Error::Read { .. }) => {
-                eprintln!("{}; not uploaded", crate::commands::error_line(&e));
+                crate::commands::say_error(&format!(
+                    "{}; not uploaded",
+                    crate::commands::error_line(&e)
+                ));
                 summary.unreadable.push(e);
             }
             Err(e) => return Err(e),

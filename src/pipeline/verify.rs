@@ -104,10 +104,10 @@ pub fn run(
         };
         if v.outcome == VerifyOutcome::Unreachable && reachable {
             reachable = false;
-            eprintln!(
+            crate::commands::say_error(&format!(
                 "daffron-bridge: error: verify: the RTDR endpoint (advanced setting 8) could not be asked: {}",
                 v.detail
-            );
+            ));
         }
         store.record_verification(run, &v)?;
         match v.outcome {

@@ -1901,7 +1901,7 @@ mod tests {
                 "INSERT INTO taken_files (id, name, sha256, size, source, verdict, local_path, taken_at)
                    VALUES (1, 'f', 's', 1, 'x', 'accepted', 'p', 't');
                  INSERT INTO accounts VALUES ('35909-001', '35909001', '35909', '001', '321045080002',
-                   'N', '', '', '', '', '', '', '', 'I', '2026-11-26', 1, 't', 't');",
+                   'N', '', '', '', '', '', '', '', 'I', '2026-11-26', 1, 't', 't', NULL);",
             )
             .unwrap();
         let s = w.sweep(&d, opts(10, 8));
