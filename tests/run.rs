@@ -388,6 +388,7 @@ fn sftp_down_still_sweeps_and_exits_3() {
     std::fs::write(dir.path().join("known_hosts"), "").unwrap();
     let cfg = night_config(dir.path(), &sbx.url, &sftp);
     let out = night_cmd(dir.path(), &cfg)
+        .args(["--log-format", "json"])
         .assert()
         .code(3)
         .get_output()
@@ -401,9 +402,18 @@ fn sftp_down_still_sweeps_and_exits_3() {
         (st.payment_count("AUTH-1"), st.payment_count("AUTH-2")),
         (1, 1)
     );
+    // Under --log-format json every line on stderr is a JSON log event, the
+    // stop among them, for a log shipper.
     let stderr = String::from_utf8_lossy(&out.stderr);
+    let events: Vec<serde_json::Value> = stderr
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
     assert!(
-        stderr.contains("127.0.0.1"),
+        events.iter().any(|e| e["level"] == "ERROR"
+            && e["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("127.0.0.1"))),
         "the stop is said on stderr: {stderr}"
     );
 }
