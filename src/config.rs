@@ -500,12 +500,34 @@ fn default_timezone() -> String {
     "America/Chicago".into()
 }
 
-#[derive(Deserialize, Clone)]
-#[serde(untagged)]
+/// A secret as written: a string, or `{ env = "NAME" }` and nothing else.
+#[derive(Clone)]
 enum RawSecret {
     Inline(String),
-    Env { env: String },
+    Env(String),
 }
+
+impl<'de> Deserialize<'de> for RawSecret {
+    /// By hand, not derived: a derived struct also takes `["x"]` (a
+    /// sequence) as `{ env = "x" }`, and a value beside `env` would be
+    /// ignored. The error never quotes the value.
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match toml::Value::deserialize(d)? {
+            toml::Value::String(s) => Ok(RawSecret::Inline(s)),
+            toml::Value::Table(t) if t.len() == 1 => match t.get("env") {
+                Some(toml::Value::String(var)) if !var.is_empty() => {
+                    Ok(RawSecret::Env(var.clone()))
+                }
+                _ => Err(serde::de::Error::custom(SECRET_FORMS)),
+            },
+            _ => Err(serde::de::Error::custom(SECRET_FORMS)),
+        }
+    }
+}
+
+/// What a secret may be written as (its value is not shown).
+const SECRET_FORMS: &str =
+    "a secret is written { env = \"NAME\" } or as a string (the value is not shown)";
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -651,7 +673,7 @@ impl Config {
         let origin = origin.to_string();
         let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Syntax {
             origin: origin.clone(),
-            message: e.to_string(),
+            message: syntax_message(text, &e),
         })?;
         let mut warnings = Vec::new();
         let rel = |p: &Path| -> PathBuf {
@@ -671,7 +693,7 @@ impl Config {
             }
         };
         let mut secret = |raw: RawSecret, what: String| match raw {
-            RawSecret::Env { env } => Secret::Env(env),
+            RawSecret::Env(env) => Secret::Env(env),
             RawSecret::Inline(v) => {
                 warnings.push(format!(
                     "{what} is written inline; use {{ env = \"NAME\" }} outside tests and demos"
@@ -921,11 +943,55 @@ fn check_url(url: &str) -> Result<(), ()> {
     Ok(())
 }
 
-/// The text form of a TOML value, as an error message shows it.
+/// The text form of a TOML value, as an error message shows it. A table is
+/// not shown: it may be a secret's `{ env = ... }` with a value put beside it.
 fn shown(v: &toml::Value) -> String {
     match v {
         toml::Value::String(s) => s.clone(),
+        toml::Value::Table(_) => "(a table, not shown)".into(),
         other => other.to_string(),
+    }
+}
+
+/// How an error shows the value of a secret setting: never.
+const SECRET_NOT_SHOWN: &str = "(a secret, not shown)";
+
+/// A TOML error as `line L, column C (key): message`.
+///
+/// Why not the toml crate's own text: it quotes the offending source line,
+/// which for a secret written inline (or half-written, an unterminated
+/// string) is the secret itself. Its message alone never holds a secret's
+/// value: secrets are untagged enums of string or table, whose mismatch the
+/// message names without the value.
+fn syntax_message(text: &str, e: &toml::de::Error) -> String {
+    let message = e.message().trim();
+    let Some(span) = e.span() else {
+        return message.to_string();
+    };
+    let at = span.start.min(text.len());
+    let before = text.get(..at).unwrap_or("");
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
+    let column = text
+        .get(line_start..at)
+        .map(|s| s.chars().count())
+        .unwrap_or(0)
+        + 1;
+    // The key of that line, when the line is `key = ...` with a plain key.
+    let key = text
+        .get(line_start..)
+        .and_then(|l| l.lines().next())
+        .and_then(|l| l.split_once('='))
+        .map(|(k, _)| k.trim())
+        .filter(|k| {
+            !k.is_empty()
+                && k.len() <= 64
+                && k.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+        });
+    match key {
+        Some(k) => format!("line {line}, column {column} (`{k}`): {message}"),
+        None => format!("line {line}, column {column}: {message}"),
     }
 }
 
@@ -942,11 +1008,13 @@ fn parse_settings(
                 by_id.insert(id, value);
             }
             Err(_) => {
+                // The value is not shown: a key that is not an id says
+                // nothing of whether it holds a secret.
                 return Err(ConfigError::BadValue {
                     origin: origin.to_string(),
                     section: "advanced_settings",
                     key: key.clone(),
-                    value: shown(value),
+                    value: "...".into(),
                     expected: "numeric IC setting ids as keys",
                 });
             }
@@ -982,12 +1050,19 @@ fn parse_settings(
         }
     };
     let secret = |id: u32, v: &toml::Value, warnings: &mut Vec<String>| -> CResult<Secret> {
+        let refused = || ConfigError::BadSetting {
+            origin: origin.to_string(),
+            id,
+            name: setting_name(id).unwrap_or("unknown"),
+            value: SECRET_NOT_SHOWN.into(),
+            expected: "{ env = \"NAME\" } or a string".into(),
+        };
         match v {
             toml::Value::Table(t) => match (t.len(), t.get("env")) {
                 (1, Some(toml::Value::String(var))) if !var.is_empty() => {
                     Ok(Secret::Env(var.clone()))
                 }
-                _ => Err(bad(id, v, "{ env = \"NAME\" } or a string".into())),
+                _ => Err(refused()),
             },
             toml::Value::String(val) => {
                 warnings.push(format!(
@@ -996,7 +1071,7 @@ fn parse_settings(
                 ));
                 Ok(Secret::Inline(val.clone()))
             }
-            _ => Err(bad(id, v, "{ env = \"NAME\" } or a string".into())),
+            _ => Err(refused()),
         }
     };
 
@@ -1266,5 +1341,68 @@ guid = "5F0C1A2B-3C4D-4E5F-8A9B-0C1D2E3F4A5B"
             Some(Path::new("/etc/db/s/state.json"))
         );
         assert!(parse("").unwrap().sandbox.state.is_none());
+    }
+}
+
+#[cfg(test)]
+mod secret_tests {
+    use super::*;
+
+    const MINIMAL: &str =
+        "[biller]\nbid = 2661\nname = \"L\"\nguid = \"5F0C1A2B-3C4D-4E5F-8A9B-0C1D2E3F4A5B\"\n";
+
+    /// Every error of a configuration whose secret setting is wrong, in any
+    /// way, and the secret's text (`Hunter2Secret`) must not be in it.
+    #[test]
+    fn no_error_shows_a_secret_value() {
+        let cases = [
+            // Advanced settings of every endpoint group, of a wrong type.
+            "[advanced_settings]\n8 = \"http://h/\"\n10 = 7777Hunter2Secret",
+            "[advanced_settings]\n11 = \"http://h/\"\n13 = 12345678",
+            "[advanced_settings]\n14 = \"http://h/\"\n16 = [\"Hunter2Secret\"]",
+            "[advanced_settings]\n17 = \"http://h/\"\n19 = { env = \"X\", value = \"Hunter2Secret\" }",
+            "[advanced_settings]\n11 = \"http://h/\"\n13 = { env = \"\" , pw = \"Hunter2Secret\"}",
+            // An {env=...} table where a plain value was expected.
+            "[advanced_settings]\n8 = { env = \"Hunter2Secret\" }",
+            "[advanced_settings]\n35 = { env = \"Hunter2Secret\" }",
+            // A key that is not an id may be anything.
+            "[advanced_settings]\npassword = \"Hunter2Secret\"",
+            // TOML syntax errors on a secret's own line.
+            "[invoicecloud]\nupload_url = \"http://h/\"\nweb_service_key = \"Hunter2Secret",
+            "[advanced_settings]\n13 = \"Hunter2Secret\" x",
+            "[sftp]\nhost = \"h\"\nuser = \"u\"\npassword = 'Hunter2Secret\nknown_hosts = \"k\"\nremote_dir = \"/\"\narchive_dir = \"/a\"\nfailed_dir = \"/f\"",
+            // The right keys with the wrong shapes.
+            "[invoicecloud]\nupload_url = \"http://h/\"\nweb_service_key = { env = \"X\", key = \"Hunter2Secret\" }",
+            "[invoicecloud]\nupload_url = \"http://h/\"\nweb_service_key = [\"Hunter2Secret\"]",
+            "[sftp]\nhost = \"h\"\nuser = \"u\"\npassword = { value = \"Hunter2Secret\" }\nknown_hosts = \"k\"\nremote_dir = \"/\"\narchive_dir = \"/a\"\nfailed_dir = \"/f\"",
+            "[sftp]\nhost = \"h\"\nuser = \"u\"\npassword = 12345678\nknown_hosts = \"k\"\nremote_dir = \"/\"\narchive_dir = \"/a\"\nfailed_dir = \"/f\"",
+        ];
+        for case in cases {
+            let text = format!("{MINIMAL}{case}\n");
+            let e = Config::parse(&text, "t.toml", Path::new("/"))
+                .err()
+                .unwrap_or_else(|| panic!("{case}: expected an error"));
+            let shown = format!("{e} {e:?}");
+            for secret in ["Hunter2Secret", "12345678", "7777"] {
+                assert!(!shown.contains(secret), "{case}:\n{shown}");
+            }
+            // Still useful: it says where.
+            assert!(shown.contains("t.toml"), "{shown}");
+        }
+    }
+
+    #[test]
+    fn a_syntax_error_still_says_where() {
+        let e = Config::parse(
+            &format!(
+                "{MINIMAL}[invoicecloud]\nupload_url = \"http://h/\"\nweb_service_key = \"abc\n"
+            ),
+            "t.toml",
+            Path::new("/"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("line 7"), "{e}");
+        assert!(e.contains("web_service_key"), "{e}");
     }
 }
