@@ -429,3 +429,42 @@ fn the_script_starts_and_stops_a_server_too() {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+#[test]
+fn folders_made_on_the_server_and_files_kept_here_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let w = World::new();
+    w.put(NAME, bif::valid(3).as_bytes());
+    w.put("2661_11252026.BIF", bif::bad_date().as_bytes());
+    let cfg = w.config(30, |s| s);
+    // The server's own umask lets group and others read; ours must not.
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg("umask 022 && exec \"$0\" --config \"$1\" --state \"$2\" pull")
+        .arg(assert_cmd::cargo::cargo_bin("daffron-bridge"))
+        .arg(&cfg)
+        .arg(&w.state)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    // Made by the bridge over SFTP.
+    assert_eq!(mode(&w.archive), 0o700, "archive_dir");
+    assert_eq!(mode(&w.failed), 0o700, "failed_dir");
+    // Made by the bridge here.
+    for (p, want) in [
+        (w.inbox.clone(), 0o700),
+        (w.quarantine.clone(), 0o700),
+        (w.inbox.join(NAME), 0o600),
+        (w.quarantine.join("2661_11252026.BIF"), 0o600),
+        (w.quarantine.join("2661_11252026.BIF.errors.json"), 0o600),
+        (w.state.clone(), 0o600),
+    ] {
+        assert_eq!(mode(&p), want, "{}", p.display());
+    }
+}

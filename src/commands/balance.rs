@@ -45,7 +45,7 @@ pub fn run(g: &Globals, args: &Args) -> Result<ExitCode> {
                 .map_err(|e| Error::Usage(format!("cannot write JSON: {e}")))?;
             println!("{text}");
         }
-        Format::Text => print!("{}", text(&balance)),
+        Format::Text => print!("{}", crate::terminal::escape(&text(&balance))),
     }
     Ok(ExitCode::Success)
 }

@@ -42,6 +42,21 @@ pub struct Globals {
     pub verbose: u8,
 }
 
+/// Makes every file and folder this process creates private: 0600 files
+/// and 0700 folders (the state file, inbox, quarantine, reports, lock files,
+/// the sandbox's state, SQLite's journals), whatever umask the scheduler
+/// gave. Bills and payments name people and their accounts.
+///
+/// Called first thing in `main`, before any thread or file exists; the mask
+/// is the process's and is inherited by nothing else.
+pub fn private_files() {
+    // SAFETY: umask(2) only sets the process's file creation mask and
+    // cannot fail; no other thread is running yet to create files meanwhile.
+    unsafe {
+        libc::umask(0o077);
+    }
+}
+
 impl Globals {
     /// Sends `tracing` output to stderr; data stays alone on stdout.
     pub fn init_logging(&self) {
@@ -55,6 +70,7 @@ impl Globals {
         let _ = tracing_subscriber::fmt()
             .with_env_filter(filter)
             .with_writer(std::io::stderr)
+            .with_ansi(crate::terminal::stderr_colour())
             .with_target(false)
             .try_init();
     }
@@ -98,7 +114,7 @@ pub fn print(format: Format, text: &str, json: &serde_json::Value) {
     use std::io::Write;
     let mut out = std::io::stdout().lock();
     let _ = match format {
-        Format::Text => out.write_all(text.as_bytes()),
+        Format::Text => out.write_all(crate::terminal::escape(text).as_bytes()),
         Format::Json => writeln!(out, "{json}"),
     };
 }
@@ -116,9 +132,13 @@ pub fn finish(result: Result<ExitCode>) -> ExitCode {
 }
 
 /// An error as people read it on stderr: `daffron-bridge: error: ...`, with
-/// its sources. Commands and stages print errors through this one form.
+/// its sources, escaped (it may quote a server). Commands and stages print
+/// errors through this one form.
 pub fn error_line(e: &Error) -> String {
-    format!("daffron-bridge: error: {}", chain(e))
+    format!(
+        "daffron-bridge: error: {}",
+        crate::terminal::escape(&chain(e))
+    )
 }
 
 /// An error with its sources, "outer: inner: innermost".

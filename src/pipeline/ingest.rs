@@ -25,7 +25,10 @@ pub fn run(
             IngestError::Read { path, source } => Error::Read { path, source },
         })?;
     for u in &summary.unreadable {
-        eprintln!("daffron-bridge: error: {u}");
+        eprintln!(
+            "daffron-bridge: error: {}",
+            crate::terminal::escape(&u.to_string())
+        );
     }
     Ok(summary)
 }

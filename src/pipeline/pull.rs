@@ -84,7 +84,7 @@ pub fn run(
     };
     let summary = PullSummary::from(intake);
     if let Some(line) = summary.stopped_line() {
-        eprintln!("{line}");
+        eprintln!("{}", crate::terminal::escape(&line));
     }
     Ok(summary)
 }

@@ -40,9 +40,10 @@ pub fn run_with_clock(
     for r in &summary.routes {
         if let Some(why) = &r.stopped {
             eprintln!(
-                "daffron-bridge: error: {} (setting {}): {why}",
+                "daffron-bridge: error: {} (setting {}): {}",
                 r.route.map(|r| r.as_str()).unwrap_or("?"),
-                r.setting
+                r.setting,
+                crate::terminal::escape(why)
             );
         }
     }

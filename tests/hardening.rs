@@ -1,0 +1,275 @@
+//! Hardening (hostile answers, lost answers, personal data, oversized and
+//! binary files, terminals and logs), each through the real binary.
+
+mod support;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use support::fake_http::{FakeServer, Reply, fault};
+
+fn bin() -> Command {
+    Command::cargo_bin("daffron-bridge").unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// No byte that a terminal would act on: ESC, other C0 controls but the
+/// newline, DEL, C1 controls.
+fn assert_no_control(what: &str, s: &str) {
+    let bad: Vec<char> = s
+        .chars()
+        .filter(|&c| (c.is_control() && c != '\n') || ('\u{80}'..='\u{9f}').contains(&c))
+        .collect();
+    assert!(bad.is_empty(), "{what} holds raw {bad:?}:\n{s:?}");
+}
+
+// ---- 10: logs fit where they go ---------------------------------------------
+
+#[test]
+fn logs_have_no_colour_when_stderr_is_not_a_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    // An inline secret is warned about on every command: a log line.
+    let cfg = support::write_config(
+        dir.path(),
+        "[invoicecloud]\nupload_url = \"http://127.0.0.1:9/x\"\nweb_service_key = \"inline-key\"\n",
+    );
+    let file = dir.path().join("2661_11262026.BIF");
+    std::fs::write(&file, support::bif::valid(2)).unwrap();
+    for no_color in [None, Some("1")] {
+        let mut c = bin();
+        c.arg("--config").arg(&cfg).arg("validate").arg(&file);
+        match no_color {
+            Some(v) => c.env("NO_COLOR", v),
+            None => c.env_remove("NO_COLOR"),
+        };
+        let out = c.output().unwrap();
+        let err = text(&out.stderr);
+        assert!(err.contains("written inline"), "no warning logged: {err}");
+        assert!(!err.contains('\x1b'), "ANSI escapes in a log file: {err:?}");
+    }
+}
+
+// ---- 9: nothing from outside reaches the terminal raw ------------------------
+
+#[test]
+fn validate_of_a_binary_file_says_so_and_stops_early() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("2661_11262026.BIF");
+    // 256 KiB of every byte value, as a zip or an image would be.
+    let bytes: Vec<u8> = (0..256 * 1024u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    std::fs::write(&file, &bytes).unwrap();
+    let out = bin().arg("validate").arg(&file).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("not a BIF"), "{stdout}");
+    assert!(stdout.contains("binary_file"), "{stdout}");
+    assert!(stdout.len() < 1024, "{} bytes printed", stdout.len());
+    assert_no_control("validate's output", &stdout);
+
+    let out = bin()
+        .args(["validate", "--format", "json"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let v = support::json(&out.stdout);
+    assert_eq!(v["files"][0]["valid"], false);
+    assert_eq!(v["files"][0]["errors"][0]["code"], "binary_file", "{v}");
+    assert_eq!(v["files"][0]["error_count"], 1, "{v}");
+}
+
+#[test]
+fn control_bytes_in_a_bif_file_are_escaped_in_validates_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("2661_11262026.BIF");
+    let good = support::bif::valid(2);
+    // An escape sequence that would clear the screen, in a date field.
+    let bad = good.replacen("|11/26/2026|", "|\x1b[2J\x1b[31m|", 1);
+    assert_ne!(good, bad);
+    std::fs::write(&file, bad).unwrap();
+    let out = bin().arg("validate").arg(&file).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("\\u{1b}[2J"), "{stdout}");
+    assert_no_control("validate's output", &stdout);
+}
+
+#[test]
+fn a_remote_file_name_with_control_bytes_is_printed_escaped() {
+    let dir = tempfile::tempdir().unwrap();
+    let outbound = dir.path().join("outbound");
+    std::fs::create_dir_all(&outbound).unwrap();
+    std::fs::write(outbound.join("2661_11262026.BIF\x1b[2J"), "x").unwrap();
+    let cfg = support::write_config(dir.path(), "[dropbox]\ndir = \"outbound\"\n");
+    let out = support::pull(&cfg, &dir.path().join("s.sqlite"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("refused"), "{stdout}");
+    assert_no_control("pull's output", &stdout);
+    assert_no_control("pull's log", &text(&out.stderr));
+}
+
+fn upload_config(dir: &Path, url: &str, extra: &str) -> PathBuf {
+    support::write_config(
+        dir,
+        &format!(
+            "[invoicecloud]\nupload_url = \"{url}/portal/webservices/CloudInvoicing.asmx\"\n\
+             web_service_key = {{ env = \"TEST_IC_KEY\" }}\n{extra}\n\
+             [pump]\ntimeout_seconds = 5\ncall_tries = 3\nretry_pause_ms = 1\n"
+        ),
+    )
+}
+
+fn upload(dir: &Path, cfg: &Path) -> Command {
+    let mut c = bin();
+    c.arg("--config")
+        .arg(cfg)
+        .arg("--state")
+        .arg(dir.join("state.sqlite"))
+        .arg("upload")
+        .env("TEST_IC_KEY", "k-123");
+    c
+}
+
+fn bif_file(dir: &Path) -> PathBuf {
+    let p = dir.join("2661_11262026.BIF");
+    std::fs::write(&p, support::bif::valid(3)).unwrap();
+    p
+}
+
+#[test]
+fn a_servers_fault_text_is_printed_escaped() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = FakeServer::start(vec![Reply::Answer(
+        500,
+        fault("key refused&#x1b;[2J&#x1b;]0;pwned&#7;&#x9b;31m"),
+    )]);
+    let cfg = upload_config(dir.path(), &server.url, "");
+    let out = upload(dir.path(), &cfg)
+        .arg(bif_file(dir.path()))
+        .output()
+        .unwrap();
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("key refused"), "{stdout}");
+    assert_no_control("upload's output", &stdout);
+    assert_no_control("upload's log", &text(&out.stderr));
+}
+
+// ---- 6: server numbers cannot crash anything ----------------------------------
+
+#[test]
+fn amounts_that_overflow_when_summed_are_an_unusable_answer_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let max = "79228162514264337593543950335";
+    let item = format!(
+        "<payableItem objectID=\"1\"><pastDueAmount>{max}</pastDueAmount><currentAmount>{max}</currentAmount></payableItem>"
+    );
+    let body = format!(
+        r#"<?xml version="1.0"?><soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body><GetPayableItemsListResponse xmlns="http://www.multispeak.org/Version_3.0"><GetPayableItemsListResult>{item}{item}</GetPayableItemsListResult></GetPayableItemsListResponse></soap:Body></soap:Envelope>"#
+    );
+    let server = FakeServer::start(vec![Reply::Answer(200, body)]);
+    let cfg = support::write_config(
+        dir.path(),
+        &format!(
+            "[advanced_settings]\n8 = \"{}/cb\"\n9 = \"u\"\n10 = {{ env = \"P\" }}\n",
+            server.url
+        ),
+    );
+    let out = bin()
+        .arg("--config")
+        .arg(&cfg)
+        .args(["balance", "12345-001"])
+        .env("P", "pw")
+        .output()
+        .unwrap();
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(err.contains("overflow"), "{err}");
+}
+
+// ---- 4: personal data is private ----------------------------------------------
+
+/// Every file and folder under `root` (not `root` itself), skipping `skip`.
+fn walk(root: &Path, skip: &[&Path], out: &mut Vec<PathBuf>) {
+    for e in std::fs::read_dir(root).unwrap() {
+        let p = e.unwrap().path();
+        if skip.iter().any(|s| p == *s) {
+            continue;
+        }
+        out.push(p.clone());
+        if p.is_dir() {
+            walk(&p, skip, out);
+        }
+    }
+}
+
+#[test]
+fn everything_a_run_creates_is_private() {
+    let dir = tempfile::tempdir().unwrap();
+    let samples = dir.path().join("samples");
+    let outbound = samples.join("outbound");
+    let exports = samples.join("exports");
+    std::fs::create_dir_all(&outbound).unwrap();
+    std::fs::create_dir_all(&exports).unwrap();
+    let good = outbound.join("2661_11262026.BIF");
+    std::fs::write(&good, support::bif::valid(4)).unwrap();
+    let bad = outbound.join("2661_11252026.BIF");
+    std::fs::write(&bad, support::bif::bad_date()).unwrap();
+    for f in [&good, &bad] {
+        support::age(f, 120);
+    }
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for f in ["payments.csv", "events.csv"] {
+        std::fs::copy(repo.join("samples/exports").join(f), exports.join(f)).unwrap();
+    }
+    // What a scheduler's shell usually has: group and others may read.
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg("umask 022 && exec \"$0\" run")
+        .arg(assert_cmd::cargo::cargo_bin("daffron-bridge"))
+        .current_dir(dir.path())
+        .env_remove("IC_WEB_SERVICE_KEY")
+        .output()
+        .unwrap();
+    assert!(
+        matches!(out.status.code(), Some(0 | 1)),
+        "{}\n{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    let mut created = Vec::new();
+    walk(dir.path(), &[&samples], &mut created);
+    let names: Vec<String> = created
+        .iter()
+        .map(|p| p.strip_prefix(dir.path()).unwrap().display().to_string())
+        .collect();
+    // The night made its state, inbox, quarantine, archive and sandbox state.
+    for want in [
+        "daffron-bridge.sqlite",
+        "demo/inbox/2661_11262026.BIF",
+        "demo/quarantine/2661_11252026.BIF",
+        "demo/quarantine/2661_11252026.BIF.errors.txt",
+        "demo/archive",
+        "demo/sandbox-state.json",
+    ] {
+        assert!(names.iter().any(|n| n == want), "{want} not in {names:?}");
+    }
+    let mut wrong = Vec::new();
+    for p in &created {
+        let meta = std::fs::symlink_metadata(p).unwrap();
+        let mode = meta.permissions().mode() & 0o777;
+        let want = if meta.is_dir() { 0o700 } else { 0o600 };
+        if mode != want {
+            wrong.push(format!("{} {:o}", p.display(), mode));
+        }
+    }
+    assert!(wrong.is_empty(), "not private: {wrong:#?}");
+}
