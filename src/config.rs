@@ -83,6 +83,33 @@ pub enum ConfigError {
         "the secret for {what} is read from environment variable {var}, which is not set; export it before running"
     )]
     MissingEnv { what: String, var: String },
+
+    #[error(
+        "configuration {origin}: {what} = {url} sends credentials in clear text to a host other than this machine; use https://, or set allow_insecure_http = true in {section} if that network is trusted"
+    )]
+    Cleartext {
+        origin: String,
+        what: &'static str,
+        url: String,
+        section: &'static str,
+    },
+
+    #[error("configuration {origin}: {what} ca_file {}: {message}", path.display())]
+    CaFile {
+        origin: String,
+        what: &'static str,
+        path: PathBuf,
+        message: String,
+    },
+}
+
+impl ConfigError {
+    fn with_origin(mut self, o: &str) -> ConfigError {
+        if let ConfigError::Cleartext { origin, .. } = &mut self {
+            *origin = o.to_string();
+        }
+        self
+    }
 }
 
 type CResult<T> = std::result::Result<T, ConfigError>;
@@ -371,6 +398,26 @@ pub struct DropboxConfig {
 pub struct InvoiceCloudConfig {
     pub upload_url: String,
     pub web_service_key: Secret,
+    /// Send again, by itself, a file whose upload went out without a usable
+    /// answer (InvoiceCloud may then hold it twice). Off: a person decides.
+    pub resend_unknown: bool,
+    /// `upload_url` may be `http://` to a host other than loopback.
+    pub allow_insecure_http: bool,
+    /// CA certificates (PEM) the endpoint must chain to, instead of the
+    /// built-in web roots.
+    pub ca_file: Option<PathBuf>,
+}
+
+/// `[daffron]`: how Daffron's MultiSpeak endpoints (settings 8, 11, 14,
+/// 17) are reached.
+#[derive(Debug, Clone, Default)]
+pub struct DaffronConfig {
+    /// The endpoints may be `http://` to a host other than loopback (the
+    /// password then crosses the network in clear text).
+    pub allow_insecure_http: bool,
+    /// CA certificates (PEM) of an on-premises server with a private CA,
+    /// instead of the built-in web roots.
+    pub ca_file: Option<PathBuf>,
 }
 
 /// `[paths]`, all absolute after loading.
@@ -459,6 +506,7 @@ pub struct Config {
     pub sftp: Option<SftpConfig>,
     pub dropbox: Option<DropboxConfig>,
     pub invoicecloud: Option<InvoiceCloudConfig>,
+    pub daffron: DaffronConfig,
     pub paths: Paths,
     pub pump: PumpConfig,
     pub sandbox: SandboxConfig,
@@ -477,6 +525,8 @@ struct RawConfig {
     sftp: Option<RawSftp>,
     dropbox: Option<RawDropbox>,
     invoicecloud: Option<RawInvoiceCloud>,
+    #[serde(default)]
+    daffron: RawDaffron,
     #[serde(default)]
     paths: RawPaths,
     #[serde(default)]
@@ -575,6 +625,19 @@ struct RawDropbox {
 struct RawInvoiceCloud {
     upload_url: String,
     web_service_key: RawSecret,
+    #[serde(default)]
+    resend_unknown: bool,
+    #[serde(default)]
+    allow_insecure_http: bool,
+    ca_file: Option<PathBuf>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawDaffron {
+    #[serde(default)]
+    allow_insecure_http: bool,
+    ca_file: Option<PathBuf>,
 }
 
 #[derive(Deserialize, Default)]
@@ -796,6 +859,9 @@ impl Config {
                         ic.web_service_key,
                         "[invoicecloud] web_service_key".into(),
                     ),
+                    resend_unknown: ic.resend_unknown,
+                    allow_insecure_http: ic.allow_insecure_http,
+                    ca_file: ic.ca_file.as_deref().map(rel),
                 })
             }
         };
@@ -860,6 +926,36 @@ impl Config {
             .unwrap_or_default();
 
         let settings = parse_settings(&raw.advanced_settings, &origin, &mut warnings)?;
+        let daffron = DaffronConfig {
+            allow_insecure_http: raw.daffron.allow_insecure_http,
+            ca_file: raw.daffron.ca_file.as_deref().map(rel),
+        };
+
+        // No password or key in clear text by accident: `http://` only to
+        // this machine, unless the section says so (warned every run).
+        let endpoints = [
+            (&settings.rtdr, "advanced setting 8"),
+            (&settings.payments, "advanced setting 11"),
+            (&settings.paperless, "advanced setting 14"),
+            (&settings.autopay, "advanced setting 17"),
+        ];
+        for (ep, what) in endpoints {
+            if let Some(ep) = ep {
+                let w = check_cleartext(&ep.url, what, "[daffron]", daffron.allow_insecure_http)
+                    .map_err(|e| e.with_origin(&origin))?;
+                warnings.extend(w);
+            }
+        }
+        if let Some(ic) = &invoicecloud {
+            let w = check_cleartext(
+                &ic.upload_url,
+                "[invoicecloud] upload_url",
+                "[invoicecloud]",
+                ic.allow_insecure_http,
+            )
+            .map_err(|e| e.with_origin(&origin))?;
+            warnings.extend(w);
+        }
 
         Ok(Config {
             origin,
@@ -869,6 +965,7 @@ impl Config {
             sftp,
             dropbox,
             invoicecloud,
+            daffron,
             paths,
             pump,
             sandbox,
@@ -927,6 +1024,43 @@ impl Config {
             command,
             section,
         }
+    }
+}
+
+/// `Err` when `url` is `http://` to a host other than loopback and the
+/// section does not allow it; `Ok(Some(warning))` when it allows it.
+fn check_cleartext(
+    url: &str,
+    what: &'static str,
+    section: &'static str,
+    allowed: bool,
+) -> CResult<Option<String>> {
+    let Some(rest) = url.strip_prefix("http://") else {
+        return Ok(None);
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = match host_port.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => host_port.split(':').next().unwrap_or(""),
+    };
+    let loopback = host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    if loopback {
+        Ok(None)
+    } else if allowed {
+        Ok(Some(format!(
+            "{what} = {url} is plain http:// to another host (allow_insecure_http in {section}): credentials cross the network in clear text"
+        )))
+    } else {
+        Err(ConfigError::Cleartext {
+            origin: String::new(),
+            what,
+            url: url.to_string(),
+            section,
+        })
     }
 }
 

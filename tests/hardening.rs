@@ -7,7 +7,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
-use support::fake_http::{FakeServer, Reply, fault};
+use support::fake_http::{FakeServer, Reply, fault, upload_answer};
 
 fn bin() -> Command {
     Command::cargo_bin("daffron-bridge").unwrap()
@@ -272,4 +272,184 @@ fn everything_a_run_creates_is_private() {
         }
     }
     assert!(wrong.is_empty(), "not private: {wrong:#?}");
+}
+
+// ---- 2: an invoice file is never silently uploaded twice -----------------------
+
+fn upload_json(
+    dir: &Path,
+    cfg: &Path,
+    file: &Path,
+    args: &[&str],
+) -> (Option<i32>, serde_json::Value) {
+    let out = upload(dir, cfg)
+        .args(args)
+        .arg(file)
+        .args(["--format", "json"])
+        .output()
+        .unwrap();
+    let v = support::json(&out.stdout);
+    (out.status.code(), v)
+}
+
+#[test]
+fn sent_without_an_answer_is_unknown_never_resent_by_itself_and_settled_by_a_person() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = FakeServer::start(vec![
+        Reply::CloseAfterRequest,
+        Reply::Answer(200, upload_answer(true, "queued")),
+    ]);
+    let cfg = upload_config(dir.path(), &server.url, "");
+    let file = bif_file(dir.path());
+
+    let (code, v) = upload_json(dir.path(), &cfg, &file, &[]);
+    assert_eq!(code, Some(1), "{v}");
+    assert_eq!(v["files"][0]["outcome"], "unknown", "{v}");
+    assert_eq!(
+        server.requests(),
+        1,
+        "the request went out once, never retried"
+    );
+    let msg = v["files"][0]["message"].as_str().unwrap();
+    assert!(
+        msg.contains("upload --again") && msg.contains("upload --confirm"),
+        "{msg}"
+    );
+
+    // Again, and as `run` would: shown, not sent.
+    let (code, v) = upload_json(dir.path(), &cfg, &file, &[]);
+    assert_eq!(
+        (code, &v["files"][0]["outcome"]),
+        (Some(1), &"unknown".into()),
+        "{v}"
+    );
+    assert_eq!(server.requests(), 1);
+
+    // The person checked the portal: not there. --again sends it.
+    let (code, v) = upload_json(dir.path(), &cfg, &file, &["--again"]);
+    assert_eq!(
+        (code, &v["files"][0]["outcome"]),
+        (Some(0), &"uploaded".into()),
+        "{v}"
+    );
+    assert_eq!(server.requests(), 2);
+    let (code, v) = upload_json(dir.path(), &cfg, &file, &[]);
+    assert_eq!(
+        (code, &v["files"][0]["outcome"]),
+        (Some(0), &"already_uploaded".into()),
+        "{v}"
+    );
+    assert_eq!(server.requests(), 2);
+}
+
+#[test]
+fn a_crash_while_the_request_is_out_leaves_it_unknown_not_resent() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = FakeServer::start(vec![
+        Reply::Hang,
+        Reply::Answer(200, upload_answer(true, "queued")),
+    ]);
+    let cfg = upload_config(dir.path(), &server.url, "");
+    let file = bif_file(dir.path());
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("daffron-bridge"))
+        .arg("--config")
+        .arg(&cfg)
+        .arg("--state")
+        .arg(dir.path().join("state.sqlite"))
+        .arg("upload")
+        .arg(&file)
+        .env("TEST_IC_KEY", "k-123")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let t0 = std::time::Instant::now();
+    while server.requests() == 0 {
+        assert!(
+            t0.elapsed() < std::time::Duration::from_secs(20),
+            "no request"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().unwrap(); // SIGKILL: no chance to write anything more
+    child.wait().unwrap();
+
+    let (code, v) = upload_json(dir.path(), &cfg, &file, &[]);
+    assert_eq!(code, Some(1), "{v}");
+    assert_eq!(v["files"][0]["outcome"], "unknown", "{v}");
+    let msg = v["files"][0]["message"].as_str().unwrap();
+    assert!(msg.contains("stopped while the request was out"), "{msg}");
+    assert_eq!(server.requests(), 1, "resent after a crash");
+
+    // The person confirms InvoiceCloud has it: settled without sending.
+    let (code, v) = upload_json(dir.path(), &cfg, &file, &["--confirm"]);
+    assert_eq!(code, Some(0), "{v}");
+    let (code, v) = upload_json(dir.path(), &cfg, &file, &[]);
+    assert_eq!(
+        (code, &v["files"][0]["outcome"]),
+        (Some(0), &"already_uploaded".into()),
+        "{v}"
+    );
+    assert_eq!(server.requests(), 1);
+}
+
+#[test]
+fn http_401_403_404_are_configuration_and_the_file_stays_pending() {
+    for status in [401u16, 403, 404] {
+        let dir = tempfile::tempdir().unwrap();
+        let server = FakeServer::start(vec![
+            Reply::Answer(status, "nope".into()),
+            Reply::Answer(200, upload_answer(true, "queued")),
+        ]);
+        let cfg = upload_config(dir.path(), &server.url, "");
+        let file = bif_file(dir.path());
+        let (code, v) = upload_json(dir.path(), &cfg, &file, &[]);
+        assert_eq!(code, Some(2), "{status}: {v}");
+        assert_eq!(v["files"][0]["outcome"], "configuration", "{status}: {v}");
+        assert_eq!(server.requests(), 1);
+        // Fixed (here: the server now answers): sent without --again.
+        let (code, v) = upload_json(dir.path(), &cfg, &file, &[]);
+        assert_eq!(
+            (code, &v["files"][0]["outcome"]),
+            (Some(0), &"uploaded".into()),
+            "{status}: {v}"
+        );
+        assert_eq!(server.requests(), 2);
+    }
+}
+
+#[test]
+fn connection_refused_is_retried_and_left_pending() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = upload_config(
+        dir.path(),
+        &format!("http://127.0.0.1:{}", support::closed_port()),
+        "",
+    );
+    let file = bif_file(dir.path());
+    let (code, v) = upload_json(dir.path(), &cfg, &file, &[]);
+    assert_eq!(code, Some(3), "{v}");
+    assert_eq!(v["files"][0]["outcome"], "failed", "{v}");
+    assert_eq!(v["files"][0]["attempts"], 3, "{v}");
+}
+
+#[test]
+fn upload_takes_the_lock_run_holds() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = FakeServer::start(vec![Reply::Answer(200, upload_answer(true, "queued"))]);
+    let cfg = upload_config(dir.path(), &server.url, "");
+    let file = bif_file(dir.path());
+    let state = dir.path().join("state.sqlite");
+    let held = daffron_bridge::store::StateLock::pull(&state).unwrap();
+    let out = upload(dir.path(), &cfg).arg(&file).output().unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("another"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(server.requests(), 0);
+    drop(held);
+    upload(dir.path(), &cfg).arg(&file).assert().success();
+    assert_eq!(server.requests(), 1);
 }

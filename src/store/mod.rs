@@ -49,6 +49,9 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0002_intake.sql"),
     // 3: the data pump's outbox, its calls and attempts.
     include_str!("migrations/0003_outbox.sql"),
+    // 4: uploads recorded in flight before they are sent; unknown and
+    // configuration outcomes.
+    include_str!("migrations/0004_upload_in_flight.sql"),
 ];
 
 /// The page cache of a state file, in KiB (negative, as SQLite takes it).

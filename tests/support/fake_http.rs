@@ -15,6 +15,8 @@ pub enum Reply {
     Answer(u16, String),
     /// Reads the whole request, then closes without a byte of answer.
     CloseAfterRequest,
+    /// Reads the whole request and never answers (holds the connection).
+    Hang,
 }
 
 pub struct FakeServer {
@@ -62,6 +64,12 @@ impl FakeServer {
                         let _ = s.flush();
                     }
                     Reply::CloseAfterRequest => {}
+                    Reply::Hang => {
+                        std::thread::spawn(move || {
+                            let mut b = [0u8; 1];
+                            let _ = s.read(&mut b);
+                        });
+                    }
                 }
             }
         });
