@@ -453,3 +453,232 @@ fn upload_takes_the_lock_run_holds() {
     upload(dir.path(), &cfg).arg(&file).assert().success();
     assert_eq!(server.requests(), 1);
 }
+
+// ---- 8: no credentials in clear text by accident; a private CA -----------------
+
+/// A CA and a server certificate for 127.0.0.1 signed by it, made with the
+/// openssl command: (ca.pem, server cert, server key).
+fn make_ca(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("the openssl command (scripts/install-deps.sh installs it)");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            text(&out.stderr)
+        );
+    };
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    run(&[
+        &["req", "-x509"][..],
+        &ec,
+        &[
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=daffron-bridge test CA",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
+        ],
+    ]
+    .concat());
+    run(&[
+        &["req"][..],
+        &ec,
+        &[
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+            "-subj",
+            "/CN=127.0.0.1",
+        ],
+    ]
+    .concat());
+    std::fs::write(
+        dir.join("ext.cnf"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "ext.cnf",
+    ]);
+    (
+        dir.join("ca.pem"),
+        dir.join("server.pem"),
+        dir.join("server.key"),
+    )
+}
+
+/// A FakeServer speaking TLS with `cert` and `key`.
+fn tls_server(script: Vec<Reply>, cert: &Path, key: &Path) -> FakeServer {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+        .unwrap()
+        .map(|c| c.unwrap())
+        .collect();
+    let key = PrivateKeyDer::from_pem_file(key).unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(certs, key)
+    .unwrap();
+    let config = std::sync::Arc::new(config);
+    let mut server = FakeServer::start_with(script, move |tcp| {
+        let conn = rustls::ServerConnection::new(config.clone()).unwrap();
+        Box::new(rustls::StreamOwned::new(conn, tcp))
+    });
+    server.url = server.url.replace("http://", "https://");
+    server
+}
+
+fn payable_answer() -> String {
+    let item = "<payableItem objectID=\"1\"><pastDueAmount>1.50</pastDueAmount><currentAmount>10.00</currentAmount></payableItem>";
+    format!(
+        r#"<?xml version="1.0"?><soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body><GetPayableItemsListResponse xmlns="http://www.multispeak.org/Version_3.0"><GetPayableItemsListResult>{item}</GetPayableItemsListResult></GetPayableItemsListResponse></soap:Body></soap:Envelope>"#
+    )
+}
+
+fn balance(cfg: &Path) -> std::process::Output {
+    bin()
+        .arg("--config")
+        .arg(cfg)
+        .args(["balance", "12345-001", "--format", "json"])
+        .env("P", "pw")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_daffron_server_with_a_private_ca_is_trusted_only_through_ca_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = make_ca(dir.path());
+    let server = tls_server(vec![Reply::Answer(200, payable_answer())], &cert, &key);
+    let settings = format!(
+        "[advanced_settings]\n8 = \"{}/cb\"\n9 = \"u\"\n10 = {{ env = \"P\" }}\n",
+        server.url
+    );
+
+    // Without ca_file the built-in roots do not know the CA: refused before
+    // anything (the password) is sent.
+    let cfg = support::write_config(dir.path(), &settings);
+    let out = balance(&cfg);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(err.contains("TLS") && err.contains("ca_file"), "{err}");
+    assert_eq!(server.requests(), 0);
+
+    // With it, the answer is read.
+    let cfg = support::write_config(
+        dir.path(),
+        &format!(
+            "{settings}\n[daffron]\nca_file = \"{}\"\n",
+            support::toml_path(&ca)
+        ),
+    );
+    let out = balance(&cfg);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(support::json(&out.stdout)["balance_due"], "10.00");
+    assert_eq!(server.requests(), 1);
+
+    // A ca_file that is not PEM is a configuration error.
+    std::fs::write(dir.path().join("bad.pem"), "not a certificate").unwrap();
+    let cfg = support::write_config(
+        dir.path(),
+        &format!("{settings}\n[daffron]\nca_file = \"bad.pem\"\n"),
+    );
+    let out = balance(&cfg);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("ca_file"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn plain_http_to_another_host_is_refused_unless_allowed_with_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("2661_11262026.BIF");
+    std::fs::write(&file, support::bif::valid(2)).unwrap();
+    let validate = |cfg: &Path| {
+        bin()
+            .arg("--config")
+            .arg(cfg)
+            .arg("validate")
+            .arg(&file)
+            .output()
+            .unwrap()
+    };
+    for (section, url) in [
+        (
+            "[advanced_settings]\n11 = \"http://daffron.example.com/cb\"\n",
+            "advanced setting 11",
+        ),
+        (
+            "[invoicecloud]\nupload_url = \"http://ic.example.com/x.asmx\"\nweb_service_key = { env = \"K\" }\n",
+            "[invoicecloud] upload_url",
+        ),
+    ] {
+        let cfg = support::write_config(dir.path(), section);
+        let out = validate(&cfg);
+        assert_eq!(out.status.code(), Some(2), "{section}");
+        let err = text(&out.stderr);
+        assert!(err.contains(url) && err.contains("clear text"), "{err}");
+
+        let allow = if section.starts_with("[invoicecloud]") {
+            format!("{section}allow_insecure_http = true\n")
+        } else {
+            format!("{section}[daffron]\nallow_insecure_http = true\n")
+        };
+        let cfg = support::write_config(dir.path(), &allow);
+        let out = validate(&cfg);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        assert!(
+            text(&out.stderr).contains("clear text"),
+            "no warning: {}",
+            text(&out.stderr)
+        );
+    }
+    // Loopback and https:// need nothing.
+    let cfg = support::write_config(
+        dir.path(),
+        "[advanced_settings]\n8 = \"http://127.0.0.1:9/cb\"\n11 = \"http://[::1]:9/cb\"\n14 = \"http://localhost/cb\"\n17 = \"https://daffron.example.com/cb\"\n",
+    );
+    let out = validate(&cfg);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(!text(&out.stderr).contains("clear text"));
+}
