@@ -1403,8 +1403,9 @@ guid = "5F0C1A2B-3C4D-4E5F-8A9B-0C1D2E3F4A5B"
 
     #[test]
     fn unknown_setting_is_a_warning_and_inline_secret_too() {
-        let c = parse("[advanced_settings]\n999 = \"x\"\n11 = \"http://h/\"\n13 = \"hunter2\"")
-            .unwrap();
+        let c =
+            parse("[advanced_settings]\n999 = \"x\"\n11 = \"http://127.0.0.1/\"\n13 = \"hunter2\"")
+                .unwrap();
         assert_eq!(c.warnings.len(), 2, "{:?}", c.warnings);
         assert!(c.warnings.iter().all(|w| !w.contains("hunter2")));
         let dbg = format!("{:?}", c.settings.payments);
