@@ -378,7 +378,14 @@ pub struct SftpConfig {
     pub failed_dir: String,
     pub settle_seconds: u64,
     pub timeout_seconds: u64,
+    /// The largest file `pull` takes, in bytes ([`DEFAULT_MAX_FILE_BYTES`]).
+    pub max_file_bytes: u64,
 }
+
+/// The largest BIF file `pull` takes unless `max_file_bytes` says otherwise:
+/// 2 GiB, far above a real billing file (a 100,000-invoice file is tens of
+/// MB), low enough that one runaway file cannot fill the disk or the night.
+pub const DEFAULT_MAX_FILE_BYTES: u64 = 2 * 1024 * 1024 * 1024;
 
 /// `[dropbox]`: a local folder used instead of SFTP (demos, dry runs).
 #[derive(Debug, Clone)]
@@ -391,6 +398,8 @@ pub struct DropboxConfig {
     /// read the checked-in samples in place. A file already taken (same name
     /// and sha256) is still never taken twice.
     pub keep_originals: bool,
+    /// The largest file `pull` takes, in bytes ([`DEFAULT_MAX_FILE_BYTES`]).
+    pub max_file_bytes: u64,
 }
 
 /// `[invoicecloud]`: the UploadInvoiceFile endpoint.
@@ -596,6 +605,12 @@ struct RawSftp {
     settle_seconds: u64,
     #[serde(default = "default_timeout")]
     timeout_seconds: u64,
+    #[serde(default = "default_max_file_bytes")]
+    max_file_bytes: u64,
+}
+
+fn default_max_file_bytes() -> u64 {
+    DEFAULT_MAX_FILE_BYTES
 }
 
 fn default_ssh_port() -> u16 {
@@ -618,6 +633,8 @@ struct RawDropbox {
     settle_seconds: u64,
     #[serde(default)]
     keep_originals: bool,
+    #[serde(default = "default_max_file_bytes")]
+    max_file_bytes: u64,
 }
 
 #[derive(Deserialize)]
@@ -809,6 +826,9 @@ impl Config {
                 if s.key_file.is_none() && s.password.is_none() {
                     return Err(bad("sftp", "key_file", "(absent)", "key_file or password"));
                 }
+                if s.max_file_bytes == 0 {
+                    return Err(bad("sftp", "max_file_bytes", "0", "at least 1 (bytes)"));
+                }
                 Some(SftpConfig {
                     host: s.host,
                     port: s.port,
@@ -821,9 +841,13 @@ impl Config {
                     failed_dir: s.failed_dir,
                     settle_seconds: s.settle_seconds,
                     timeout_seconds: s.timeout_seconds,
+                    max_file_bytes: s.max_file_bytes,
                 })
             }
         };
+        if raw.dropbox.as_ref().is_some_and(|d| d.max_file_bytes == 0) {
+            return Err(bad("dropbox", "max_file_bytes", "0", "at least 1 (bytes)"));
+        }
         let dropbox = raw.dropbox.map(|d| {
             let dir = rel(&d.dir);
             DropboxConfig {
@@ -840,6 +864,7 @@ impl Config {
                 dir,
                 settle_seconds: d.settle_seconds,
                 keep_originals: d.keep_originals,
+                max_file_bytes: d.max_file_bytes,
             }
         });
         let invoicecloud = match raw.invoicecloud {
@@ -1378,6 +1403,34 @@ guid = "5F0C1A2B-3C4D-4E5F-8A9B-0C1D2E3F4A5B"
         assert_eq!(j.bctr_modifier, BctrModifier::ValueAfterDash);
         assert!(j.skip_donation_types && j.use_payment_guid_as_transaction_id);
         assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+    }
+
+    #[test]
+    fn max_file_bytes_defaults_to_2_gib_and_is_never_0() {
+        let sftp = "[sftp]\nhost = \"h\"\nuser = \"u\"\nkey_file = \"k\"\nknown_hosts = \"kh\"\n\
+                    remote_dir = \"/o\"\narchive_dir = \"/o/a\"\nfailed_dir = \"/o/f\"\n";
+        let c = parse(sftp).unwrap();
+        assert_eq!(c.sftp.unwrap().max_file_bytes, 2_147_483_648);
+        let c = parse("[dropbox]\ndir = \"in\"\n").unwrap();
+        assert_eq!(c.dropbox.unwrap().max_file_bytes, 2_147_483_648);
+        let c = parse("[dropbox]\ndir = \"in\"\nmax_file_bytes = 1000\n").unwrap();
+        assert_eq!(c.dropbox.unwrap().max_file_bytes, 1000);
+        let c = parse(&format!("{sftp}max_file_bytes = 5000\n")).unwrap();
+        assert_eq!(c.sftp.unwrap().max_file_bytes, 5000);
+        for text in [
+            format!("{sftp}max_file_bytes = 0\n"),
+            "[dropbox]\ndir = \"in\"\nmax_file_bytes = 0\n".to_string(),
+        ] {
+            let e = parse(&text).unwrap_err().to_string();
+            assert!(
+                e.contains("max_file_bytes") && e.contains("at least 1"),
+                "{e}"
+            );
+        }
+        let e = parse("[dropbox]\ndir = \"in\"\nmax_file_bytes = -1\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("max_file_bytes"), "{e}");
     }
 
     #[test]
