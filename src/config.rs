@@ -83,6 +83,33 @@ pub enum ConfigError {
         "the secret for {what} is read from environment variable {var}, which is not set; export it before running"
     )]
     MissingEnv { what: String, var: String },
+
+    #[error(
+        "configuration {origin}: {what} = {url} sends credentials in clear text to a host other than this machine; use https://, or set allow_insecure_http = true in {section} if that network is trusted"
+    )]
+    Cleartext {
+        origin: String,
+        what: &'static str,
+        url: String,
+        section: &'static str,
+    },
+
+    #[error("configuration {origin}: {what} ca_file {}: {message}", path.display())]
+    CaFile {
+        origin: String,
+        what: &'static str,
+        path: PathBuf,
+        message: String,
+    },
+}
+
+impl ConfigError {
+    fn with_origin(mut self, o: &str) -> ConfigError {
+        if let ConfigError::Cleartext { origin, .. } = &mut self {
+            *origin = o.to_string();
+        }
+        self
+    }
 }
 
 type CResult<T> = std::result::Result<T, ConfigError>;
@@ -351,7 +378,14 @@ pub struct SftpConfig {
     pub failed_dir: String,
     pub settle_seconds: u64,
     pub timeout_seconds: u64,
+    /// The largest file `pull` takes, in bytes ([`DEFAULT_MAX_FILE_BYTES`]).
+    pub max_file_bytes: u64,
 }
+
+/// The largest BIF file `pull` takes unless `max_file_bytes` says otherwise:
+/// 2 GiB, far above a real billing file (a 100,000-invoice file is tens of
+/// MB), low enough that one runaway file cannot fill the disk or the night.
+pub const DEFAULT_MAX_FILE_BYTES: u64 = 2 * 1024 * 1024 * 1024;
 
 /// `[dropbox]`: a local folder used instead of SFTP (demos, dry runs).
 #[derive(Debug, Clone)]
@@ -364,6 +398,8 @@ pub struct DropboxConfig {
     /// read the checked-in samples in place. A file already taken (same name
     /// and sha256) is still never taken twice.
     pub keep_originals: bool,
+    /// The largest file `pull` takes, in bytes ([`DEFAULT_MAX_FILE_BYTES`]).
+    pub max_file_bytes: u64,
 }
 
 /// `[invoicecloud]`: the UploadInvoiceFile endpoint.
@@ -371,6 +407,26 @@ pub struct DropboxConfig {
 pub struct InvoiceCloudConfig {
     pub upload_url: String,
     pub web_service_key: Secret,
+    /// Send again, by itself, a file whose upload went out without a usable
+    /// answer (InvoiceCloud may then hold it twice). Off: a person decides.
+    pub resend_unknown: bool,
+    /// `upload_url` may be `http://` to a host other than loopback.
+    pub allow_insecure_http: bool,
+    /// CA certificates (PEM) the endpoint must chain to, instead of the
+    /// built-in web roots.
+    pub ca_file: Option<PathBuf>,
+}
+
+/// `[daffron]`: how Daffron's MultiSpeak endpoints (settings 8, 11, 14,
+/// 17) are reached.
+#[derive(Debug, Clone, Default)]
+pub struct DaffronConfig {
+    /// The endpoints may be `http://` to a host other than loopback (the
+    /// password then crosses the network in clear text).
+    pub allow_insecure_http: bool,
+    /// CA certificates (PEM) of an on-premises server with a private CA,
+    /// instead of the built-in web roots.
+    pub ca_file: Option<PathBuf>,
 }
 
 /// `[paths]`, all absolute after loading.
@@ -466,6 +522,7 @@ pub struct Config {
     pub sftp: Option<SftpConfig>,
     pub dropbox: Option<DropboxConfig>,
     pub invoicecloud: Option<InvoiceCloudConfig>,
+    pub daffron: DaffronConfig,
     pub paths: Paths,
     pub pump: PumpConfig,
     pub sandbox: SandboxConfig,
@@ -484,6 +541,8 @@ struct RawConfig {
     sftp: Option<RawSftp>,
     dropbox: Option<RawDropbox>,
     invoicecloud: Option<RawInvoiceCloud>,
+    #[serde(default)]
+    daffron: RawDaffron,
     #[serde(default)]
     paths: RawPaths,
     #[serde(default)]
@@ -507,12 +566,34 @@ fn default_timezone() -> String {
     "America/Chicago".into()
 }
 
-#[derive(Deserialize, Clone)]
-#[serde(untagged)]
+/// A secret as written: a string, or `{ env = "NAME" }` and nothing else.
+#[derive(Clone)]
 enum RawSecret {
     Inline(String),
-    Env { env: String },
+    Env(String),
 }
+
+impl<'de> Deserialize<'de> for RawSecret {
+    /// By hand, not derived: a derived struct also takes `["x"]` (a
+    /// sequence) as `{ env = "x" }`, and a value beside `env` would be
+    /// ignored. The error never quotes the value.
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match toml::Value::deserialize(d)? {
+            toml::Value::String(s) => Ok(RawSecret::Inline(s)),
+            toml::Value::Table(t) if t.len() == 1 => match t.get("env") {
+                Some(toml::Value::String(var)) if !var.is_empty() => {
+                    Ok(RawSecret::Env(var.clone()))
+                }
+                _ => Err(serde::de::Error::custom(SECRET_FORMS)),
+            },
+            _ => Err(serde::de::Error::custom(SECRET_FORMS)),
+        }
+    }
+}
+
+/// What a secret may be written as (its value is not shown).
+const SECRET_FORMS: &str =
+    "a secret is written { env = \"NAME\" } or as a string (the value is not shown)";
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -531,6 +612,12 @@ struct RawSftp {
     settle_seconds: u64,
     #[serde(default = "default_timeout")]
     timeout_seconds: u64,
+    #[serde(default = "default_max_file_bytes")]
+    max_file_bytes: u64,
+}
+
+fn default_max_file_bytes() -> u64 {
+    DEFAULT_MAX_FILE_BYTES
 }
 
 fn default_ssh_port() -> u16 {
@@ -553,6 +640,8 @@ struct RawDropbox {
     settle_seconds: u64,
     #[serde(default)]
     keep_originals: bool,
+    #[serde(default = "default_max_file_bytes")]
+    max_file_bytes: u64,
 }
 
 #[derive(Deserialize)]
@@ -560,6 +649,19 @@ struct RawDropbox {
 struct RawInvoiceCloud {
     upload_url: String,
     web_service_key: RawSecret,
+    #[serde(default)]
+    resend_unknown: bool,
+    #[serde(default)]
+    allow_insecure_http: bool,
+    ca_file: Option<PathBuf>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawDaffron {
+    #[serde(default)]
+    allow_insecure_http: bool,
+    ca_file: Option<PathBuf>,
 }
 
 #[derive(Deserialize, Default)]
@@ -660,7 +762,7 @@ impl Config {
         let origin = origin.to_string();
         let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Syntax {
             origin: origin.clone(),
-            message: e.to_string(),
+            message: syntax_message(text, &e),
         })?;
         let mut warnings = Vec::new();
         let rel = |p: &Path| -> PathBuf {
@@ -680,7 +782,7 @@ impl Config {
             }
         };
         let mut secret = |raw: RawSecret, what: String| match raw {
-            RawSecret::Env { env } => Secret::Env(env),
+            RawSecret::Env(env) => Secret::Env(env),
             RawSecret::Inline(v) => {
                 warnings.push(format!(
                     "{what} is written inline; use {{ env = \"NAME\" }} outside tests and demos"
@@ -733,6 +835,9 @@ impl Config {
                 if s.key_file.is_none() && s.password.is_none() {
                     return Err(bad("sftp", "key_file", "(absent)", "key_file or password"));
                 }
+                if s.max_file_bytes == 0 {
+                    return Err(bad("sftp", "max_file_bytes", "0", "at least 1 (bytes)"));
+                }
                 Some(SftpConfig {
                     host: s.host,
                     port: s.port,
@@ -745,9 +850,13 @@ impl Config {
                     failed_dir: s.failed_dir,
                     settle_seconds: s.settle_seconds,
                     timeout_seconds: s.timeout_seconds,
+                    max_file_bytes: s.max_file_bytes,
                 })
             }
         };
+        if raw.dropbox.as_ref().is_some_and(|d| d.max_file_bytes == 0) {
+            return Err(bad("dropbox", "max_file_bytes", "0", "at least 1 (bytes)"));
+        }
         let dropbox = raw.dropbox.map(|d| {
             let dir = rel(&d.dir);
             DropboxConfig {
@@ -764,6 +873,7 @@ impl Config {
                 dir,
                 settle_seconds: d.settle_seconds,
                 keep_originals: d.keep_originals,
+                max_file_bytes: d.max_file_bytes,
             }
         });
         let invoicecloud = match raw.invoicecloud {
@@ -783,6 +893,9 @@ impl Config {
                         ic.web_service_key,
                         "[invoicecloud] web_service_key".into(),
                     ),
+                    resend_unknown: ic.resend_unknown,
+                    allow_insecure_http: ic.allow_insecure_http,
+                    ca_file: ic.ca_file.as_deref().map(rel),
                 })
             }
         };
@@ -849,6 +962,36 @@ impl Config {
             .unwrap_or_default();
 
         let settings = parse_settings(&raw.advanced_settings, &origin, &mut warnings)?;
+        let daffron = DaffronConfig {
+            allow_insecure_http: raw.daffron.allow_insecure_http,
+            ca_file: raw.daffron.ca_file.as_deref().map(rel),
+        };
+
+        // No password or key in clear text by accident: `http://` only to
+        // this machine, unless the section says so (warned every run).
+        let endpoints = [
+            (&settings.rtdr, "advanced setting 8"),
+            (&settings.payments, "advanced setting 11"),
+            (&settings.paperless, "advanced setting 14"),
+            (&settings.autopay, "advanced setting 17"),
+        ];
+        for (ep, what) in endpoints {
+            if let Some(ep) = ep {
+                let w = check_cleartext(&ep.url, what, "[daffron]", daffron.allow_insecure_http)
+                    .map_err(|e| e.with_origin(&origin))?;
+                warnings.extend(w);
+            }
+        }
+        if let Some(ic) = &invoicecloud {
+            let w = check_cleartext(
+                &ic.upload_url,
+                "[invoicecloud] upload_url",
+                "[invoicecloud]",
+                ic.allow_insecure_http,
+            )
+            .map_err(|e| e.with_origin(&origin))?;
+            warnings.extend(w);
+        }
 
         Ok(Config {
             origin,
@@ -858,6 +1001,7 @@ impl Config {
             sftp,
             dropbox,
             invoicecloud,
+            daffron,
             paths,
             pump,
             sandbox,
@@ -919,6 +1063,43 @@ impl Config {
     }
 }
 
+/// `Err` when `url` is `http://` to a host other than loopback and the
+/// section does not allow it; `Ok(Some(warning))` when it allows it.
+fn check_cleartext(
+    url: &str,
+    what: &'static str,
+    section: &'static str,
+    allowed: bool,
+) -> CResult<Option<String>> {
+    let Some(rest) = url.strip_prefix("http://") else {
+        return Ok(None);
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = match host_port.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => host_port.split(':').next().unwrap_or(""),
+    };
+    let loopback = host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    if loopback {
+        Ok(None)
+    } else if allowed {
+        Ok(Some(format!(
+            "{what} = {url} is plain http:// to another host (allow_insecure_http in {section}): credentials cross the network in clear text"
+        )))
+    } else {
+        Err(ConfigError::Cleartext {
+            origin: String::new(),
+            what,
+            url: url.to_string(),
+            section,
+        })
+    }
+}
+
 /// Accepts `http://host...` and `https://host...` with a non-empty host.
 fn check_url(url: &str) -> Result<(), ()> {
     let rest = url
@@ -932,11 +1113,55 @@ fn check_url(url: &str) -> Result<(), ()> {
     Ok(())
 }
 
-/// The text form of a TOML value, as an error message shows it.
+/// The text form of a TOML value, as an error message shows it. A table is
+/// not shown: it may be a secret's `{ env = ... }` with a value put beside it.
 fn shown(v: &toml::Value) -> String {
     match v {
         toml::Value::String(s) => s.clone(),
+        toml::Value::Table(_) => "(a table, not shown)".into(),
         other => other.to_string(),
+    }
+}
+
+/// How an error shows the value of a secret setting: never.
+const SECRET_NOT_SHOWN: &str = "(a secret, not shown)";
+
+/// A TOML error as `line L, column C (key): message`.
+///
+/// Why not the toml crate's own text: it quotes the offending source line,
+/// which for a secret written inline (or half-written, an unterminated
+/// string) is the secret itself. Its message alone never holds a secret's
+/// value: secrets are untagged enums of string or table, whose mismatch the
+/// message names without the value.
+fn syntax_message(text: &str, e: &toml::de::Error) -> String {
+    let message = e.message().trim();
+    let Some(span) = e.span() else {
+        return message.to_string();
+    };
+    let at = span.start.min(text.len());
+    let before = text.get(..at).unwrap_or("");
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
+    let column = text
+        .get(line_start..at)
+        .map(|s| s.chars().count())
+        .unwrap_or(0)
+        + 1;
+    // The key of that line, when the line is `key = ...` with a plain key.
+    let key = text
+        .get(line_start..)
+        .and_then(|l| l.lines().next())
+        .and_then(|l| l.split_once('='))
+        .map(|(k, _)| k.trim())
+        .filter(|k| {
+            !k.is_empty()
+                && k.len() <= 64
+                && k.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+        });
+    match key {
+        Some(k) => format!("line {line}, column {column} (`{k}`): {message}"),
+        None => format!("line {line}, column {column}: {message}"),
     }
 }
 
@@ -953,11 +1178,13 @@ fn parse_settings(
                 by_id.insert(id, value);
             }
             Err(_) => {
+                // The value is not shown: a key that is not an id says
+                // nothing of whether it holds a secret.
                 return Err(ConfigError::BadValue {
                     origin: origin.to_string(),
                     section: "advanced_settings",
                     key: key.clone(),
-                    value: shown(value),
+                    value: "...".into(),
                     expected: "numeric IC setting ids as keys",
                 });
             }
@@ -993,12 +1220,19 @@ fn parse_settings(
         }
     };
     let secret = |id: u32, v: &toml::Value, warnings: &mut Vec<String>| -> CResult<Secret> {
+        let refused = || ConfigError::BadSetting {
+            origin: origin.to_string(),
+            id,
+            name: setting_name(id).unwrap_or("unknown"),
+            value: SECRET_NOT_SHOWN.into(),
+            expected: "{ env = \"NAME\" } or a string".into(),
+        };
         match v {
             toml::Value::Table(t) => match (t.len(), t.get("env")) {
                 (1, Some(toml::Value::String(var))) if !var.is_empty() => {
                     Ok(Secret::Env(var.clone()))
                 }
-                _ => Err(bad(id, v, "{ env = \"NAME\" } or a string".into())),
+                _ => Err(refused()),
             },
             toml::Value::String(val) => {
                 warnings.push(format!(
@@ -1007,7 +1241,7 @@ fn parse_settings(
                 ));
                 Ok(Secret::Inline(val.clone()))
             }
-            _ => Err(bad(id, v, "{ env = \"NAME\" } or a string".into())),
+            _ => Err(refused()),
         }
     };
 
@@ -1183,6 +1417,34 @@ guid = "5F0C1A2B-3C4D-4E5F-8A9B-0C1D2E3F4A5B"
     }
 
     #[test]
+    fn max_file_bytes_defaults_to_2_gib_and_is_never_0() {
+        let sftp = "[sftp]\nhost = \"h\"\nuser = \"u\"\nkey_file = \"k\"\nknown_hosts = \"kh\"\n\
+                    remote_dir = \"/o\"\narchive_dir = \"/o/a\"\nfailed_dir = \"/o/f\"\n";
+        let c = parse(sftp).unwrap();
+        assert_eq!(c.sftp.unwrap().max_file_bytes, 2_147_483_648);
+        let c = parse("[dropbox]\ndir = \"in\"\n").unwrap();
+        assert_eq!(c.dropbox.unwrap().max_file_bytes, 2_147_483_648);
+        let c = parse("[dropbox]\ndir = \"in\"\nmax_file_bytes = 1000\n").unwrap();
+        assert_eq!(c.dropbox.unwrap().max_file_bytes, 1000);
+        let c = parse(&format!("{sftp}max_file_bytes = 5000\n")).unwrap();
+        assert_eq!(c.sftp.unwrap().max_file_bytes, 5000);
+        for text in [
+            format!("{sftp}max_file_bytes = 0\n"),
+            "[dropbox]\ndir = \"in\"\nmax_file_bytes = 0\n".to_string(),
+        ] {
+            let e = parse(&text).unwrap_err().to_string();
+            assert!(
+                e.contains("max_file_bytes") && e.contains("at least 1"),
+                "{e}"
+            );
+        }
+        let e = parse("[dropbox]\ndir = \"in\"\nmax_file_bytes = -1\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("max_file_bytes"), "{e}");
+    }
+
+    #[test]
     fn bad_values_name_the_setting() {
         for (line, want) in [
             ("119 = \"5\"", "setting 119"),
@@ -1205,8 +1467,9 @@ guid = "5F0C1A2B-3C4D-4E5F-8A9B-0C1D2E3F4A5B"
 
     #[test]
     fn unknown_setting_is_a_warning_and_inline_secret_too() {
-        let c = parse("[advanced_settings]\n999 = \"x\"\n11 = \"http://h/\"\n13 = \"hunter2\"")
-            .unwrap();
+        let c =
+            parse("[advanced_settings]\n999 = \"x\"\n11 = \"http://127.0.0.1/\"\n13 = \"hunter2\"")
+                .unwrap();
         assert_eq!(c.warnings.len(), 2, "{:?}", c.warnings);
         assert!(c.warnings.iter().all(|w| !w.contains("hunter2")));
         let dbg = format!("{:?}", c.settings.payments);
@@ -1277,5 +1540,68 @@ guid = "5F0C1A2B-3C4D-4E5F-8A9B-0C1D2E3F4A5B"
             Some(Path::new("/etc/db/s/state.json"))
         );
         assert!(parse("").unwrap().sandbox.state.is_none());
+    }
+}
+
+#[cfg(test)]
+mod secret_tests {
+    use super::*;
+
+    const MINIMAL: &str =
+        "[biller]\nbid = 2661\nname = \"L\"\nguid = \"5F0C1A2B-3C4D-4E5F-8A9B-0C1D2E3F4A5B\"\n";
+
+    /// Every error of a configuration whose secret setting is wrong, in any
+    /// way, and the secret's text (`Hunter2Secret`) must not be in it.
+    #[test]
+    fn no_error_shows_a_secret_value() {
+        let cases = [
+            // Advanced settings of every endpoint group, of a wrong type.
+            "[advanced_settings]\n8 = \"http://h/\"\n10 = 7777Hunter2Secret",
+            "[advanced_settings]\n11 = \"http://h/\"\n13 = 12345678",
+            "[advanced_settings]\n14 = \"http://h/\"\n16 = [\"Hunter2Secret\"]",
+            "[advanced_settings]\n17 = \"http://h/\"\n19 = { env = \"X\", value = \"Hunter2Secret\" }",
+            "[advanced_settings]\n11 = \"http://h/\"\n13 = { env = \"\" , pw = \"Hunter2Secret\"}",
+            // An {env=...} table where a plain value was expected.
+            "[advanced_settings]\n8 = { env = \"Hunter2Secret\" }",
+            "[advanced_settings]\n35 = { env = \"Hunter2Secret\" }",
+            // A key that is not an id may be anything.
+            "[advanced_settings]\npassword = \"Hunter2Secret\"",
+            // TOML syntax errors on a secret's own line.
+            "[invoicecloud]\nupload_url = \"http://h/\"\nweb_service_key = \"Hunter2Secret",
+            "[advanced_settings]\n13 = \"Hunter2Secret\" x",
+            "[sftp]\nhost = \"h\"\nuser = \"u\"\npassword = 'Hunter2Secret\nknown_hosts = \"k\"\nremote_dir = \"/\"\narchive_dir = \"/a\"\nfailed_dir = \"/f\"",
+            // The right keys with the wrong shapes.
+            "[invoicecloud]\nupload_url = \"http://h/\"\nweb_service_key = { env = \"X\", key = \"Hunter2Secret\" }",
+            "[invoicecloud]\nupload_url = \"http://h/\"\nweb_service_key = [\"Hunter2Secret\"]",
+            "[sftp]\nhost = \"h\"\nuser = \"u\"\npassword = { value = \"Hunter2Secret\" }\nknown_hosts = \"k\"\nremote_dir = \"/\"\narchive_dir = \"/a\"\nfailed_dir = \"/f\"",
+            "[sftp]\nhost = \"h\"\nuser = \"u\"\npassword = 12345678\nknown_hosts = \"k\"\nremote_dir = \"/\"\narchive_dir = \"/a\"\nfailed_dir = \"/f\"",
+        ];
+        for case in cases {
+            let text = format!("{MINIMAL}{case}\n");
+            let e = Config::parse(&text, "t.toml", Path::new("/"))
+                .err()
+                .unwrap_or_else(|| panic!("{case}: expected an error"));
+            let shown = format!("{e} {e:?}");
+            for secret in ["Hunter2Secret", "12345678", "7777"] {
+                assert!(!shown.contains(secret), "{case}:\n{shown}");
+            }
+            // Still useful: it says where.
+            assert!(shown.contains("t.toml"), "{shown}");
+        }
+    }
+
+    #[test]
+    fn a_syntax_error_still_says_where() {
+        let e = Config::parse(
+            &format!(
+                "{MINIMAL}[invoicecloud]\nupload_url = \"http://h/\"\nweb_service_key = \"abc\n"
+            ),
+            "t.toml",
+            Path::new("/"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("line 7"), "{e}");
+        assert!(e.contains("web_service_key"), "{e}");
     }
 }

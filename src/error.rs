@@ -129,7 +129,10 @@ impl Error {
                 crate::multispeak::CallError::Rejected(_) => ExitCode::Usage,
             },
             Error::Rtdr(crate::rtdr::RtdrError::BadAccount(_)) => ExitCode::Usage,
-            Error::Rtdr(crate::rtdr::RtdrError::BadExtension { .. }) => ExitCode::Transient,
+            Error::Rtdr(
+                crate::rtdr::RtdrError::BadExtension { .. }
+                | crate::rtdr::RtdrError::Overflow { .. },
+            ) => ExitCode::Transient,
             Error::Sandbox(_) => ExitCode::Usage,
             Error::Report(_) => ExitCode::Usage,
         }

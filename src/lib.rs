@@ -20,6 +20,7 @@
 //! | [`pipeline`] | the nightly job's stages (`pull`, `upload`), each returning a summary that owns its JSON, text and exit code |
 //! | [`retry`] | the one retry policy (tries, exponential backoff, full jitter, injectable clock) |
 //! | [`sandbox`] | a local stand-in for Daffron's CB server and InvoiceCloud's upload (`embedded`: in-process, for the demo) |
+//! | [`terminal`] | text from outside escaped for people; colour only on a terminal |
 //! | [`commands`] | one module per CLI command: load the configuration, call a stage or a module, print |
 //! | [`error`] | the crate-level error and the documented exit codes |
 
@@ -38,6 +39,7 @@ pub mod retry;
 pub mod rtdr;
 pub mod sandbox;
 pub mod store;
+pub mod terminal;
 pub mod transport;
 
 pub use error::{Error, ExitCode, Result};

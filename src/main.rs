@@ -49,6 +49,7 @@ enum Command {
 }
 
 fn main() -> std::process::ExitCode {
+    commands::private_files();
     let cli = Cli::parse();
     cli.globals.init_logging();
     let result = match &cli.command {

@@ -42,6 +42,19 @@ impl RetryAction {
             RetryAction::DontRetry
         }
     }
+
+    /// The classifier of UploadInvoiceFile, which has no idempotency key:
+    /// InvoiceCloud would take a resent file as a second one. Only a try
+    /// that never reached the server is repeated, unless the configuration
+    /// (`[invoicecloud] resend_unknown`) accepts that a file may arrive
+    /// twice; then every transient failure is, as for [`Self::for_call`].
+    pub fn for_upload(e: &crate::multispeak::CallError, resend_unknown: bool) -> RetryAction {
+        if e.nothing_sent() || (resend_unknown && e.is_retryable()) {
+            RetryAction::Retry
+        } else {
+            RetryAction::DontRetry
+        }
+    }
 }
 
 /// How a delay is drawn below its exponential cap.
@@ -190,6 +203,30 @@ mod tests {
             first_delay: Duration::from_millis(500),
             max_delay: Duration::from_secs(3),
             jitter,
+        }
+    }
+
+    #[test]
+    fn an_upload_is_repeated_only_when_nothing_was_sent() {
+        use crate::multispeak::CallError;
+        use crate::multispeak::outcome::Transient;
+        let refused = CallError::Transient(Transient::Connect("refused".into()));
+        let timeout = CallError::Transient(Transient::Timeout("t".into()));
+        let status = CallError::Transient(Transient::Status(502));
+        let garbage = CallError::Transient(Transient::Garbage("g".into()));
+        let not_found = CallError::Rejected(404);
+        assert_eq!(RetryAction::for_upload(&refused, false), RetryAction::Retry);
+        for e in [&timeout, &status, &garbage, &not_found] {
+            assert_eq!(
+                RetryAction::for_upload(e, false),
+                RetryAction::DontRetry,
+                "{e}"
+            );
+            assert_eq!(
+                RetryAction::for_upload(e, true),
+                RetryAction::for_call(e),
+                "{e}"
+            );
         }
     }
 

@@ -19,6 +19,22 @@ pub enum RtdrError {
         "the account `{0}` is not an account number: give base-sub (35909-001) or base+sub digits (35909001)"
     )]
     BadAccount(String),
+    #[error(
+        "the RTDR answer's {what} add up to more than an amount can hold (overflow); the answer is unusable"
+    )]
+    Overflow { what: &'static str },
+}
+
+/// The sum of amounts from outside, or `Overflow` naming them: a server's
+/// numbers never panic the process (Decimal's `+` and `Sum` do).
+fn checked_sum<'a>(
+    what: &'static str,
+    amounts: impl IntoIterator<Item = &'a Decimal>,
+) -> Result<Decimal, RtdrError> {
+    amounts
+        .into_iter()
+        .try_fold(Decimal::ZERO, |acc, a| acc.checked_add(*a))
+        .ok_or(RtdrError::Overflow { what })
 }
 
 /// A prepaid account's remaining balance and days (D13).
@@ -91,8 +107,14 @@ fn number(e: &Extension) -> Result<Decimal, RtdrError> {
 /// without regard to case or surrounding spaces.
 pub fn balance(account: &str, list: &PayableItemList) -> Result<Balance, RtdrError> {
     let items = &list.items;
-    let current: Decimal = items.iter().filter_map(|i| i.current_amount).sum();
-    let past_due: Decimal = items.iter().filter_map(|i| i.past_due_amount).sum();
+    let current = checked_sum(
+        "currentAmounts",
+        items.iter().filter_map(|i| i.current_amount.as_ref()),
+    )?;
+    let past_due = checked_sum(
+        "pastDueAmounts",
+        items.iter().filter_map(|i| i.past_due_amount.as_ref()),
+    )?;
 
     let remaining: Vec<Decimal> = ext(items, "remainingBalance")
         .map(number)
@@ -104,7 +126,7 @@ pub fn balance(account: &str, list: &PayableItemList) -> Result<Balance, RtdrErr
             .map(number)
             .collect::<Result<_, _>>()?;
         Some(Prepaid {
-            remaining_balance: remaining.iter().sum(),
+            remaining_balance: checked_sum("remainingBalance extensions", &remaining)?,
             remaining_days: days.iter().min().map(|d| {
                 i64::try_from(d.trunc()).unwrap_or(if d.is_sign_negative() {
                     i64::MIN
@@ -184,6 +206,31 @@ mod tests {
         assert_eq!(account_id(" 35909001 ").unwrap(), "35909001");
         for bad in ["", "-", "35909-", "a-1", "1-2-3", "35909 001"] {
             assert!(account_id(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn sums_that_overflow_are_an_error_not_a_panic() {
+        let max = Decimal::MAX.to_string();
+        let min = Decimal::MIN.to_string();
+        for (current, past, exts) in [
+            ([Some(max.as_str()), Some("1")], [None, None], &[][..]),
+            ([None, None], [Some(min.as_str()), Some("-1")], &[][..]),
+            (
+                [None, None],
+                [None, None],
+                &[("remainingBalance", max.as_str())][..],
+            ),
+        ] {
+            let l = PayableItemList {
+                items: vec![
+                    item(current[0], past[0], exts),
+                    item(current[1], past[1], exts),
+                ],
+                allowable_transaction_types: vec![],
+            };
+            let e = balance("1", &l).unwrap_err();
+            assert!(matches!(e, RtdrError::Overflow { .. }), "{e}");
         }
     }
 

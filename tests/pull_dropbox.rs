@@ -151,3 +151,93 @@ fn no_source_configured_is_a_configuration_error() {
     let e = String::from_utf8_lossy(&a.get_output().stderr).into_owned();
     assert!(e.contains("[sftp]"), "{e}");
 }
+
+/// One file over `max_file_bytes` does not stop the night: it is set aside
+/// with its reports (not copied here: the limit is there to keep such a file
+/// off this disk), moved to the failed folder, and the file after it is
+/// taken in the same pull.
+#[test]
+fn a_file_over_max_file_bytes_is_set_aside_and_the_next_is_taken() {
+    let w = World::new();
+    let big = "2661_11252026.BIF"; // listed first
+    let big_body = bif::valid(40);
+    let small_body = bif::valid(1);
+    assert!(small_body.len() < 2000 && big_body.len() > 2000);
+    fs::write(w.dir.join(big), &big_body).unwrap();
+    fs::write(w.dir.join(NAME), &small_body).unwrap();
+    let cfg = w.config("max_file_bytes = 2000");
+
+    let a = pull(&cfg, &w.state)
+        .arg("--format")
+        .arg("json")
+        .assert()
+        .code(1);
+    let j: serde_json::Value = serde_json::from_str(&stdout(&a)).unwrap();
+    assert_eq!(j["files"][0]["name"], big, "{j}");
+    assert_eq!(j["files"][0]["outcome"], "quarantined", "{j}");
+    assert_eq!(j["files"][0]["issue"], "file_too_large", "{j}");
+    assert_eq!(j["files"][0]["size"], big_body.len(), "{j}");
+    assert_eq!(j["files"][0]["max_file_bytes"], 2000, "{j}");
+    assert!(j["files"][0]["sha256"].is_null(), "never read: {j}");
+    assert_eq!(j["files"][1]["name"], NAME, "{j}");
+    assert_eq!(j["files"][1]["outcome"], "taken", "{j}");
+    assert_eq!(j["counts"]["quarantined"], 1, "{j}");
+    assert_eq!(j["counts"]["taken"], 1, "{j}");
+    assert!(j["stopped"].is_null(), "{j}");
+
+    // The reports, like any quarantined file's; the bytes are not copied.
+    let q = w.root.join("quarantine");
+    assert_eq!(
+        names(&q),
+        vec![format!("{big}.errors.json"), format!("{big}.errors.txt")]
+    );
+    let txt = fs::read_to_string(q.join(format!("{big}.errors.txt"))).unwrap();
+    assert!(txt.contains("file_too_large"), "{txt}");
+    assert!(txt.contains(&big_body.len().to_string()), "{txt}");
+    assert!(txt.contains("max_file_bytes 2000"), "{txt}");
+    let report: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(q.join(format!("{big}.errors.json"))).unwrap())
+            .unwrap();
+    assert_eq!(report["valid"], false, "{report}");
+    assert_eq!(report["files"][0]["path"], big, "{report}");
+    assert_eq!(
+        report["files"][0]["errors"][0]["code"], "file_too_large",
+        "{report}"
+    );
+    // The whole file is in the failed folder, where a person looks; the
+    // next file is in the inbox.
+    assert_eq!(
+        fs::read_to_string(w.dir.join("failed").join(big)).unwrap(),
+        big_body
+    );
+    assert!(!w.dir.join(big).exists());
+    assert_eq!(
+        fs::read_to_string(w.root.join("inbox").join(NAME)).unwrap(),
+        small_body
+    );
+    assert!(w.dir.join("archive").join(NAME).exists());
+
+    // The text form says why, in a line.
+    fs::write(w.dir.join("2661_11242026.BIF"), &big_body).unwrap();
+    let a = pull(&cfg, &w.state).assert().code(1);
+    let s = stdout(&a);
+    assert!(
+        s.contains("over max_file_bytes 2000") && s.contains("not downloaded"),
+        "{s}"
+    );
+    // Rerun: nothing new.
+    let a = pull(&cfg, &w.state).assert().code(0);
+    assert!(stdout(&a).contains("nothing new"));
+}
+
+#[test]
+fn max_file_bytes_of_0_is_a_configuration_error() {
+    let w = World::new();
+    fs::write(w.dir.join(NAME), bif::valid(1)).unwrap();
+    let a = pull(&w.config("max_file_bytes = 0"), &w.state)
+        .assert()
+        .code(2);
+    let e = String::from_utf8_lossy(&a.get_output().stderr).into_owned();
+    assert!(e.contains("max_file_bytes"), "{e}");
+    assert!(w.dir.join(NAME).exists());
+}

@@ -429,3 +429,183 @@ fn the_script_starts_and_stops_a_server_too() {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+#[test]
+fn folders_made_on_the_server_and_files_kept_here_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let w = World::new();
+    w.put(NAME, bif::valid(3).as_bytes());
+    w.put("2661_11252026.BIF", bif::bad_date().as_bytes());
+    let cfg = w.config(30, |s| s);
+    // The server's own umask lets group and others read; ours must not.
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg("umask 022 && exec \"$0\" --config \"$1\" --state \"$2\" pull")
+        .arg(assert_cmd::cargo::cargo_bin("daffron-bridge"))
+        .arg(&cfg)
+        .arg(&w.state)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    // Made by the bridge over SFTP.
+    assert_eq!(mode(&w.archive), 0o700, "archive_dir");
+    assert_eq!(mode(&w.failed), 0o700, "failed_dir");
+    // Made by the bridge here.
+    for (p, want) in [
+        (w.inbox.clone(), 0o700),
+        (w.quarantine.clone(), 0o700),
+        (w.inbox.join(NAME), 0o600),
+        (w.quarantine.join("2661_11252026.BIF"), 0o600),
+        (w.quarantine.join("2661_11252026.BIF.errors.json"), 0o600),
+        (w.state.clone(), 0o600),
+    ] {
+        assert_eq!(mode(&p), want, "{}", p.display());
+    }
+}
+
+/// The bytes the SFTP server says it handed out of `path`, from its log
+/// (`close "PATH" bytes read N written M`), for every time it was opened.
+fn bytes_read(log: &str, path: &Path) -> Vec<u64> {
+    let needle = format!("close \"{}\" bytes read ", path.display());
+    log.lines()
+        .filter_map(|l| l.split_once(&needle))
+        .filter_map(|(_, rest)| rest.split_whitespace().next()?.parse().ok())
+        .collect()
+}
+
+/// The server lists a file over `max_file_bytes`: it is never opened, its
+/// reports are written, it goes to the failed folder, and the file after it
+/// is taken in the same pull.
+#[test]
+fn a_file_listed_over_max_file_bytes_is_never_opened_and_the_next_is_taken() {
+    let w = World::new();
+    let big = "2661_11252026.BIF";
+    let big_body = bif::valid(40);
+    let small_body = bif::valid(1);
+    w.put(big, big_body.as_bytes());
+    w.put(NAME, small_body.as_bytes());
+    let cfg = w.config(30, |s| format!("{s}max_file_bytes = 2000\n"));
+
+    let a = pull(&cfg, &w.state)
+        .arg("--format")
+        .arg("json")
+        .assert()
+        .code(1);
+    let (stdout, stderr) = out(&a);
+    let j: serde_json::Value = serde_json::from_str(&stdout).expect(&stderr);
+    assert_eq!(j["files"][0]["name"], big, "{j}");
+    assert_eq!(j["files"][0]["outcome"], "quarantined", "{j}");
+    assert_eq!(j["files"][0]["issue"], "file_too_large", "{j}");
+    assert_eq!(j["files"][1]["outcome"], "taken", "{j}");
+    assert!(j["stopped"].is_null(), "{j}");
+
+    let log = w.sshd.log();
+    assert!(
+        !log.contains(&format!("open \"{}\"", w.remote.join(big).display())),
+        "the server opened the big file:\n{log}"
+    );
+    assert_eq!(
+        bytes_read(&log, &w.remote.join(NAME)),
+        vec![small_body.len() as u64],
+        "{log}"
+    );
+    assert_eq!(fs::read_to_string(w.failed.join(big)).unwrap(), big_body);
+    assert!(!w.remote.join(big).exists());
+    assert_eq!(
+        names(&w.quarantine),
+        vec![format!("{big}.errors.json"), format!("{big}.errors.txt")]
+    );
+    assert_eq!(fs::read_to_string(w.inbox.join(NAME)).unwrap(), small_body);
+    assert!(w.partials().is_empty());
+}
+
+/// A file listed under `max_file_bytes` that grows past it while it is
+/// downloaded is stopped at the limit, not read to the end: the server's own
+/// log says how much it handed out. It is set aside like a file listed too
+/// large, and the file after it is still taken.
+#[test]
+fn a_file_growing_past_max_file_bytes_mid_download_is_stopped() {
+    let w = World::new();
+    let big = "2661_11252026.BIF";
+    let limit: u64 = 24 << 20;
+    // ~20 MB listed (under the limit), then 8 MB more once the download runs.
+    let body = bif::padded(40, 500_000);
+    assert!((body.len() as u64) < limit && body.len() > 16 << 20);
+    let p = w.put(big, body.as_bytes());
+    let small_body = bif::valid(1);
+    w.put(NAME, small_body.as_bytes());
+    let cfg = w.config(0, |s| format!("{s}max_file_bytes = {limit}\n"));
+
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("daffron-bridge"))
+        .arg("--config")
+        .arg(&cfg)
+        .arg("--state")
+        .arg(&w.state)
+        .arg("pull")
+        .arg("--format")
+        .arg("json")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let partial = w.inbox.join(".incoming").join(big);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut grown = 0;
+    while Instant::now() < deadline {
+        grown = fs::metadata(&partial).map(|m| m.len()).unwrap_or(0);
+        if grown > 1 << 20 {
+            break;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("pull ended before the file grew: {status}");
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    assert!(grown > 1 << 20, "the download never started");
+    assert!(
+        grown < body.len() as u64,
+        "the download had already finished"
+    );
+    {
+        use std::io::Write;
+        let mut f = fs::OpenOptions::new().append(true).open(&p).unwrap();
+        f.write_all(&vec![b' '; 8 << 20]).unwrap();
+    }
+    let total = body.len() as u64 + (8 << 20);
+    let output = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stdout}\n{stderr}");
+    let j: serde_json::Value = serde_json::from_str(&stdout).expect(&stderr);
+    assert_eq!(j["files"][0]["name"], big, "{j}");
+    assert_eq!(j["files"][0]["outcome"], "quarantined", "{j}");
+    assert_eq!(j["files"][0]["issue"], "file_too_large", "{j}");
+    assert_eq!(j["files"][1]["outcome"], "taken", "{j}");
+
+    // Stopped at the limit: the server handed out less than the whole file.
+    let log = w.sshd.log();
+    let read = bytes_read(&log, &p);
+    assert_eq!(read.len(), 1, "{log}");
+    assert!(
+        read[0] > limit && read[0] < total,
+        "read {read:?} of {total}:\n{log}"
+    );
+    // Nothing of it kept here; all of it in the failed folder.
+    assert!(w.partials().is_empty(), "{:?}", w.partials());
+    assert_eq!(
+        fs::metadata(w.failed.join(big)).map(|m| m.len()).ok(),
+        Some(total)
+    );
+    let txt = fs::read_to_string(w.quarantine.join(format!("{big}.errors.txt"))).unwrap();
+    assert!(
+        txt.contains("file_too_large") && txt.contains("grew"),
+        "{txt}"
+    );
+    assert_eq!(fs::read_to_string(w.inbox.join(NAME)).unwrap(), small_body);
+}

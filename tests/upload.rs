@@ -14,12 +14,18 @@ use support::sandbox::{IC_KEY, SandboxProc};
 /// A configuration whose `[invoicecloud]` points at `url`, key from
 /// `TEST_IC_KEY`.
 fn config(dir: &Path, url: &str) -> PathBuf {
+    config_with(dir, url, "")
+}
+
+/// The same with more `[invoicecloud]` lines.
+fn config_with(dir: &Path, url: &str, ic: &str) -> PathBuf {
     support::write_config(
         dir,
         &format!(
             r#"[invoicecloud]
 upload_url = "{url}/portal/webservices/CloudInvoicing.asmx"
 web_service_key = {{ env = "TEST_IC_KEY" }}
+{ic}
 
 [pump]
 timeout_seconds = 5
@@ -128,11 +134,13 @@ fn an_invalid_file_is_never_uploaded() {
 }
 
 #[test]
-fn a_failure_is_retried() {
-    // The first request gets an HTTP 500 without a SOAP Fault: transient.
+fn a_failure_is_retried_where_the_configuration_accepts_resends() {
+    // The first request gets an HTTP 500 without a SOAP Fault: it may have
+    // been taken, so only `resend_unknown` sends it again (the default is
+    // in tests/hardening.rs).
     let sbx = SandboxProc::start("http500=first:1");
     let dir = tempfile::tempdir().unwrap();
-    let cfg = config(dir.path(), &sbx.url);
+    let cfg = config_with(dir.path(), &sbx.url, "resend_unknown = true");
     let file = valid_file(dir.path());
     let out = upload(dir.path(), &cfg, IC_KEY)
         .arg(&file)
@@ -157,7 +165,7 @@ fn a_failing_endpoint_leaves_the_file_for_the_next_run() {
     let file = valid_file(dir.path());
     {
         let sbx = SandboxProc::start("http500=always");
-        let cfg = config(dir.path(), &sbx.url);
+        let cfg = config_with(dir.path(), &sbx.url, "resend_unknown = true");
         let out = upload(dir.path(), &cfg, IC_KEY)
             .arg(&file)
             .args(["--format", "json"])

@@ -122,12 +122,13 @@ fn the_broken_sample_trips_every_content_code() {
             seen.insert(i["code"].as_str().unwrap().to_string());
         }
     }
-    // Not content codes: about the name, an empty file, a 1 MiB line, and a
-    // text minimum the embedded layout never sets above 1. Each is tested
-    // below or in unit tests.
+    // Not content codes: about the name, an empty or binary file, a 1 MiB
+    // line, and a text minimum the embedded layout never sets above 1. Each
+    // is tested below, in unit tests or in tests/hardening.rs.
     let elsewhere = [
         Code::BadFileName,
         Code::EmptyFile,
+        Code::BinaryFile,
         Code::LineTooLong,
         Code::TextTooShort,
     ];

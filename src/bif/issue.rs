@@ -57,6 +57,8 @@ codes! {
     BadFileName = "bad_file_name", Error;
     /// The file has no rows at all.
     EmptyFile = "empty_file", Error;
+    /// A NUL byte near the start: a binary file (a zip, an image, a PDF), not a BIF; nothing more is read.
+    BinaryFile = "binary_file", Error;
     /// The first row is not an FH file header.
     MissingHeader = "missing_header", Error;
     /// A second FH row.

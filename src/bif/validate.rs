@@ -617,6 +617,49 @@ fn checksum(src: &impl Source, block: usize) -> io::Result<String> {
     Ok(hex(&h.finalize()))
 }
 
+/// How much of a file's start is looked at for a NUL byte.
+const BINARY_SNIFF_BYTES: u64 = 64 * 1024;
+
+/// The offset of a NUL byte in the first [`BINARY_SNIFF_BYTES`] of `src`.
+///
+/// Why: a BIF file is text and never holds NUL; a file that does (a zip,
+/// an image, a PDF sent by mistake) would otherwise be reported line by
+/// line, kilobytes of control bytes quoted as values. ripgrep decides
+/// "binary file" the same way.
+fn binary_at(src: &impl Source) -> io::Result<Option<u64>> {
+    let end = src.len().min(BINARY_SNIFF_BYTES);
+    src.view(0, end, |b| memchr::memchr(0, b).map(|i| i as u64))
+}
+
+/// The report of a binary file: its name checked, one `binary_file` error,
+/// nothing else read.
+fn binary_report(name: &str, opts: &ValidateOptions, bytes: u64, at: u64) -> FileReport {
+    let mut errors: Vec<Issue> = check_file_name(name, opts.rules.bid)
+        .err()
+        .map(|i| *i)
+        .into_iter()
+        .collect();
+    errors.push(Issue::new(
+        Code::BinaryFile,
+        None,
+        format!("not a BIF file: a binary file (a NUL byte at offset {at}); nothing more was read"),
+    ));
+    FileReport {
+        path: name.to_string(),
+        valid: false,
+        invoices: 0,
+        total_amount: rust_decimal::Decimal::ZERO,
+        error_count: errors.len() as u64,
+        warning_count: 0,
+        errors,
+        warnings: Vec::new(),
+        lines: 0,
+        rows: 0,
+        bytes,
+        sha256: String::new(),
+    }
+}
+
 /// Validates a file from `src`: every window on all cores, the checksum
 /// (when asked) beside them.
 fn validate_source(
@@ -625,6 +668,9 @@ fn validate_source(
     layout: &Layout,
     opts: &ValidateOptions,
 ) -> io::Result<FileReport> {
+    if let Some(at) = binary_at(src)? {
+        return Ok(binary_report(name, opts, src.len(), at));
+    }
     let (mut m, date) = start(name, opts);
     m.expect_bytes(src.len());
     let rules = rules_for(layout, opts, date);

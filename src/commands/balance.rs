@@ -27,9 +27,7 @@ pub fn run(g: &Globals, args: &Args) -> Result<ExitCode> {
     // The demo configuration answers from its in-process sandbox.
     let _sandbox = crate::sandbox::embedded::start(&mut config)?;
     let endpoint = config.require_endpoint("balance", &config.settings.rtdr, 8)?;
-    let http = HttpClient::new(&HttpOptions::with_timeout_seconds(
-        config.pump.timeout_seconds,
-    ));
+    let http = HttpClient::new(&HttpOptions::daffron(&config)?);
     let client = MultiSpeakClient::for_endpoint(http, &config, endpoint)?;
     let list = client
         .get_payable_items_list(&account)
@@ -45,7 +43,7 @@ pub fn run(g: &Globals, args: &Args) -> Result<ExitCode> {
                 .map_err(|e| Error::Usage(format!("cannot write JSON: {e}")))?;
             println!("{text}");
         }
-        Format::Text => print!("{}", text(&balance)),
+        Format::Text => print!("{}", crate::terminal::escape(&text(&balance))),
     }
     Ok(ExitCode::Success)
 }

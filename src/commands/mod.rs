@@ -55,6 +55,21 @@ pub enum LogFormat {
     Json,
 }
 
+/// Makes every file and folder this process creates private: 0600 files
+/// and 0700 folders (the state file, inbox, quarantine, reports, lock files,
+/// the sandbox's state, SQLite's journals), whatever umask the scheduler
+/// gave. Bills and payments name people and their accounts.
+///
+/// Called first thing in `main`, before any thread or file exists; the mask
+/// is the process's and is inherited by nothing else.
+pub fn private_files() {
+    // SAFETY: umask(2) only sets the process's file creation mask and
+    // cannot fail; no other thread is running yet to create files meanwhile.
+    unsafe {
+        libc::umask(0o077);
+    }
+}
+
 impl Globals {
     /// Sends `tracing` output to stderr; data stays alone on stdout.
     pub fn init_logging(&self) {
@@ -68,6 +83,7 @@ impl Globals {
         let fmt = tracing_subscriber::fmt()
             .with_env_filter(filter)
             .with_writer(std::io::stderr)
+            .with_ansi(crate::terminal::stderr_colour())
             .with_target(false);
         let _ = match self.log_format {
             LogFormat::Text => fmt.try_init(),
@@ -117,7 +133,7 @@ pub fn print(format: Format, text: &str, json: &serde_json::Value) {
     use std::io::Write;
     let mut out = std::io::stdout().lock();
     let _ = match format {
-        Format::Text => out.write_all(text.as_bytes()),
+        Format::Text => out.write_all(crate::terminal::escape(text).as_bytes()),
         Format::Json => writeln!(out, "{json}"),
     };
 }
@@ -129,7 +145,12 @@ static JSON_LOGS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool:
 /// writes it) on stderr: as it is for people, or as one JSON log event
 /// (level ERROR) under `--log-format json`, so a log shipper reads every
 /// line of stderr as JSON.
+///
+/// The line may quote a server or a file: it is escaped for the terminal
+/// ([`crate::terminal::escape`], whose output holds no control, so a line
+/// escaped before comes out the same).
 pub fn say_error(line: &str) {
+    let line = crate::terminal::escape(line);
     if JSON_LOGS.load(std::sync::atomic::Ordering::Relaxed) {
         let message = line.trim_start_matches("daffron-bridge: error: ");
         tracing::error!("{message}");
@@ -151,9 +172,13 @@ pub fn finish(result: Result<ExitCode>) -> ExitCode {
 }
 
 /// An error as people read it on stderr: `daffron-bridge: error: ...`, with
-/// its sources. Commands and stages print errors through this one form.
+/// its sources, escaped (it may quote a server). Commands and stages print
+/// errors through this one form.
 pub fn error_line(e: &Error) -> String {
-    format!("daffron-bridge: error: {}", chain(e))
+    format!(
+        "daffron-bridge: error: {}",
+        crate::terminal::escape(&chain(e))
+    )
 }
 
 /// An error with its sources, "outer: inner: innermost".

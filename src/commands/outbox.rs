@@ -275,7 +275,7 @@ fn act(store: &mut Store, a: &ActArgs, action: PersonAction) -> Result<ExitCode>
             Ok(from) => println!(
                 "{} {}: {} -> {}",
                 row.id,
-                row.key,
+                crate::terminal::escape(&row.key),
                 from.as_str(),
                 match action {
                     PersonAction::Replay => "pending (the next sweep sends it)",
@@ -283,7 +283,10 @@ fn act(store: &mut Store, a: &ActArgs, action: PersonAction) -> Result<ExitCode>
                 }
             ),
             Err(why) => {
-                eprintln!("daffron-bridge: {why}");
+                eprintln!(
+                    "daffron-bridge: {}",
+                    crate::terminal::escape(&why.to_string())
+                );
                 code = code.worst(ExitCode::InputErrors);
             }
         }

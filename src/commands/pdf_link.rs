@@ -40,7 +40,7 @@ pub fn run(g: &Globals, args: &Args) -> Result<ExitCode> {
         &ValidateOptions::from_config(&config),
     );
     if !report.valid {
-        eprint!("{}", report.render_text());
+        eprint!("{}", crate::terminal::escape(&report.render_text()));
         eprintln!("{name}: no links: the file is not valid");
         return Ok(ExitCode::InputErrors);
     }

@@ -33,7 +33,7 @@ pub fn run(g: &Globals, args: &Args) -> Result<ExitCode> {
     let state = g.state_path(&config);
     if args.dry_run {
         let summary = pipeline::sweep::dry_run(&config, &state, Box::new(std::io::stdout()))?;
-        eprint!("{}", summary.text());
+        eprint!("{}", crate::terminal::escape(&summary.text()));
         return Ok(ExitCode::Success);
     }
     let _lock = StateLock::sweep(&state)?;

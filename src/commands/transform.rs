@@ -56,7 +56,7 @@ pub fn run(g: &Globals, args: &Args) -> Result<ExitCode> {
             println!("{j}");
         }
         Format::Text => {
-            eprint!("{}", report.render_text());
+            eprint!("{}", crate::terminal::escape(&report.render_text()));
             match &out {
                 Some(o) => eprintln!("wrote {} ({} bytes)", args.out.display(), o.len()),
                 None => eprintln!(

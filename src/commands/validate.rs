@@ -55,7 +55,10 @@ pub fn run(g: &Globals, args: &Args) -> Result<ExitCode> {
                 reports.push(rep);
             }
             Err(e) => {
-                eprintln!("daffron-bridge: error: {e}");
+                eprintln!(
+                    "daffron-bridge: error: {}",
+                    crate::terminal::escape(&e.to_string())
+                );
                 code = code.worst(e.exit_code());
             }
         }
@@ -68,7 +71,12 @@ pub fn run(g: &Globals, args: &Args) -> Result<ExitCode> {
             s.push('\n');
             s
         }
-        Format::Text => report.files.iter().map(|f| f.render_text()).collect(),
+        // Values quoted from the files are escaped for the terminal.
+        Format::Text => report
+            .files
+            .iter()
+            .map(|f| crate::terminal::escape(&f.render_text()).into_owned())
+            .collect(),
     };
     // A closed pipe (`| head`) is not an error of the validation.
     let _ = out.write_all(text.as_bytes());

@@ -39,6 +39,7 @@ fn env(keep: bool, settle: u64) -> Env {
         failed_dir: root.join("failed"),
         settle_seconds: settle,
         keep_originals: keep,
+        max_file_bytes: crate::config::DEFAULT_MAX_FILE_BYTES,
     };
     fs::create_dir_all(&drop.dir).unwrap();
     let opts = IntakeOptions {

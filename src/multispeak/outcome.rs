@@ -41,7 +41,8 @@ impl ItemOutcome {
 /// Why a transient call failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Transient {
-    /// Could not connect (refused, DNS, reset before an answer).
+    /// Could not connect (refused, DNS, connect timeout, TLS handshake):
+    /// nothing of the request reached the server.
     Connect(String),
     /// No answer in time.
     Timeout(String),
@@ -80,6 +81,14 @@ impl CallError {
     /// Transient failures are retried; Faults and 4xx are final.
     pub fn is_retryable(&self) -> bool {
         matches!(self, CallError::Transient(_))
+    }
+
+    /// Whether the request certainly never reached the server (it could not
+    /// connect): the one failure a call without an idempotency key may
+    /// repeat freely. Anything after connecting (a timeout, a cut answer,
+    /// HTTP 5xx, garbage) may have been acted on.
+    pub fn nothing_sent(&self) -> bool {
+        matches!(self, CallError::Transient(Transient::Connect(_)))
     }
 }
 

@@ -1,6 +1,16 @@
 //! A small, bounded XML tree for reading SOAP answers (and, in the sandbox,
 //! requests) that come from outside.
 //!
+//! Memory is bounded by the document's size, not only by counts: every
+//! element, attribute and byte of text is charged what it costs in the tree,
+//! and a document whose tree would cost more than [`BUDGET_FACTOR`] times
+//! its size (plus [`BUDGET_SLACK`]) is refused ([`XmlError::TooLarge`]).
+//! Why: a small element (`<a/>`, 4 bytes) costs over 100 bytes as a tree
+//! node, so a 1.6 MB answer of empty elements would take ~90 MB; a long
+//! namespace is stored once per document, not once per element. Children
+//! are collected on one shared stack and moved into an exactly sized vector
+//! when their parent closes, so the finished tree carries no growth slack.
+//!
 //! Why not deserialize straight into structs: a MultiSpeak answer is read from
 //! a server we do not control, so nothing about its structure is trusted. This
 //! reader builds a plain tree with hard limits (depth, element count, text
@@ -20,7 +30,12 @@ use quick_xml::reader::NsReader;
 /// The deepest element nesting accepted. A MultiSpeak answer is about 8 deep.
 pub const MAX_DEPTH: usize = 64;
 /// The most elements accepted in one document.
-pub const MAX_ELEMENTS: usize = 2_000_000;
+pub const MAX_ELEMENTS: usize = 1_000_000;
+
+/// A document's tree may cost at most this many times its size ...
+pub const BUDGET_FACTOR: usize = 8;
+/// ... plus this much (small documents).
+pub const BUDGET_SLACK: usize = 64 * 1024;
 
 /// Why a document could not be read as XML.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -35,6 +50,10 @@ pub enum XmlError {
     TooDeep,
     #[error("the answer has more than {MAX_ELEMENTS} elements")]
     TooManyElements,
+    #[error(
+        "the answer's elements, attributes and text would take more than {BUDGET_FACTOR} times its size in memory; refused"
+    )]
+    TooLarge,
     #[error("the answer has no root element")]
     Empty,
     #[error("the answer uses the namespace prefix `{0}` without declaring it")]
@@ -95,12 +114,55 @@ impl Element {
     }
 }
 
+/// What a document's tree has cost so far, against its budget.
+struct Budget {
+    spent: usize,
+    limit: usize,
+}
+
+impl Budget {
+    fn charge(&mut self, bytes: usize) -> Result<(), XmlError> {
+        self.spent = self.spent.saturating_add(bytes);
+        if self.spent > self.limit {
+            Err(XmlError::TooLarge)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// An element as a tree node: the node, its name, its attributes.
+    fn element(&mut self, e: &Element) -> Result<(), XmlError> {
+        let attrs: usize = e
+            .attrs
+            .iter()
+            .map(|(k, v)| std::mem::size_of::<(String, String)>() + k.len() + v.len())
+            .sum();
+        self.charge(std::mem::size_of::<Element>() + e.name.len() + attrs)
+    }
+}
+
+/// An element whose end tag has not come yet, and where its children start
+/// on the shared stack of finished elements.
+struct Open {
+    el: Element,
+    first_child: usize,
+}
+
 /// Parses a whole document into its root element, within the limits above.
 pub fn parse(bytes: &[u8]) -> Result<Element, XmlError> {
+    let mut budget = Budget {
+        spent: 0,
+        limit: bytes
+            .len()
+            .saturating_mul(BUDGET_FACTOR)
+            .saturating_add(BUDGET_SLACK),
+    };
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let mut reader = NsReader::from_reader(bytes);
     reader.config_mut().check_end_names = true;
-    let mut stack: Vec<Element> = Vec::new();
+    let mut stack: Vec<Open> = Vec::new();
+    // Finished elements whose parent is still open, of every open level.
+    let mut done: Vec<Element> = Vec::new();
     let mut root: Option<Element> = None;
     let mut count = 0usize;
     // Each namespace URI is stored once and shared by its elements: a long
@@ -111,28 +173,18 @@ pub fn parse(bytes: &[u8]) -> Result<Element, XmlError> {
     loop {
         let (resolved, event) = reader.read_resolved_event().map_err(bad)?;
         let ns = match resolved {
-            ResolveResult::Bound(ns) => Some(intern(&mut namespaces, ns.into_inner())),
+            ResolveResult::Bound(ns) => {
+                Some(intern(&mut namespaces, ns.into_inner(), &mut budget)?)
+            }
             ResolveResult::Unbound => None,
             ResolveResult::Unknown(p) => return Err(XmlError::UnboundPrefix(p)),
         };
         match event {
-            Event::Start(e) => {
-                if root.is_some() && stack.is_empty() {
-                    return Err(XmlError::Malformed("more than one root element".into()));
-                }
-                count += 1;
-                if count > MAX_ELEMENTS {
-                    return Err(XmlError::TooManyElements);
-                }
-                if stack.len() >= MAX_DEPTH {
-                    return Err(XmlError::TooDeep);
-                }
-                stack.push(element(ns, &e)?);
+            Event::Start(e) | Event::Empty(e) if root.is_some() => {
+                let _ = e;
+                return Err(XmlError::Malformed("more than one root element".into()));
             }
-            Event::Empty(e) => {
-                if root.is_some() && stack.is_empty() {
-                    return Err(XmlError::Malformed("more than one root element".into()));
-                }
+            Event::Start(e) => {
                 count += 1;
                 if count > MAX_ELEMENTS {
                     return Err(XmlError::TooManyElements);
@@ -141,24 +193,51 @@ pub fn parse(bytes: &[u8]) -> Result<Element, XmlError> {
                     return Err(XmlError::TooDeep);
                 }
                 let el = element(ns, &e)?;
-                match stack.last_mut() {
-                    Some(parent) => parent.children.push(el),
-                    None => root = Some(el),
+                budget.element(&el)?;
+                stack.push(Open {
+                    el,
+                    first_child: done.len(),
+                });
+            }
+            Event::Empty(e) => {
+                count += 1;
+                if count > MAX_ELEMENTS {
+                    return Err(XmlError::TooManyElements);
+                }
+                if stack.len() >= MAX_DEPTH {
+                    return Err(XmlError::TooDeep);
+                }
+                let el = element(ns, &e)?;
+                budget.element(&el)?;
+                if stack.is_empty() {
+                    root = Some(el);
+                } else {
+                    done.push(el);
                 }
             }
             Event::End(_) => {
-                let el = stack
+                let Open {
+                    mut el,
+                    first_child,
+                } = stack
                     .pop()
                     .ok_or_else(|| XmlError::Malformed("unexpected end tag".into()))?;
-                match stack.last_mut() {
-                    Some(parent) => parent.children.push(el),
-                    None => root = Some(el),
+                // Exactly sized: collected from a drain of known length.
+                el.children = done.drain(first_child..).collect();
+                el.text.shrink_to_fit();
+                if stack.is_empty() {
+                    root = Some(el);
+                } else {
+                    done.push(el);
                 }
             }
             Event::Text(t) => {
                 let text = t.xml10_content();
                 match stack.last_mut() {
-                    Some(top) => top.text.push_str(&text),
+                    Some(top) => {
+                        budget.charge(text.len())?;
+                        top.el.text.push_str(&text);
+                    }
                     None if text.trim().is_empty() => {}
                     None => {
                         return Err(XmlError::Malformed("text outside the root element".into()));
@@ -168,7 +247,10 @@ pub fn parse(bytes: &[u8]) -> Result<Element, XmlError> {
             Event::CData(c) => {
                 let text = c.xml10_content();
                 match stack.last_mut() {
-                    Some(top) => top.text.push_str(&text),
+                    Some(top) => {
+                        budget.charge(text.len())?;
+                        top.el.text.push_str(&text);
+                    }
                     None => {
                         return Err(XmlError::Malformed("CDATA outside the root element".into()));
                     }
@@ -188,7 +270,10 @@ pub fn parse(bytes: &[u8]) -> Result<Element, XmlError> {
                     Err(e) => return Err(XmlError::Malformed(e.to_string())),
                 };
                 match stack.last_mut() {
-                    Some(top) => top.text.push_str(&ch),
+                    Some(top) => {
+                        budget.charge(ch.len())?;
+                        top.el.text.push_str(&ch);
+                    }
                     None => {
                         return Err(XmlError::Malformed(
                             "reference outside the root element".into(),
@@ -201,23 +286,24 @@ pub fn parse(bytes: &[u8]) -> Result<Element, XmlError> {
             Event::Eof => break,
         }
     }
-    if !stack.is_empty() {
+    if let Some(open) = stack.last() {
         return Err(XmlError::Malformed(format!(
             "the document ends inside <{}>",
-            stack.last().map(|e| e.name.as_str()).unwrap_or("?")
+            open.el.name
         )));
     }
     root.ok_or(XmlError::Empty)
 }
 
 /// The shared copy of a namespace URI (documents declare a handful).
-fn intern(seen: &mut Vec<Arc<str>>, uri: &str) -> Arc<str> {
+fn intern(seen: &mut Vec<Arc<str>>, uri: &str, budget: &mut Budget) -> Result<Arc<str>, XmlError> {
     if let Some(ns) = seen.iter().find(|n| &***n == uri) {
-        return ns.clone();
+        return Ok(ns.clone());
     }
+    budget.charge(uri.len())?;
     let ns: Arc<str> = Arc::from(uri);
     seen.push(ns.clone());
-    ns
+    Ok(ns)
 }
 
 fn element(ns: Option<Arc<str>>, e: &BytesStart<'_>) -> Result<Element, XmlError> {
@@ -279,6 +365,28 @@ mod tests {
         assert_eq!(parse(doc), Err(XmlError::Doctype));
         assert!(matches!(parse(b"<r>&e;</r>"), Err(XmlError::Entity(_))));
         assert!(matches!(parse(b"<r a='&e;'/>"), Err(XmlError::Entity(_))));
+    }
+
+    #[test]
+    fn a_tree_costlier_than_its_budget_is_refused() {
+        // Empty elements cost far more as nodes than as text.
+        let many = format!("<r>{}</r>", "<a/>".repeat(100_000));
+        assert_eq!(parse(many.as_bytes()), Err(XmlError::TooLarge));
+        // A few hundred are within the slack; text costs what it weighs.
+        let few = format!("<r>{}</r>", "<a/>".repeat(300));
+        assert_eq!(parse(few.as_bytes()).unwrap().children.len(), 300);
+        let text = format!("<r>{}</r>", "x".repeat(1 << 20));
+        assert_eq!(parse(text.as_bytes()).unwrap().text.len(), 1 << 20);
+        // Children keep their order across levels.
+        let r = parse(b"<r><a><b/><c/></a><d/></r>").unwrap();
+        let names: Vec<&str> = r.children.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["a", "d"]);
+        let inner: Vec<&str> = r.children[0]
+            .children
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect();
+        assert_eq!(inner, ["b", "c"]);
     }
 
     #[test]

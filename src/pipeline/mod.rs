@@ -94,12 +94,13 @@ pub fn emit(summary: &dyn StageSummary, format: crate::commands::Format) -> crat
     summary.exit_code()
 }
 
-/// Prints text lines, adding the last newline when it is missing; nothing
-/// at all for empty text (not a blank line).
+/// Prints text lines, escaped ([`crate::terminal::escape`]: they hold
+/// names and messages from outside), adding the last newline when it is
+/// missing; nothing at all for empty text (not a blank line).
 pub(crate) fn print_text(text: &str) {
     let text = text.trim_end_matches('\n');
     if !text.is_empty() {
-        println!("{text}");
+        println!("{}", crate::terminal::escape(text));
     }
 }
 

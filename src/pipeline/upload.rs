@@ -6,13 +6,31 @@
 //! idempotency key: the same content is never uploaded twice unless asked
 //! to, whatever its name. Every attempt is recorded in the state file.
 //!
+//! ## Never silently twice
+//! UploadInvoiceFile has no idempotency key of its own: InvoiceCloud takes a
+//! resent file as a second file. So:
+//! 1. the attempt is recorded (`sending`) and committed (synchronous FULL)
+//!    *before* the request leaves;
+//! 2. only a failure where nothing reached the server (it could not
+//!    connect) is tried again (`[pump]`'s call policy) and left pending;
+//! 3. a request that went out without a usable answer (a timeout, a cut
+//!    connection, HTTP 5xx, garbage), and an attempt a crash left
+//!    `sending`, is **unknown**: InvoiceCloud may hold the file. It is not
+//!    sent again by itself (unless `[invoicecloud] resend_unknown`); every
+//!    `run` shows it with the commands that settle it (`upload --again`
+//!    after checking the portal, or `upload --confirm`);
+//! 4. HTTP 401, 403 and 404 are the configuration (URL or key): exit 2, and
+//!    the file stays pending for the run after the fix.
+//!
 //! Two entry points: [`files`] for `upload FILE...`, and [`pending`] for
 //! `run`, which sends every accepted file InvoiceCloud has not settled yet
 //! (including those whose upload failed on an earlier night).
 //!
-//! Exit codes: 0 every file uploaded or already uploaded; 1 a file invalid
-//! or rejected by InvoiceCloud; 2 a file that cannot be read; 3 InvoiceCloud
-//! could not be reached after the retries: the file waits for the next run.
+//! Exit codes: 0 every file uploaded or already uploaded; 1 a file invalid,
+//! rejected by InvoiceCloud, or its upload unknown (a person decides); 2 a
+//! file that cannot be read, or the endpoint refused the configuration
+//! (HTTP 401/403/404); 3 InvoiceCloud could not be reached after the
+//! retries: the file waits for the next run.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -42,8 +60,14 @@ pub enum UploadResultKind {
     Invalid,
     /// InvoiceCloud answered Success=false, or a SOAP Fault.
     Rejected,
-    /// No usable answer after the retries: left for the next run.
+    /// Nothing reached InvoiceCloud after the retries: left for the next run.
     Failed,
+    /// Sent, but no usable answer (or a crash while it was out): InvoiceCloud
+    /// may hold the file. Not sent again until a person says so.
+    Unknown,
+    /// The endpoint refused the request itself (HTTP 401, 403, 404): the
+    /// URL or the key is wrong. The file stays pending.
+    Configuration,
 }
 
 impl UploadResultKind {
@@ -51,7 +75,10 @@ impl UploadResultKind {
     pub fn exit_code(self) -> ExitCode {
         match self {
             UploadResultKind::Uploaded | UploadResultKind::AlreadyUploaded => ExitCode::Success,
-            UploadResultKind::Invalid | UploadResultKind::Rejected => ExitCode::InputErrors,
+            UploadResultKind::Invalid | UploadResultKind::Rejected | UploadResultKind::Unknown => {
+                ExitCode::InputErrors
+            }
+            UploadResultKind::Configuration => ExitCode::Usage,
             UploadResultKind::Failed => ExitCode::Transient,
         }
     }
@@ -64,6 +91,8 @@ impl UploadResultKind {
             UploadResultKind::Invalid => "invalid",
             UploadResultKind::Rejected => "rejected by InvoiceCloud",
             UploadResultKind::Failed => "failed",
+            UploadResultKind::Unknown => "UNKNOWN whether InvoiceCloud has it",
+            UploadResultKind::Configuration => "refused by the endpoint (configuration)",
         }
     }
 }
@@ -112,6 +141,8 @@ pub struct Uploader {
     opts: ValidateOptions,
     policy: RetryPolicy,
     clock: Arc<dyn Clock>,
+    /// `[invoicecloud] resend_unknown`.
+    resend_unknown: bool,
 }
 
 impl Uploader {
@@ -119,9 +150,8 @@ impl Uploader {
     pub fn from_config(config: &Config, layout: Layout) -> Result<Uploader> {
         let ic = config.require_invoicecloud("upload")?;
         Ok(Uploader {
-            http: HttpClient::new(&HttpOptions::with_timeout_seconds(
-                config.pump.timeout_seconds,
-            )),
+            http: HttpClient::new(&HttpOptions::invoicecloud(config)?),
+            resend_unknown: ic.resend_unknown,
             url: ic.upload_url.clone(),
             biller_guid: config.biller.guid.to_string().to_uppercase(),
             web_service_key: ic
@@ -183,7 +213,21 @@ impl Uploader {
                 "InvoiceCloud accepted this content before; use --again to send it anyway".into();
             return Ok(result);
         }
+        if !again
+            && !self.resend_unknown
+            && let Some((last, why)) = store.last_upload(&result.sha256)?
+            && last.is_unknown()
+        {
+            result.outcome = UploadResultKind::Unknown;
+            result.message = unknown_message(path, &why);
+            return Ok(result);
+        }
+        let source_sha = format!("{:x}", Sha256::digest(&bytes));
+        // On disk before the request leaves: a crash while it is out leaves
+        // this row `sending`, which the next run reads as unknown.
+        let attempt = store.begin_upload(&name, &result.sha256, &source_sha)?;
 
+        let resend_unknown = self.resend_unknown;
         let retried = self.policy.run(
             self.clock.as_ref(),
             &mut rand::rng(),
@@ -197,7 +241,7 @@ impl Uploader {
                     &out,
                 )
             },
-            RetryAction::for_call,
+            |e| RetryAction::for_upload(e, resend_unknown),
             |n, e, pause| {
                 tracing::warn!("{name}: upload attempt {n} failed: {e}; retrying in {pause:?}")
             },
@@ -214,23 +258,101 @@ impl Uploader {
                 UploadOutcome::Rejected,
                 a.message,
             ),
+            Err(e @ CallError::Rejected(401 | 403 | 404)) => (
+                UploadResultKind::Configuration,
+                UploadOutcome::Configuration,
+                format!(
+                    "{e} and [invoicecloud] web_service_key; nothing was taken, the file stays pending"
+                ),
+            ),
             Err(e @ (CallError::Fault(_) | CallError::Rejected(_))) => (
                 UploadResultKind::Rejected,
                 UploadOutcome::Rejected,
                 e.to_string(),
             ),
-            Err(e) => (
+            Err(e) if e.nothing_sent() => (
                 UploadResultKind::Failed,
                 UploadOutcome::Failed,
-                format!("{e}; left for the next run"),
+                format!("{e}; nothing reached InvoiceCloud, left for the next run"),
+            ),
+            Err(e) if resend_unknown && e.is_retryable() => (
+                UploadResultKind::Failed,
+                UploadOutcome::Failed,
+                format!(
+                    "{e}; it may have reached InvoiceCloud, and is sent again on the next run ([invoicecloud] resend_unknown)"
+                ),
+            ),
+            Err(e) => (
+                UploadResultKind::Unknown,
+                UploadOutcome::Unknown,
+                format!("sent, but {e}"),
             ),
         };
-        let source_sha = format!("{:x}", Sha256::digest(&bytes));
-        store.record_upload(&name, &result.sha256, &source_sha, stored, &message)?;
+        store.finish_upload(attempt, stored, &message)?;
         result.outcome = outcome;
-        result.message = message;
+        result.message = match outcome {
+            UploadResultKind::Unknown => unknown_message(path, &message),
+            _ => message,
+        };
         Ok(result)
     }
+
+    /// Records that InvoiceCloud holds this file without sending it (`upload
+    /// --confirm`): a person checked the portal after an unknown upload.
+    pub fn confirm(&self, path: &Path, store: &mut Store) -> Result<UploadResult> {
+        let bytes = std::fs::read(path).map_err(|source| Error::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| path.display().to_string());
+        let (report, out) =
+            bif::transform::transform_checked(&name, &bytes, &self.layout, &self.opts);
+        let Some(out) = out else {
+            return Ok(UploadResult {
+                path: path.display().to_string(),
+                name,
+                sha256: String::new(),
+                outcome: UploadResultKind::Invalid,
+                attempts: 0,
+                message: format!("{} error(s); nothing recorded", report.error_count),
+            });
+        };
+        let sha256 = format!("{:x}", Sha256::digest(&out));
+        let source_sha = format!("{:x}", Sha256::digest(&bytes));
+        let message = "confirmed by a person: InvoiceCloud holds this file (not sent)";
+        store.record_upload(
+            &name,
+            &sha256,
+            &source_sha,
+            UploadOutcome::Accepted,
+            message,
+        )?;
+        Ok(UploadResult {
+            path: path.display().to_string(),
+            name,
+            sha256,
+            outcome: UploadResultKind::AlreadyUploaded,
+            attempts: 0,
+            message: message.into(),
+        })
+    }
+}
+
+/// What a person reads about an unknown upload: why, and the two commands
+/// that settle it.
+fn unknown_message(path: &Path, why: &str) -> String {
+    let why = if why.is_empty() {
+        "the process stopped while the request was out"
+    } else {
+        why
+    };
+    format!(
+        "{why}. InvoiceCloud may hold this file; it is not sent again by itself. Check InvoiceCloud's portal, then either `daffron-bridge upload --again {p}` (not there: send it) or `daffron-bridge upload --confirm {p}` (there: record it)",
+        p = path.display()
+    )
 }
 
 /// Uploads the files named on the command line (`upload FILE...`), in
@@ -245,6 +367,20 @@ pub fn files(
     let mut files = Vec::with_capacity(paths.len());
     for path in paths {
         files.push(uploader.upload(path, store, again)?);
+    }
+    Ok(UploadSummary {
+        files,
+        unreadable: Vec::new(),
+        scope: Scope::Named,
+    })
+}
+
+/// Records the files named on the command line as held by InvoiceCloud,
+/// sending nothing (`upload --confirm FILE...`).
+pub fn confirm(uploader: &Uploader, paths: &[PathBuf], store: &mut Store) -> Result<UploadSummary> {
+    let mut files = Vec::with_capacity(paths.len());
+    for path in paths {
+        files.push(uploader.confirm(path, store)?);
     }
     Ok(UploadSummary {
         files,
@@ -368,18 +504,28 @@ mod tests {
     /// A sandbox injecting `faults`, and an uploader pointed at it that
     /// sleeps on a manual clock.
     fn world(faults: &str) -> (SandboxHandle, Uploader, Arc<ManualClock>) {
+        world_with(faults, "")
+    }
+
+    /// The same, with more `[invoicecloud]` lines.
+    fn world_with(faults: &str, ic: &str) -> (SandboxHandle, Uploader, Arc<ManualClock>) {
         let sandbox = Sandbox::start(SandboxOptions {
             faults: FaultSpec::parse(faults).unwrap(),
             biller_guids: vec![GUID.into()],
             ..SandboxOptions::default()
         })
         .unwrap();
+        let uploader = uploader_at(sandbox.url(), ic);
+        (sandbox, uploader.0, uploader.1)
+    }
+
+    /// An uploader sending to `url`, sleeping on a manual clock.
+    fn uploader_at(url: &str, ic: &str) -> (Uploader, Arc<ManualClock>) {
         let config = Config::parse(
             &format!(
                 "[biller]\nbid = 2661\nname = \"Lowell Light & Power\"\nguid = \"{GUID}\"\n\
-                 [invoicecloud]\nupload_url = \"{}/portal/webservices/CloudInvoicing.asmx\"\n\
-                 web_service_key = \"k\"\n[pump]\ntimeout_seconds = 5\n",
-                sandbox.url()
+                 [invoicecloud]\nupload_url = \"{url}/portal/webservices/CloudInvoicing.asmx\"\n\
+                 web_service_key = \"k\"\n{ic}\n[pump]\ntimeout_seconds = 5\n"
             ),
             "test.toml",
             Path::new("/"),
@@ -389,7 +535,7 @@ mod tests {
         let uploader = Uploader::from_config(&config, Layout::embedded())
             .unwrap()
             .with_clock(clock.clone());
-        (sandbox, uploader, clock)
+        (uploader, clock)
     }
 
     fn exact(tries: u32) -> RetryPolicy {
@@ -408,8 +554,41 @@ mod tests {
     }
 
     #[test]
-    fn transient_failures_are_retried_on_the_clock_without_sleeping() {
+    fn an_answer_that_is_not_usable_is_unknown_and_never_sent_again_by_itself() {
         let (sandbox, uploader, clock) = world("http500@first:2");
+        let uploader = uploader.with_policy(exact(3));
+        let (_dir, mut store) = store();
+        let r = uploader
+            .upload(Path::new(SAMPLE), &mut store, false)
+            .unwrap();
+        assert_eq!(r.outcome, UploadResultKind::Unknown, "{r:?}");
+        assert_eq!(r.attempts, 1);
+        assert!(clock.slept().is_empty());
+        assert!(r.message.contains("upload --again"), "{}", r.message);
+        assert!(r.message.contains("upload --confirm"), "{}", r.message);
+        assert_eq!(r.outcome.exit_code(), ExitCode::InputErrors);
+        // The next run shows it again and sends nothing.
+        let again = uploader
+            .upload(Path::new(SAMPLE), &mut store, false)
+            .unwrap();
+        assert_eq!(again.outcome, UploadResultKind::Unknown, "{again:?}");
+        assert_eq!(again.attempts, 0);
+        assert_eq!(sandbox.journal().len(), 1);
+        // A person checked: not there. --again sends it.
+        let sent = uploader
+            .upload(Path::new(SAMPLE), &mut store, true)
+            .unwrap();
+        assert_eq!(sent.outcome, UploadResultKind::Unknown, "{sent:?}");
+        let sent = uploader
+            .upload(Path::new(SAMPLE), &mut store, true)
+            .unwrap();
+        assert_eq!(sent.outcome, UploadResultKind::Uploaded, "{sent:?}");
+        assert_eq!(sandbox.journal().len(), 3);
+    }
+
+    #[test]
+    fn resend_unknown_retries_on_the_clock_without_sleeping() {
+        let (sandbox, uploader, clock) = world_with("http500@first:2", "resend_unknown = true");
         let uploader = uploader.with_policy(exact(3));
         let (_dir, mut store) = store();
         let started = std::time::Instant::now();
@@ -431,8 +610,13 @@ mod tests {
     }
 
     #[test]
-    fn the_configured_policy_gives_up_after_its_tries_with_jittered_pauses() {
-        let (sandbox, uploader, clock) = world("http500@always");
+    fn nothing_reached_the_server_is_retried_then_left_pending() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let (uploader, clock) = uploader_at(&format!("http://127.0.0.1:{port}"), "");
         let (_dir, mut store) = store();
         let r = uploader
             .upload(Path::new(SAMPLE), &mut store, false)
@@ -444,9 +628,45 @@ mod tests {
         assert_eq!(slept.len(), 2, "{slept:?}");
         assert!(slept[0] <= Duration::from_millis(500), "{slept:?}");
         assert!(slept[1] <= Duration::from_millis(1000), "{slept:?}");
-        assert_eq!(sandbox.journal().len(), 3);
-        // Left for the next run, not settled.
+        // Left for the next run, not settled, not unknown.
         assert!(!store.was_uploaded(&r.sha256).unwrap());
+        assert_eq!(
+            store.last_upload(&r.sha256).unwrap().map(|(o, _)| o),
+            Some(UploadOutcome::Failed)
+        );
+    }
+
+    #[test]
+    fn an_attempt_left_sending_by_a_crash_is_unknown() {
+        let (sandbox, uploader, _clock) = world("");
+        let (_dir, mut store) = store();
+        let out = bif::transform::transform_checked(
+            "2661_11262026.BIF",
+            &std::fs::read(SAMPLE).unwrap(),
+            &Layout::embedded(),
+            &uploader.opts,
+        )
+        .1
+        .unwrap();
+        let sha = format!("{:x}", Sha256::digest(&out));
+        store
+            .begin_upload("2661_11262026.BIF", &sha, "raw")
+            .unwrap();
+        let r = uploader
+            .upload(Path::new(SAMPLE), &mut store, false)
+            .unwrap();
+        assert_eq!(r.outcome, UploadResultKind::Unknown, "{r:?}");
+        assert!(
+            r.message.contains("stopped while the request was out"),
+            "{}",
+            r.message
+        );
+        assert!(sandbox.journal().is_empty());
+        // The person confirms: it is settled, and nothing is sent.
+        let c = uploader.confirm(Path::new(SAMPLE), &mut store).unwrap();
+        assert_eq!(c.outcome, UploadResultKind::AlreadyUploaded);
+        assert!(store.was_uploaded(&sha).unwrap());
+        assert!(sandbox.journal().is_empty());
     }
 
     #[test]

@@ -80,9 +80,7 @@ pub fn run(
         summary.skipped = Some("advanced setting 8 (the RTDR endpoint) is not set".into());
         return Ok(summary);
     };
-    let http = HttpClient::new(&HttpOptions::with_timeout_seconds(
-        config.pump.timeout_seconds,
-    ));
+    let http = HttpClient::new(&HttpOptions::daffron(config)?);
     let client = MultiSpeakClient::for_endpoint(http, config, endpoint)?;
 
     let chosen = sample(paid, limit, run.unwrap_or(0));

@@ -92,9 +92,7 @@ impl Endpoints {
             ));
         }
         Ok(Endpoints {
-            http: HttpClient::new(&HttpOptions::with_timeout_seconds(
-                config.pump.timeout_seconds,
-            )),
+            http: HttpClient::new(&HttpOptions::daffron(config)?),
             routes,
         })
     }

@@ -87,7 +87,13 @@ fn state_color(state: &str) -> &'static str {
     match state {
         "posted" | "duplicate" | "ok" | "accepted" => "#1a7f37",
         "skipped" | "cancelled" | "not_checked" => "#8c959f",
-        "rejected" | "dead" | "mismatch" | "quarantined" => "#cf222e",
+        "rejected"
+        | "dead"
+        | "mismatch"
+        | "quarantined"
+        | "upload_rejected"
+        | "upload_unknown"
+        | "upload_configuration" => "#cf222e",
         _ => "#9a6700",
     }
 }

@@ -267,6 +267,7 @@ pub struct Attention {
 #[derive(Debug, Clone, Serialize)]
 pub struct AttentionItem {
     /// `dead`, `rejected`, `held`, `conflict`, `mismatch`, `quarantined`,
+    /// `upload_rejected`, `upload_unknown`, `upload_configuration`,
     /// `not_uploaded`.
     pub what: &'static str,
     pub kind: String,
@@ -749,17 +750,73 @@ impl Queries<'_> {
                 ),
             });
         }
-        for f in self.store.pending_uploads()? {
+        // Accepted files whose upload is not settled, by their last attempt.
+        let uploads = self.rows(
+            "SELECT t.name, t.local_path, t.taken_at, u.outcome, u.message, u.at
+             FROM taken_files t LEFT JOIN uploads u ON u.id =
+                 (SELECT MAX(id) FROM uploads WHERE source_sha256 = t.sha256)
+             WHERE t.verdict = 'accepted' AND ?1 <= ?2
+               AND (u.outcome IS NULL OR u.outcome <> 'accepted')
+             ORDER BY t.id",
+            |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, Option<String>>(3)?,
+                    r.get::<_, Option<String>>(4)?,
+                    r.get::<_, Option<String>>(5)?,
+                ))
+            },
+        )?;
+        for (name, path, taken_at, outcome, message, at) in uploads {
+            let message = message.unwrap_or_default();
+            let (what, reason, command) = match outcome.as_deref() {
+                Some("rejected") => (
+                    "upload_rejected",
+                    format!("InvoiceCloud refused it: {message}"),
+                    format!(
+                        "ask Daffron for a corrected file; or, once the cause is fixed at InvoiceCloud, daffron-bridge upload --again {path}"
+                    ),
+                ),
+                Some("unknown" | "sending") => (
+                    "upload_unknown",
+                    format!(
+                        "sent, but no usable answer came ({message}): InvoiceCloud may hold it, so it is not sent again by itself"
+                    ),
+                    format!(
+                        "look for it on InvoiceCloud's portal; then daffron-bridge upload --confirm {path} (it is there) or daffron-bridge upload --again {path} (it is not)"
+                    ),
+                ),
+                Some("configuration") => (
+                    "upload_configuration",
+                    format!("InvoiceCloud refused the request itself: {message}"),
+                    format!(
+                        "check [invoicecloud] upload_url and web_service_key; the next run sends {name} again"
+                    ),
+                ),
+                _ => (
+                    "not_uploaded",
+                    if message.is_empty() {
+                        "accepted but not sent to InvoiceCloud yet; the next run sends it"
+                            .to_string()
+                    } else {
+                        format!(
+                            "InvoiceCloud could not be reached ({message}); the next run sends it again"
+                        )
+                    },
+                    format!("nothing, or now: daffron-bridge upload {path}"),
+                ),
+            };
             items.push(AttentionItem {
-                what: "not_uploaded",
+                what,
                 kind: "bif".into(),
                 account: String::new(),
-                key: f.name.clone(),
+                key: name,
                 amount: None,
-                reason: "accepted but not yet taken by InvoiceCloud; the next run tries again"
-                    .into(),
-                since: f.taken_at.clone(),
-                command: format!("daffron-bridge upload {}", f.local_path.display()),
+                reason,
+                since: at.unwrap_or(taken_at),
+                command,
             });
         }
         for v in verification

@@ -844,6 +844,12 @@ fn commit_payments(shared: &Shared, ch: &mut Changes, body: &Element) -> OpResul
             };
             match ch.apply(effect) {
                 Some(Applied::New | Applied::Repeated) => ("Success", None),
+                Some(Applied::OutOfRange) => (
+                    "Error",
+                    Some(format!(
+                        "amount `{amount_text}` is out of range for the account's balance"
+                    )),
+                ),
                 Some(Applied::Duplicate) => (
                     "Failure",
                     Some(format!(
@@ -1004,6 +1010,7 @@ fn comments(shared: &Shared, ch: &mut Changes, body: &Element) -> OpResult {
             match ch.apply(effect) {
                 Some(Applied::New | Applied::Repeated) => Ok("accepted"),
                 Some(Applied::Duplicate) => Ok("duplicate"),
+                Some(Applied::OutOfRange) => Err("out of range".to_string()),
                 None => Err(format!("customer {id} not found")),
             }
         };

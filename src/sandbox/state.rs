@@ -146,7 +146,12 @@ impl State {
                 due_date: inv.due_date.format("%Y-%m-%d").to_string(),
             });
             if let Some((bal, days)) = acct.prepaid.as_mut() {
-                *bal += inv.total_amount_due;
+                *bal = bal.checked_add(inv.total_amount_due).ok_or_else(|| {
+                    format!(
+                        "seed {}: the amounts of account {id} overflow",
+                        path.display()
+                    )
+                })?;
                 let sum: i64 = id
                     .bytes()
                     .filter(u8::is_ascii_digit)
@@ -172,18 +177,29 @@ impl State {
                 unapplied,
                 ..
             } => {
-                if !self.transaction_ids.insert(transaction_id.clone()) {
+                if self.transaction_ids.contains(transaction_id) {
                     return Some(Applied::Duplicate);
                 }
+                // Amounts come from a request: checked, never a panic.
                 if *unapplied {
                     // Held, not applied: the balance stays as it was.
                 } else if let Some((bal, _)) = acct.prepaid.as_mut() {
-                    *bal += *amount;
+                    let Some(new) = bal.checked_add(*amount) else {
+                        return Some(Applied::OutOfRange);
+                    };
+                    *bal = new;
                 } else if let Some(item) = acct.items.first_mut() {
                     let from_past = (*amount).min(item.past_due_amount).max(Decimal::ZERO);
-                    item.past_due_amount -= from_past;
-                    item.current_amount -= *amount;
+                    let (Some(past), Some(current)) = (
+                        item.past_due_amount.checked_sub(from_past),
+                        item.current_amount.checked_sub(*amount),
+                    ) else {
+                        return Some(Applied::OutOfRange);
+                    };
+                    item.past_due_amount = past;
+                    item.current_amount = current;
                 }
+                self.transaction_ids.insert(transaction_id.clone());
                 acct.payments.push(Posted {
                     transaction_id: transaction_id.clone(),
                     tender: tender.clone(),
@@ -297,13 +313,16 @@ pub enum Applied {
     /// The state already held it (a posted transactionId, an identical
     /// comment): nothing changed, so there is nothing to log.
     Duplicate,
+    /// The amount would take the account's balance beyond what an amount
+    /// can hold: refused, nothing changed.
+    OutOfRange,
 }
 
 impl Applied {
     /// Whether the effect changed the state (a repeat is counted), so the
     /// log must keep it.
     pub fn changed(self) -> bool {
-        self != Applied::Duplicate
+        matches!(self, Applied::New | Applied::Repeated)
     }
 }
 
@@ -466,6 +485,47 @@ mod tests {
             .map(|(acct, p)| (acct, p.transaction_id.as_str()))
             .collect();
         assert_eq!(all, [("1", "a"), ("2", "b"), ("2", "a")]);
+    }
+
+    #[test]
+    fn amounts_that_overflow_a_balance_are_refused_not_a_panic() {
+        let mut s = State::default();
+        let item = Item {
+            description: "x".into(),
+            current_amount: Decimal::from(100),
+            past_due_amount: Decimal::ZERO,
+            due_date: "2026-12-01".into(),
+        };
+        s.accounts.insert(
+            "1".into(),
+            Account {
+                items: vec![item.clone()],
+                ..Account::default()
+            },
+        );
+        s.accounts.insert(
+            "2".into(),
+            Account {
+                items: vec![item],
+                prepaid: Some((Decimal::from(5), 3)),
+                ..Account::default()
+            },
+        );
+        let pay = |account: &str, t: &str| Effect::Payment {
+            account: account.into(),
+            transaction_id: t.into(),
+            tender: "CC".into(),
+            amount: Decimal::MAX,
+            unapplied: false,
+        };
+        // 100 - MAX fits; -MAX+100 - MAX does not.
+        assert_eq!(s.apply(T, &pay("1", "a")), Some(Applied::New));
+        assert_eq!(s.apply(T, &pay("1", "b")), Some(Applied::OutOfRange));
+        assert_eq!(s.apply(T, &pay("2", "c")), Some(Applied::OutOfRange));
+        assert_eq!(s.accounts["2"].prepaid, Some((Decimal::from(5), 3)));
+        // Refused payments are not known transactions.
+        assert!(!s.transaction_ids.contains("b") && !s.transaction_ids.contains("c"));
+        assert!(!Applied::OutOfRange.changed());
     }
 
     #[test]

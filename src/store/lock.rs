@@ -86,7 +86,7 @@ impl StateLock {
         }
     }
 
-    /// The pull lock: one `pull` (or `run`) at a time.
+    /// The pull lock: one `pull`, `upload` or `run` at a time.
     pub fn pull(state: &Path) -> Result<StateLock, LockError> {
         Self::acquire(state, "pull")
     }

@@ -50,8 +50,11 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0002_intake.sql"),
     // 3: the data pump's outbox, its calls and attempts.
     include_str!("migrations/0003_outbox.sql"),
-    // 4: runs and their stages, verifications, the figures of taken files.
-    include_str!("migrations/0004_runs.sql"),
+    // 4: uploads recorded in flight before they are sent; unknown and
+    // configuration outcomes.
+    include_str!("migrations/0004_upload_in_flight.sql"),
+    // 5: runs and their stages, verifications, the figures of taken files.
+    include_str!("migrations/0005_runs.sql"),
 ];
 
 /// The page cache of a state file, in KiB (negative, as SQLite takes it).
@@ -85,8 +88,20 @@ impl Store {
             .map_err(err)?;
         // FULL: in WAL mode a commit is then on disk (WAL fsynced) before
         // the call returns. Every commit here may be followed by an outside
-        // effect (a file moved on the server, a payment sent), and that
-        // effect must never happen for a commit a power cut can undo.
+        // effect, and that effect must never happen for a commit a power
+        // cut can undo:
+        // - pull: the taken file's row (and its accounts) commits, then the
+        //   file is moved to archive_dir / failed_dir on the server
+        //   (intake::judge_and_place); lost, the file would have left the
+        //   server's folder with no record of it here;
+        // - upload: the `sending` row commits, then the request leaves
+        //   (Store::begin_upload); lost, a crash after sending would look
+        //   like "never sent" and the file would go twice;
+        // - sweep: commit A (items in flight, the call recorded) commits,
+        //   then the call leaves (pump::sweep); commit B alone may be NORMAL
+        //   because the next commit A syncs the log with it in it.
+        // Every connection to a state file is opened here (the locks hold
+        // no data); tests::every_connection_is_synchronous_full holds it.
         conn.pragma_update(None, "synchronous", "FULL")
             .map_err(err)?;
         conn.pragma_update(None, "foreign_keys", true)
@@ -180,6 +195,59 @@ pub(crate) fn now_rfc3339() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_connection_is_synchronous_full() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("s.sqlite");
+        // The first open (which migrates), and more beside it, as the sweep's
+        // reading thread and a second command open theirs.
+        let a = Store::open(&p).unwrap();
+        let b = Store::open(&p).unwrap();
+        for s in [&a, &b] {
+            let sync: i64 = s
+                .conn()
+                .pragma_query_value(None, "synchronous", |r| r.get(0))
+                .unwrap();
+            assert_eq!(sync, 2, "synchronous is not FULL");
+            let mode: String = s
+                .conn()
+                .pragma_query_value(None, "journal_mode", |r| r.get(0))
+                .unwrap();
+            assert_eq!(mode, "wal");
+        }
+    }
+
+    /// No code opens a state file but `Store::open`, so the pragma above
+    /// is on every connection whose commit precedes an outside effect.
+    #[test]
+    fn only_the_store_opens_connections() {
+        fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+            for e in std::fs::read_dir(dir).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    walk(&p, out);
+                } else if p.extension().is_some_and(|x| x == "rs") {
+                    out.push(p);
+                }
+            }
+        }
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut files = Vec::new();
+        walk(&src, &mut files);
+        let allowed = [src.join("store/mod.rs"), src.join("store/lock.rs")];
+        let needle = ["Connection", "::open"].concat();
+        let needle_flags = ["Connection", "::open_with_flags"].concat();
+        for f in files.iter().filter(|f| !allowed.contains(f)) {
+            let text = std::fs::read_to_string(f).unwrap();
+            assert!(
+                !text.contains(&needle) && !text.contains(&needle_flags),
+                "{} opens a SQLite connection itself; use Store::open (synchronous=FULL)",
+                f.display()
+            );
+        }
+        assert!(files.len() > 20, "{files:?}");
+    }
 
     #[test]
     fn opens_twice_and_refuses_newer_schema() {

@@ -136,6 +136,7 @@ mod tests {
             failed_dir: root.join("failed"),
             settle_seconds: 0,
             keep_originals: keep,
+            max_file_bytes: crate::config::DEFAULT_MAX_FILE_BYTES,
         }
     }
 

@@ -4,7 +4,12 @@
 //! Faults arrive as HTTP 500 (ureq 3 drops the body of an error status unless
 //! the agent is built with `http_status_as_error(false)`).
 
+use std::sync::Arc;
 use std::time::Duration;
+
+use ureq::tls::{Certificate, RootCerts, TlsConfig};
+
+use crate::config::ConfigError;
 
 /// The largest answer read (16 MiB). A MultiSpeak answer for one batch is a
 /// few hundred KiB at most; anything larger is refused, not buffered.
@@ -18,6 +23,15 @@ pub struct HttpOptions {
     /// Connecting alone.
     pub connect_timeout: Duration,
     pub max_response_bytes: u64,
+    /// Keep connections open between calls. Off for a call without an
+    /// idempotency key: a request written to a connection the server had
+    /// already closed fails after it may have been read, which would make a
+    /// harmless reconnect an "unknown" outcome.
+    pub keep_alive: bool,
+    /// The certificate authorities a `https://` server must chain to: the
+    /// built-in web roots (`None`), or only these (`ca_file`, an
+    /// on-premises server with a private CA).
+    pub roots: Option<Arc<Vec<Certificate<'static>>>>,
 }
 
 impl Default for HttpOptions {
@@ -26,11 +40,73 @@ impl Default for HttpOptions {
             timeout: Duration::from_secs(60),
             connect_timeout: Duration::from_secs(10),
             max_response_bytes: MAX_RESPONSE_BYTES,
+            keep_alive: true,
+            roots: None,
         }
     }
 }
 
+fn roots(
+    config: &crate::config::Config,
+    what: &'static str,
+    ca_file: Option<&std::path::Path>,
+) -> Result<Option<Arc<Vec<Certificate<'static>>>>, ConfigError> {
+    ca_file
+        .map(|path| {
+            read_ca_file(path)
+                .map(Arc::new)
+                .map_err(|message| ConfigError::CaFile {
+                    origin: config.origin.clone(),
+                    what,
+                    path: path.to_path_buf(),
+                    message,
+                })
+        })
+        .transpose()
+}
+
+/// Reads a PEM file of CA certificates (`ca_file`). Error: why, in words.
+pub fn read_ca_file(path: &std::path::Path) -> Result<Vec<Certificate<'static>>, String> {
+    let pem = std::fs::read(path).map_err(|e| format!("cannot be read: {e}"))?;
+    let mut certs = Vec::new();
+    for item in ureq::tls::parse_pem(&pem) {
+        match item {
+            Ok(ureq::tls::PemItem::Certificate(c)) => certs.push(c),
+            Ok(_) => {}
+            Err(e) => return Err(format!("is not PEM: {e}")),
+        }
+    }
+    if certs.is_empty() {
+        return Err("holds no PEM certificate (-----BEGIN CERTIFICATE-----)".into());
+    }
+    Ok(certs)
+}
+
 impl HttpOptions {
+    /// For Daffron's MultiSpeak endpoints: `[pump] timeout_seconds`, and
+    /// `[daffron] ca_file` as the only roots when it is set.
+    pub fn daffron(config: &crate::config::Config) -> Result<HttpOptions, ConfigError> {
+        Ok(HttpOptions {
+            roots: roots(config, "[daffron]", config.daffron.ca_file.as_deref())?,
+            ..HttpOptions::with_timeout_seconds(config.pump.timeout_seconds)
+        })
+    }
+
+    /// For InvoiceCloud's UploadInvoiceFile: `[pump] timeout_seconds`, no
+    /// keep-alive (see [`HttpOptions::keep_alive`]), `[invoicecloud]
+    /// ca_file`.
+    pub fn invoicecloud(config: &crate::config::Config) -> Result<HttpOptions, ConfigError> {
+        let ca = config
+            .invoicecloud
+            .as_ref()
+            .and_then(|i| i.ca_file.as_deref());
+        Ok(HttpOptions {
+            roots: roots(config, "[invoicecloud]", ca)?,
+            keep_alive: false,
+            ..HttpOptions::with_timeout_seconds(config.pump.timeout_seconds)
+        })
+    }
+
     /// `[pump] timeout_seconds` as the whole-request timeout.
     pub fn with_timeout_seconds(seconds: u64) -> Self {
         let t = Duration::from_secs(seconds.max(1));
@@ -74,11 +150,19 @@ pub struct HttpClient {
 
 impl HttpClient {
     pub fn new(opts: &HttpOptions) -> Self {
+        let tls = match &opts.roots {
+            Some(roots) => TlsConfig::builder()
+                .root_certs(RootCerts::Specific(roots.clone()))
+                .build(),
+            None => TlsConfig::default(),
+        };
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_global(Some(opts.timeout))
             .timeout_connect(Some(opts.connect_timeout))
-            .max_idle_connections_per_host(4)
+            .max_idle_connections_per_host(if opts.keep_alive { 4 } else { 0 })
+            .max_idle_connections(if opts.keep_alive { 10 } else { 0 })
+            .tls_config(tls)
             .user_agent(concat!("daffron-bridge/", env!("CARGO_PKG_VERSION")))
             .build()
             .into();
@@ -122,7 +206,23 @@ impl HttpClient {
 
 fn classify(e: ureq::Error, url: &str, limit: u64) -> HttpError {
     let url = url.to_string();
+    if let Some(message) = tls_failure(&e) {
+        // The handshake comes before the request: nothing was sent.
+        return HttpError::Connect {
+            url,
+            message: format!(
+                "TLS: {message} (a server with a private CA needs its certificate in ca_file)"
+            ),
+        };
+    }
     match e {
+        // Nothing was sent while resolving or connecting.
+        ureq::Error::Timeout(ureq::Timeout::Connect | ureq::Timeout::Resolve) => {
+            HttpError::Connect {
+                url,
+                message: e.to_string(),
+            }
+        }
         ureq::Error::Timeout(t) => HttpError::Timeout {
             url,
             message: t.to_string(),
@@ -155,6 +255,19 @@ fn classify(e: ureq::Error, url: &str, limit: u64) -> HttpError {
             url,
             message: other.to_string(),
         },
+    }
+}
+
+/// The TLS failure in `e`, if it is one (rustls reports through io errors).
+fn tls_failure(e: &ureq::Error) -> Option<String> {
+    match e {
+        ureq::Error::Rustls(r) => Some(r.to_string()),
+        ureq::Error::Tls(m) => Some(m.to_string()),
+        ureq::Error::Io(io) => io
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+            .map(|r| r.to_string()),
+        _ => None,
     }
 }
 

@@ -115,8 +115,9 @@ impl SftpSource {
         if self.exists(dir)? {
             return Ok(());
         }
+        // Private like everything the bridge makes: bills name people.
         self.sftp
-            .mkdir(Path::new(dir), 0o755)
+            .mkdir(Path::new(dir), 0o700)
             .map_err(|e| self.op_err("create folder", dir, &e))
     }
 

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod bif;
+pub mod fake_http;
 pub mod sandbox;
 pub mod sshd;
 

@@ -104,7 +104,7 @@ impl Sshd {
                  KbdInteractiveAuthentication no\n\
                  PermitRootLogin prohibit-password\n\
                  UsePAM no\n\
-                 Subsystem sftp internal-sftp\n\
+                 Subsystem sftp internal-sftp -l INFO\n\
                  LogLevel INFO\n",
                 host = host.display(),
                 pid = dir.join("sshd.pid").display(),
@@ -149,6 +149,24 @@ impl Sshd {
             }
         }
         panic!("sshd found no free port in 20 tries");
+    }
+
+    /// What the server logged so far, every start attempt's log. The SFTP
+    /// subsystem logs at INFO each file it opens and, on close, how many
+    /// bytes were read from it: `close "PATH" bytes read N written M`.
+    pub fn log(&self) -> String {
+        let mut logs: Vec<PathBuf> = fs::read_dir(&self.dir)
+            .map(|d| {
+                d.filter_map(|e| e.ok())
+                    .map(|e| e.path())
+                    .filter(|p| p.extension().is_some_and(|x| x == "log"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        logs.sort();
+        logs.iter()
+            .map(|p| fs::read_to_string(p).unwrap_or_default())
+            .collect()
     }
 
     /// Every process below the listener: the per-connection sessions.
