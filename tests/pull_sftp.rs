@@ -28,9 +28,18 @@ struct World {
 
 impl World {
     fn new() -> World {
+        World::with(Sshd::start)
+    }
+
+    /// With the server's SFTP subsystem logging what it reads.
+    fn logging_sftp() -> World {
+        World::with(Sshd::start_logging_sftp)
+    }
+
+    fn with(start: fn(&Path) -> Sshd) -> World {
         let tmp = tempfile::tempdir().expect("tempdir");
         let root = tmp.path().to_path_buf();
-        let sshd = Sshd::start(&root.join("sshd"));
+        let sshd = start(&root.join("sshd"));
         let remote = root.join("server/outbound");
         fs::create_dir_all(&remote).unwrap();
         World {
@@ -484,7 +493,7 @@ fn bytes_read(log: &str, path: &Path) -> Vec<u64> {
 /// is taken in the same pull.
 #[test]
 fn a_file_listed_over_max_file_bytes_is_never_opened_and_the_next_is_taken() {
-    let w = World::new();
+    let w = World::logging_sftp();
     let big = "2661_11252026.BIF";
     let big_body = bif::valid(40);
     let small_body = bif::valid(1);
@@ -505,7 +514,7 @@ fn a_file_listed_over_max_file_bytes_is_never_opened_and_the_next_is_taken() {
     assert_eq!(j["files"][1]["outcome"], "taken", "{j}");
     assert!(j["stopped"].is_null(), "{j}");
 
-    let log = w.sshd.log();
+    let log = w.sshd.sftp_log();
     assert!(
         !log.contains(&format!("open \"{}\"", w.remote.join(big).display())),
         "the server opened the big file:\n{log}"
@@ -531,7 +540,7 @@ fn a_file_listed_over_max_file_bytes_is_never_opened_and_the_next_is_taken() {
 /// large, and the file after it is still taken.
 #[test]
 fn a_file_growing_past_max_file_bytes_mid_download_is_stopped() {
-    let w = World::new();
+    let w = World::logging_sftp();
     let big = "2661_11252026.BIF";
     let limit: u64 = 24 << 20;
     // ~20 MB listed (under the limit), then 8 MB more once the download runs.
@@ -589,7 +598,7 @@ fn a_file_growing_past_max_file_bytes_mid_download_is_stopped() {
     assert_eq!(j["files"][1]["outcome"], "taken", "{j}");
 
     // Stopped at the limit: the server handed out less than the whole file.
-    let log = w.sshd.log();
+    let log = w.sshd.sftp_log();
     let read = bytes_read(&log, &p);
     assert_eq!(read.len(), 1, "{log}");
     assert!(

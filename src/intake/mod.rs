@@ -18,7 +18,23 @@
 //!   takes again (same bytes: same outcome) or only moves;
 //! - accepted: inbox + account directory (one transaction) + server archive;
 //!   rejected: quarantine with `NAME.errors.txt` and `NAME.errors.json` +
-//!   server failed folder. The verdict is recorded.
+//!   server failed folder. The verdict is recorded;
+//! - no file over `max_file_bytes` is copied here ([`too_large`]): one listed
+//!   over it is never opened; a download that passes it is stopped there
+//!   (the limit is enforced by the writer every source copies into, so no
+//!   source can read past it). Either way its reports go to the quarantine,
+//!   the file to the server's failed folder, and the files after it are
+//!   still taken. Such a file is not recorded in the state file, which knows
+//!   files by the sha256 of their bytes: it is judged by its size alone,
+//!   again each time it is listed, so a run cut short before the move is
+//!   finished by the next;
+//! - a file listed without a size (SFTP makes the size optional) is looked
+//!   up again ([`Source::stat`]); still without one, it is downloaded with
+//!   the limit enforced and looked up once more after: a size or mtime that
+//!   differs from the download's means it is still being written (next
+//!   run); none given at all, the bytes downloaded are the file, once its
+//!   mtime has settled (a BIF carries its own invoice count and total, so a
+//!   file cut short fails validation rather than going through).
 
 use std::fs;
 use std::io::{self, BufWriter, Write};
@@ -34,6 +50,7 @@ use crate::transport::{Disposition, RemoteFile, Source, TransportError};
 
 pub mod admission;
 pub mod names;
+pub mod too_large;
 
 pub use admission::{Admission, ValidatorAdmission, Verdict};
 pub use names::{NameClass, classify};
@@ -56,6 +73,9 @@ pub struct IntakeOptions {
     /// Whether the source keeps its files (drop box `keep_originals`): then a
     /// file already taken is left alone instead of being moved again.
     pub keep_originals: bool,
+    /// No file over this many bytes is copied here (`[sftp]`/`[dropbox]`
+    /// `max_file_bytes`).
+    pub max_file_bytes: u64,
 }
 
 /// Why intake stopped before the end of the listing.
@@ -114,6 +134,16 @@ pub enum Outcome {
     /// Failed the checks: in the quarantine with its reports, moved to the
     /// server's failed folder.
     Quarantined { path: PathBuf, report: PathBuf },
+    /// Over `max_file_bytes`: its reports in the quarantine, not the file
+    /// ([`too_large`]); moved to the server's failed folder. Counted, and
+    /// shown in JSON, as `quarantined`, with `issue` `file_too_large`.
+    #[serde(rename = "quarantined")]
+    TooLarge {
+        issue: &'static str,
+        max_file_bytes: u64,
+        reason: String,
+        report: PathBuf,
+    },
     /// A dangerous name: not touched.
     Refused { reason: String },
 }
@@ -125,7 +155,7 @@ impl Outcome {
             Outcome::Taken { .. } => "taken",
             Outcome::AlreadyTaken { .. } => "already_taken",
             Outcome::StillSettling { .. } => "still_settling",
-            Outcome::Quarantined { .. } => "quarantined",
+            Outcome::Quarantined { .. } | Outcome::TooLarge { .. } => "quarantined",
             Outcome::Refused { .. } => "refused",
         }
     }
@@ -135,7 +165,8 @@ impl Outcome {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FileOutcome {
     pub name: String,
-    pub size: u64,
+    /// As listed, or as downloaded when the listing gave none.
+    pub size: Option<u64>,
     /// Known once the file was downloaded.
     pub sha256: Option<String>,
     #[serde(flatten)]
@@ -160,15 +191,26 @@ impl IntakeSummary {
     }
 }
 
-/// A writer that hashes and counts what goes through it.
+/// A writer that hashes and counts what goes through it, and refuses any
+/// byte past `limit`: the source copying into it stops there.
 struct HashingWriter<W: Write> {
     inner: W,
     hasher: Sha256,
     written: u64,
+    limit: u64,
+    over: bool,
 }
 
 impl<W: Write> Write for HashingWriter<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let room = self.limit.saturating_sub(self.written);
+        if u64::try_from(buf.len()).unwrap_or(u64::MAX) > room {
+            self.over = true;
+            return Err(io::Error::new(
+                io::ErrorKind::FileTooLarge,
+                format!("over max_file_bytes {}", self.limit),
+            ));
+        }
         let n = self.inner.write(buf)?;
         self.hasher.update(&buf[..n]);
         self.written += n as u64;
@@ -264,10 +306,10 @@ pub fn run(
         .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
         .unwrap_or(0);
     let bar = crate::pipeline::progress::bar("pull", listing.len() as u64);
-    for f in listing {
+    for mut f in listing {
         bar.inc(1);
         bar.set_message(f.name.clone());
-        let done = |outcome| FileOutcome {
+        let done = |f: &RemoteFile, outcome| FileOutcome {
             name: f.name.clone(),
             size: f.size,
             sha256: None,
@@ -276,9 +318,12 @@ pub fn run(
         match classify(&f.name, opts.bid) {
             NameClass::Unsafe(reason) => {
                 tracing::warn!("{}: refusing file {:?}: {reason}", summary.source, f.name);
-                summary.files.push(done(Outcome::Refused {
-                    reason: reason.to_string(),
-                }));
+                summary.files.push(done(
+                    &f,
+                    Outcome::Refused {
+                        reason: reason.to_string(),
+                    },
+                ));
                 continue;
             }
             NameClass::Other => {
@@ -292,13 +337,40 @@ pub fn run(
             }
             NameClass::Bif => {}
         }
-        if is_settling(f.mtime, now, opts.settle_seconds) {
-            summary.files.push(done(Outcome::StillSettling {
+        let settling = |f: &RemoteFile| {
+            is_settling(f.mtime, now, opts.settle_seconds).then(|| Outcome::StillSettling {
                 reason: format!("changed less than {} s ago", opts.settle_seconds),
-            }));
+            })
+        };
+        if let Some(outcome) = settling(&f) {
+            summary.files.push(done(&f, outcome));
             continue;
         }
-        match take_one(source, store, admission, opts, &f) {
+        if f.size.is_none() {
+            // Listed without a size: ask again (the mtime may come too).
+            match source.stat(&f) {
+                Ok(again) => {
+                    f.size = again.size;
+                    f.mtime = again.mtime.or(f.mtime);
+                }
+                Err(e) => {
+                    summary.stopped = Some(e.into());
+                    break;
+                }
+            }
+            if let Some(outcome) = settling(&f) {
+                summary.files.push(done(&f, outcome));
+                continue;
+            }
+        }
+        let step = match f.size {
+            Some(size) if size > opts.max_file_bytes => {
+                set_aside(source, opts, &f, too_large::Seen::Listed { size })
+                    .map(|(outcome, moved)| (done(&f, outcome), moved))
+            }
+            _ => take_one(source, store, admission, opts, &f),
+        };
+        match step {
             Ok((outcome, None)) => summary.files.push(outcome),
             // Placed and recorded, but the server move failed: reported as
             // what it became; the next run finishes the move.
@@ -348,9 +420,24 @@ fn take_one(
     f: &RemoteFile,
 ) -> Placed<FileOutcome> {
     let tmp = opts.inbox.join(INCOMING_DIR).join(&f.name);
-    let fetched = download(source, f, &tmp);
+    let fetched = download(source, f, &tmp, opts.max_file_bytes);
     let (written, sha) = match fetched {
-        Ok(v) => v,
+        Ok(Fetched::Whole { written, sha }) => (written, sha),
+        Ok(Fetched::OverLimit) => {
+            // Nothing of it is kept: a prefix is no BIF, and keeping it
+            // would spend the disk the limit protects.
+            let _ = fs::remove_file(&tmp);
+            let seen = too_large::Seen::Downloading { listed: f.size };
+            return set_aside(source, opts, f, seen).map(|(outcome, moved)| {
+                let out = FileOutcome {
+                    name: f.name.clone(),
+                    size: f.size,
+                    sha256: None,
+                    outcome,
+                };
+                (out, moved)
+            });
+        }
         Err(e) => {
             let _ = fs::remove_file(&tmp);
             return Err(e);
@@ -367,7 +454,7 @@ fn take_one(
     result.map(|(outcome, moved)| {
         let out = FileOutcome {
             name: f.name.clone(),
-            size: f.size,
+            size: f.size.or(Some(written)),
             sha256: Some(sha),
             outcome,
         };
@@ -375,31 +462,94 @@ fn take_one(
     })
 }
 
-/// Downloads to `tmp` with sha256 and fsync; returns (bytes, sha256).
+/// Sets aside a file over `max_file_bytes`: its reports written to the
+/// quarantine (synced) first, then the file moved to the server's failed
+/// folder, or, with `keep_originals`, left where it is (copying it is what
+/// the limit prevents).
+fn set_aside(
+    source: &mut dyn Source,
+    opts: &IntakeOptions,
+    f: &RemoteFile,
+    seen: too_large::Seen,
+) -> Placed<Outcome> {
+    let limit = opts.max_file_bytes;
+    let fate = if opts.keep_originals {
+        "left where it is (keep_originals)"
+    } else {
+        "moved to the failed folder on the server"
+    };
+    tracing::warn!(
+        "{}: setting {} aside: {}",
+        source.describe(),
+        crate::terminal::escape(&f.name),
+        seen.reason(limit)
+    );
+    let (text, json) = too_large::reports(&f.name, seen, limit, fate);
+    let q = &opts.quarantine;
+    let report = q.join(format!("{}.errors.txt", f.name));
+    write_atomically(&report, text.as_bytes())?;
+    write_atomically(&q.join(format!("{}.errors.json", f.name)), json.as_bytes())?;
+    sync_dir(q)?;
+    let moved = if opts.keep_originals {
+        Ok(())
+    } else {
+        source.dispose(f, None, Disposition::Failed)
+    };
+    let outcome = Outcome::TooLarge {
+        issue: too_large::ISSUE,
+        max_file_bytes: limit,
+        reason: format!("{}; {fate}", seen.reason(limit)),
+        report,
+    };
+    Ok((outcome, moved.err().map(IntakeError::from)))
+}
+
+/// What a download gave.
+enum Fetched {
+    /// The whole file: bytes and sha256.
+    Whole { written: u64, sha: String },
+    /// Stopped at `max_file_bytes`.
+    OverLimit,
+}
+
+/// Downloads to `tmp` with sha256 and fsync, stopping past `limit` bytes.
 fn download(
     source: &mut dyn Source,
     f: &RemoteFile,
     tmp: &Path,
-) -> Result<(u64, String), IntakeError> {
+    limit: u64,
+) -> Result<Fetched, IntakeError> {
     let file = fs::File::create(tmp).map_err(local("create", tmp))?;
     let mut w = HashingWriter {
         inner: BufWriter::with_capacity(1 << 20, file),
         hasher: Sha256::new(),
         written: 0,
+        limit,
+        over: false,
     };
-    let fetched = source.fetch(f, &mut w)?;
+    let fetched = source.fetch(f, &mut w);
+    // The writer refused a byte past the limit: whatever the source made of
+    // that refusal, the file is over the limit.
+    if w.over {
+        return Ok(Fetched::OverLimit);
+    }
+    let fetched = fetched?;
     w.flush().map_err(local("write", tmp))?;
     let HashingWriter {
         inner,
         hasher,
         written,
+        ..
     } = w;
     let file = inner
         .into_inner()
         .map_err(|e| local("write", tmp)(e.into_error()))?;
     file.sync_all().map_err(local("sync", tmp))?;
     debug_assert_eq!(fetched, written);
-    Ok((written, hex(&hasher.finalize())))
+    Ok(Fetched::Whole {
+        written,
+        sha: hex(&hasher.finalize()),
+    })
 }
 
 /// A finished download waiting for its verdict.
@@ -407,6 +557,34 @@ struct Download<'a> {
     tmp: &'a Path,
     written: u64,
     sha: &'a str,
+}
+
+/// Why a downloaded file of `written` bytes is not the whole file yet, if it
+/// is not: the listed size differs, or, listed without a size, a second
+/// look gives a size or mtime that differs. Nothing given at all: it is.
+fn still_written(
+    source: &mut dyn Source,
+    f: &RemoteFile,
+    written: u64,
+) -> Result<Option<String>, IntakeError> {
+    if let Some(size) = f.size {
+        return Ok((written != size).then(|| {
+            format!("listed with {size} bytes but {written} were downloaded: still being written")
+        }));
+    }
+    let after = source.stat(f)?;
+    if let Some(size) = after.size.filter(|s| *s != written) {
+        return Ok(Some(format!(
+            "listed without a size; {written} bytes were downloaded but it now has {size}: still being written"
+        )));
+    }
+    if after.mtime.is_some() && after.mtime != f.mtime {
+        return Ok(Some(
+            "listed without a size; it changed while it was downloaded: still being written"
+                .to_string(),
+        ));
+    }
+    Ok(None)
 }
 
 fn judge_and_place(
@@ -418,11 +596,7 @@ fn judge_and_place(
     got: &Download<'_>,
 ) -> Placed<Outcome> {
     let Download { tmp, written, sha } = *got;
-    if written != f.size {
-        let reason = format!(
-            "listed with {} bytes but {written} were downloaded: still being written",
-            f.size
-        );
+    if let Some(reason) = still_written(source, f, written)? {
         return Ok((Outcome::StillSettling { reason }, None));
     }
 
@@ -431,8 +605,8 @@ fn judge_and_place(
         // earlier run recorded it but could not move it.
         let moved = match (opts.keep_originals, prev.verdict) {
             (true, _) => Ok(()),
-            (false, FileVerdict::Accepted) => source.dispose(f, sha, Disposition::Archive),
-            (false, FileVerdict::Rejected) => source.dispose(f, sha, Disposition::Failed),
+            (false, FileVerdict::Accepted) => source.dispose(f, Some(sha), Disposition::Archive),
+            (false, FileVerdict::Rejected) => source.dispose(f, Some(sha), Disposition::Failed),
         };
         let outcome = Outcome::AlreadyTaken {
             verdict: prev.verdict,
@@ -478,7 +652,7 @@ fn judge_and_place(
             Ok((
                 outcome,
                 source
-                    .dispose(f, sha, Disposition::Archive)
+                    .dispose(f, Some(sha), Disposition::Archive)
                     .err()
                     .map(IntakeError::from),
             ))
@@ -502,7 +676,7 @@ fn judge_and_place(
             Ok((
                 outcome,
                 source
-                    .dispose(f, sha, Disposition::Failed)
+                    .dispose(f, Some(sha), Disposition::Failed)
                     .err()
                     .map(IntakeError::from),
             ))

@@ -49,6 +49,7 @@ fn env(keep: bool, settle: u64) -> Env {
         settle_seconds: settle,
         layout: Layout::embedded(),
         keep_originals: keep,
+        max_file_bytes: crate::config::DEFAULT_MAX_FILE_BYTES,
     };
     let store = Store::open(&root.join("state.sqlite")).unwrap();
     Env {
@@ -296,6 +297,9 @@ impl Source for Flaky {
     fn list(&mut self) -> Result<Vec<RemoteFile>, TransportError> {
         self.inner.list()
     }
+    fn stat(&mut self, f: &RemoteFile) -> Result<RemoteFile, TransportError> {
+        self.inner.stat(f)
+    }
     fn fetch(&mut self, f: &RemoteFile, dest: &mut dyn Write) -> Result<u64, TransportError> {
         if let Some(n) = self.fail_fetch_after.take() {
             dest.write_all(&vec![b'x'; n]).unwrap();
@@ -308,7 +312,7 @@ impl Source for Flaky {
     fn dispose(
         &mut self,
         f: &RemoteFile,
-        sha256: &str,
+        sha256: Option<&str>,
         to: Disposition,
     ) -> Result<(), TransportError> {
         if to == Disposition::Archive && self.fail_archive.take() {
@@ -411,4 +415,238 @@ fn an_admission_that_cannot_run_stops_without_taking() {
     assert!(stopped.to_string().contains(NAME), "{stopped}");
     assert!(inbox_files(&e).is_empty());
     assert!(e.drop.dir.join(NAME).exists());
+}
+
+/// A source whose files are listed with a size (or none) that need not be
+/// what it hands out: `extra` bytes more, or without end; `stats` answers
+/// the second looks in turn (else the drop box's).
+struct Shifty {
+    inner: DropboxSource,
+    listed_size: Option<Option<u64>>,
+    endless: bool,
+    handed_out: u64,
+    fetches: Vec<String>,
+    stats: Vec<RemoteFile>,
+}
+
+fn shifty(e: &Env) -> Shifty {
+    Shifty {
+        inner: DropboxSource::new(&e.drop),
+        listed_size: None,
+        endless: false,
+        handed_out: 0,
+        fetches: Vec::new(),
+        stats: Vec::new(),
+    }
+}
+
+impl Source for Shifty {
+    fn describe(&self) -> String {
+        "shifty".into()
+    }
+    fn list(&mut self) -> Result<Vec<RemoteFile>, TransportError> {
+        let mut l = self.inner.list()?;
+        if let Some(size) = self.listed_size {
+            for f in &mut l {
+                f.size = size;
+            }
+        }
+        Ok(l)
+    }
+    fn stat(&mut self, f: &RemoteFile) -> Result<RemoteFile, TransportError> {
+        if self.stats.is_empty() {
+            self.inner.stat(f)
+        } else {
+            Ok(self.stats.remove(0))
+        }
+    }
+    fn fetch(&mut self, f: &RemoteFile, dest: &mut dyn Write) -> Result<u64, TransportError> {
+        self.fetches.push(f.name.clone());
+        if !self.endless {
+            return self.inner.fetch(f, dest);
+        }
+        // A file that never ends: only the writer can stop it.
+        let chunk = [b'x'; 1024];
+        loop {
+            dest.write_all(&chunk)
+                .map_err(|source| TransportError::Local {
+                    op: "write the download of",
+                    path: f.name.clone().into(),
+                    source,
+                })?;
+            self.handed_out += chunk.len() as u64;
+        }
+    }
+    fn dispose(
+        &mut self,
+        f: &RemoteFile,
+        sha256: Option<&str>,
+        to: Disposition,
+    ) -> Result<(), TransportError> {
+        self.inner.dispose(f, sha256, to)
+    }
+}
+
+fn issue(s: &IntakeSummary, i: usize) -> Option<&'static str> {
+    match &s.files[i].outcome {
+        Outcome::TooLarge { issue, .. } => Some(issue),
+        _ => None,
+    }
+}
+
+#[test]
+fn a_file_at_the_limit_is_taken_one_byte_over_is_set_aside_unread() {
+    let mut e = env(false, 0);
+    let body = bif(&[("35909-001", "a@x.com")]);
+    let over = "2661_11252026.BIF";
+    fs::write(e.drop.dir.join(over), format!("{body}\n")).unwrap();
+    fs::write(e.drop.dir.join(NAME), &body).unwrap();
+    e.opts.max_file_bytes = body.len() as u64;
+    let mut src = shifty(&e);
+    let s = run(&mut src, &mut e.store, &accept, &e.opts);
+    assert!(s.stopped.is_none(), "{:?}", s.stopped);
+    assert_eq!(words(&s), vec![(over, "quarantined"), (NAME, "taken")]);
+    assert_eq!(issue(&s, 0), Some("file_too_large"));
+    assert_eq!(
+        src.fetches,
+        vec![NAME.to_string()],
+        "the big one never read"
+    );
+    assert!(e.drop.failed_dir.join(over).exists());
+    assert!(!e.opts.quarantine.join(over).exists());
+    assert!(
+        e.opts
+            .quarantine
+            .join(format!("{over}.errors.txt"))
+            .exists()
+    );
+    assert_eq!(
+        e.store.taken_files().unwrap().len(),
+        1,
+        "only the taken one"
+    );
+    assert!(incoming_is_empty(&e));
+
+    // The same name set aside again: the first copy in the failed folder is
+    // not unlinked (its bytes were never read), the second takes a free name.
+    fs::write(e.drop.dir.join(over), format!("{body}\n\n")).unwrap();
+    let s = run(&mut src, &mut e.store, &accept, &e.opts);
+    assert_eq!(words(&s), vec![(over, "quarantined")]);
+    let mut failed: Vec<String> = fs::read_dir(&e.drop.failed_dir)
+        .unwrap()
+        .map(|d| d.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    failed.sort();
+    assert_eq!(failed, vec![over.to_string(), format!("{over}.unread.1")]);
+}
+
+#[test]
+fn a_download_that_never_ends_is_stopped_at_the_limit() {
+    let mut e = env(false, 0);
+    fs::write(e.drop.dir.join(NAME), "small").unwrap();
+    e.opts.max_file_bytes = 100_000;
+    let mut src = shifty(&e);
+    src.endless = true;
+    let s = run(&mut src, &mut e.store, &accept, &e.opts);
+    assert!(s.stopped.is_none(), "{:?}", s.stopped);
+    assert_eq!(words(&s), vec![(NAME, "quarantined")]);
+    assert_eq!(issue(&s, 0), Some("file_too_large"));
+    assert!(
+        src.handed_out <= 100_000,
+        "read past the limit: {}",
+        src.handed_out
+    );
+    match &s.files[0].outcome {
+        Outcome::TooLarge { reason, .. } => {
+            assert!(
+                reason.contains("grew past max_file_bytes 100000"),
+                "{reason}"
+            )
+        }
+        o => panic!("{o:?}"),
+    }
+    assert!(incoming_is_empty(&e));
+    assert!(inbox_files(&e).is_empty());
+    assert!(e.drop.failed_dir.join(NAME).exists());
+}
+
+#[test]
+fn keep_originals_leaves_a_file_over_the_limit_where_it_is() {
+    let mut e = env(true, 0);
+    fs::write(e.drop.dir.join(NAME), bif(&[("35909-001", "a@x.com")])).unwrap();
+    e.opts.max_file_bytes = 10;
+    let mut src = DropboxSource::new(&e.drop);
+    let s = run(&mut src, &mut e.store, &accept, &e.opts);
+    assert_eq!(words(&s), vec![(NAME, "quarantined")]);
+    assert!(e.drop.dir.join(NAME).exists());
+    assert!(!e.drop.failed_dir.exists(), "not copied");
+    let txt = fs::read_to_string(e.opts.quarantine.join(format!("{NAME}.errors.txt"))).unwrap();
+    assert!(txt.contains("left where it is (keep_originals)"), "{txt}");
+}
+
+#[test]
+fn a_file_listed_without_a_size_is_looked_up_again() {
+    let body = bif(&[("35909-001", "a@x.com")]);
+    let len = body.len() as u64;
+    let at = |size: Option<u64>, mtime: Option<i64>| RemoteFile {
+        name: NAME.into(),
+        size,
+        mtime,
+    };
+
+    // The second look gives the size: over the limit, never downloaded.
+    let mut e = env(false, 0);
+    fs::write(e.drop.dir.join(NAME), &body).unwrap();
+    e.opts.max_file_bytes = len - 1;
+    let mut src = shifty(&e);
+    src.listed_size = Some(None);
+    src.stats = vec![at(Some(len), None)];
+    let s = run(&mut src, &mut e.store, &accept, &e.opts);
+    assert_eq!(words(&s), vec![(NAME, "quarantined")]);
+    assert_eq!(s.files[0].size, Some(len));
+    assert!(src.fetches.is_empty());
+
+    // No size either time: downloaded with the limit enforced ...
+    let mut e = env(false, 0);
+    fs::write(e.drop.dir.join(NAME), &body).unwrap();
+    e.opts.max_file_bytes = len - 1;
+    let mut src = shifty(&e);
+    src.listed_size = Some(None);
+    src.stats = vec![at(None, None)];
+    let s = run(&mut src, &mut e.store, &accept, &e.opts);
+    assert_eq!(words(&s), vec![(NAME, "quarantined")]);
+    assert_eq!(src.fetches.len(), 1);
+    assert_eq!(s.files[0].size, None);
+    match &s.files[0].outcome {
+        Outcome::TooLarge { reason, .. } => {
+            assert!(reason.contains("listed without a size"), "{reason}")
+        }
+        o => panic!("{o:?}"),
+    }
+
+    // ... and within it, taken at the size downloaded: never "settling"
+    // for ever.
+    let mut e = env(false, 0);
+    fs::write(e.drop.dir.join(NAME), &body).unwrap();
+    let mut src = shifty(&e);
+    src.listed_size = Some(None);
+    src.stats = vec![at(None, None), at(None, None)];
+    let s = run(&mut src, &mut e.store, &accept, &e.opts);
+    assert_eq!(words(&s), vec![(NAME, "taken")]);
+    assert_eq!(s.files[0].size, Some(len));
+    assert_eq!(e.store.taken_files().unwrap()[0].size, len);
+
+    // A second look after the download that shows another size, or
+    // another mtime, means it is still being written: the next run.
+    for after in [at(Some(len + 5), None), at(None, Some(1_700_000_000))] {
+        let mut e = env(false, 0);
+        fs::write(e.drop.dir.join(NAME), &body).unwrap();
+        let mut src = shifty(&e);
+        src.listed_size = Some(None);
+        src.stats = vec![at(None, Some(1_600_000_000)), after];
+        let s = run(&mut src, &mut e.store, &accept, &e.opts);
+        assert_eq!(words(&s), vec![(NAME, "still_settling")]);
+        assert!(e.drop.dir.join(NAME).exists());
+        assert!(e.store.taken_files().unwrap().is_empty());
+    }
 }

@@ -30,35 +30,37 @@ pub fn run(
     layout: &Layout,
     store: &mut crate::store::Store,
 ) -> Result<PullSummary> {
-    let (source, settle_seconds, keep_originals) = match (&config.sftp, &config.dropbox) {
-        (Some(_), Some(_)) => {
-            return Err(Error::Usage(format!(
-                "configuration {}: `pull` reads either [sftp] or [dropbox]; remove one of them",
-                config.origin
-            )));
-        }
-        (Some(s), None) => {
-            let password = s
-                .password
-                .as_ref()
-                .map(|p| p.expose("[sftp] password"))
-                .transpose()?;
-            let source =
-                SftpSource::connect(s, password.as_deref()).map(|c| Box::new(c) as Box<dyn Source>);
-            (source, s.settle_seconds, false)
-        }
-        (None, Some(d)) => (
-            Ok(Box::new(DropboxSource::new(d)) as Box<dyn Source>),
-            d.settle_seconds,
-            d.keep_originals,
-        ),
-        (None, None) => {
-            return Err(Error::Usage(format!(
-                "configuration {}: `pull` needs an [sftp] or a [dropbox] section",
-                config.origin
-            )));
-        }
-    };
+    let (source, settle_seconds, keep_originals, max_file_bytes) =
+        match (&config.sftp, &config.dropbox) {
+            (Some(_), Some(_)) => {
+                return Err(Error::Usage(format!(
+                    "configuration {}: `pull` reads either [sftp] or [dropbox]; remove one of them",
+                    config.origin
+                )));
+            }
+            (Some(s), None) => {
+                let password = s
+                    .password
+                    .as_ref()
+                    .map(|p| p.expose("[sftp] password"))
+                    .transpose()?;
+                let source = SftpSource::connect(s, password.as_deref())
+                    .map(|c| Box::new(c) as Box<dyn Source>);
+                (source, s.settle_seconds, false, s.max_file_bytes)
+            }
+            (None, Some(d)) => (
+                Ok(Box::new(DropboxSource::new(d)) as Box<dyn Source>),
+                d.settle_seconds,
+                d.keep_originals,
+                d.max_file_bytes,
+            ),
+            (None, None) => {
+                return Err(Error::Usage(format!(
+                    "configuration {}: `pull` needs an [sftp] or a [dropbox] section",
+                    config.origin
+                )));
+            }
+        };
     let intake = match source {
         Ok(mut source) => {
             let opts = IntakeOptions {
@@ -68,6 +70,7 @@ pub fn run(
                 settle_seconds,
                 layout: layout.clone(),
                 keep_originals,
+                max_file_bytes,
             };
             let checks = intake::ValidatorAdmission::from_config(config, layout.clone());
             intake::run(source.as_mut(), store, &checks, &opts)
@@ -198,12 +201,16 @@ impl StageSummary for PullSummary {
                 Outcome::Quarantined { path, report } => {
                     format!("-> {}  (report {})", path.display(), report.display())
                 }
+                Outcome::TooLarge { reason, report, .. } => {
+                    format!("({reason})  (report {})", report.display())
+                }
                 Outcome::Refused { reason } => format!("(name {reason}; left on the server)"),
             };
-            lines.push(format!(
-                "  {word:<15} {}  {} bytes{sha}  {detail}",
-                f.name, f.size
-            ));
+            let size = f
+                .size
+                .map(|n| format!("{n} bytes"))
+                .unwrap_or_else(|| "size unknown".into());
+            lines.push(format!("  {word:<15} {}  {size}{sha}  {detail}", f.name));
         }
         let counts: Vec<String> = self
             .counts()
@@ -251,7 +258,7 @@ mod tests {
     fn file(name: &str, outcome: Outcome) -> FileOutcome {
         FileOutcome {
             name: name.into(),
-            size: 10,
+            size: Some(10),
             sha256: Some("ab".repeat(32)),
             outcome,
         }

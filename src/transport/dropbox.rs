@@ -29,9 +29,21 @@ impl DropboxSource {
     }
 
     /// Moves (or, keeping originals, copies) `f` into `dir`.
-    fn move_into(&self, f: &RemoteFile, sha256: &str, dir: &Path) -> Result<(), TransportError> {
+    fn move_into(
+        &self,
+        f: &RemoteFile,
+        sha256: Option<&str>,
+        dir: &Path,
+    ) -> Result<(), TransportError> {
         fs::create_dir_all(dir).map_err(Self::local("create folder", dir))?;
-        let (name, unlink_first) = disposal_name(&f.name, sha256, |n| dir.join(n).exists());
+        let free = disposal_name(&f.name, sha256, |n| {
+            Ok::<_, std::convert::Infallible>(dir.join(n).exists())
+        });
+        let Ok(Some((name, unlink_first))) = free else {
+            return Err(Self::local("find a free name in", dir)(io::Error::other(
+                format!("{}.unread.1 to .1000 are all taken", f.name),
+            )));
+        };
         let from = self.cfg.dir.join(&f.name);
         let to = dir.join(name);
         if unlink_first {
@@ -74,6 +86,14 @@ fn copy_atomically(from: &Path, to: &Path) -> Result<(), TransportError> {
     result
 }
 
+/// Modification time, Unix seconds.
+fn mtime_of(meta: &fs::Metadata) -> Option<i64> {
+    meta.modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .and_then(|d| i64::try_from(d.as_secs()).ok())
+}
+
 impl Source for DropboxSource {
     fn describe(&self) -> String {
         format!("dropbox:{}", self.cfg.dir.display())
@@ -90,19 +110,24 @@ impl Source for DropboxSource {
             if !meta.file_type().is_file() {
                 continue;
             }
-            let mtime = meta
-                .modified()
-                .ok()
-                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-                .and_then(|d| i64::try_from(d.as_secs()).ok());
             out.push(RemoteFile {
                 name: entry.file_name().to_string_lossy().into_owned(),
-                size: meta.len(),
-                mtime,
+                size: Some(meta.len()),
+                mtime: mtime_of(&meta),
             });
         }
         out.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(out)
+    }
+
+    fn stat(&mut self, f: &RemoteFile) -> Result<RemoteFile, TransportError> {
+        let path = self.cfg.dir.join(&f.name);
+        let meta = fs::symlink_metadata(&path).map_err(Self::local("read", &path))?;
+        Ok(RemoteFile {
+            name: f.name.clone(),
+            size: Some(meta.len()),
+            mtime: mtime_of(&meta),
+        })
     }
 
     fn fetch(&mut self, f: &RemoteFile, dest: &mut dyn Write) -> Result<u64, TransportError> {
@@ -114,7 +139,7 @@ impl Source for DropboxSource {
     fn dispose(
         &mut self,
         f: &RemoteFile,
-        sha256: &str,
+        sha256: Option<&str>,
         to: Disposition,
     ) -> Result<(), TransportError> {
         let dir = match to {
@@ -151,19 +176,23 @@ mod tests {
             let mut s = DropboxSource::new(&c);
             let l = s.list().unwrap();
             assert_eq!(l.len(), 1, "{l:?}");
-            assert_eq!((l[0].name.as_str(), l[0].size), ("A.BIF", 3));
+            assert_eq!((l[0].name.as_str(), l[0].size), ("A.BIF", Some(3)));
+            assert_eq!(s.stat(&l[0]).unwrap(), l[0]);
             assert!(l[0].mtime.is_some());
             let mut buf = Vec::new();
             assert_eq!(s.fetch(&l[0], &mut buf).unwrap(), 3);
             assert_eq!(buf, b"abc");
-            s.dispose(&l[0], "ffff", Disposition::Archive).unwrap();
+            s.dispose(&l[0], Some("ffff"), Disposition::Archive)
+                .unwrap();
             assert_eq!(fs::read(c.archive_dir.join("A.BIF")).unwrap(), b"abc");
             assert_eq!(c.dir.join("A.BIF").exists(), keep);
             if keep {
                 // Archived again (same bytes): lands under the sha name, and
                 // again replaces that same-bytes copy.
-                s.dispose(&l[0], "ffff", Disposition::Archive).unwrap();
-                s.dispose(&l[0], "ffff", Disposition::Archive).unwrap();
+                s.dispose(&l[0], Some("ffff"), Disposition::Archive)
+                    .unwrap();
+                s.dispose(&l[0], Some("ffff"), Disposition::Archive)
+                    .unwrap();
                 assert!(c.archive_dir.join("A.BIF.ffff").exists());
                 assert_eq!(fs::read_dir(&c.archive_dir).unwrap().count(), 2);
             }

@@ -24,7 +24,9 @@ pub struct RemoteFile {
     /// The name as the source lists it (not a path). Names that are not
     /// UTF-8 are given lossily (with U+FFFD), and intake refuses them.
     pub name: String,
-    pub size: u64,
+    /// Bytes, when the source gives them: an SFTP server may list a file
+    /// without its size (the attribute is optional in the protocol).
+    pub size: Option<u64>,
     /// Modification time, Unix seconds, when the source gives one.
     pub mtime: Option<i64>,
 }
@@ -41,16 +43,23 @@ pub trait Source {
     /// The regular files in the incoming folder (not directories, not links).
     fn list(&mut self) -> Result<Vec<RemoteFile>, TransportError>;
 
-    /// Copies the file's bytes to `dest`; returns how many were copied.
+    /// Asks again for one listed file's size and modification time (a
+    /// listing may leave the size out).
+    fn stat(&mut self, f: &RemoteFile) -> Result<RemoteFile, TransportError>;
+
+    /// Copies the file's bytes to `dest`; returns how many were copied. A
+    /// write that `dest` refuses stops the copy there (intake's size limit):
+    /// the rest of the file is not read.
     fn fetch(&mut self, f: &RemoteFile, dest: &mut dyn Write) -> Result<u64, TransportError>;
 
     /// Moves a judged file out of the incoming folder, to the archive folder
-    /// or the failed folder. `sha256` names it there when a file of the same
-    /// name is already there (see [`disposal_name`]).
+    /// or the failed folder. `sha256` (`None`: the bytes were never read)
+    /// names it there when a file of the same name is already there (see
+    /// [`disposal_name`]).
     fn dispose(
         &mut self,
         f: &RemoteFile,
-        sha256: &str,
+        sha256: Option<&str>,
         to: Disposition,
     ) -> Result<(), TransportError>;
 }
@@ -147,7 +156,9 @@ impl TransportError {
     }
 }
 
-/// The name a file gets in an archive or failed folder.
+/// The name a file gets in an archive or failed folder, and whether a file
+/// under that name must be unlinked first; `None` when no free name was
+/// found (a server that says every name exists).
 ///
 /// Why: OpenSSH speaks SFTP v3, where a rename onto an existing file fails,
 /// so the target must be free. A file of the same name already there is
@@ -155,16 +166,38 @@ impl TransportError {
 /// half-way, or a kept original): the name then carries the first 12 hex
 /// digits of the sha256, and a file already under *that* name holds the same
 /// bytes, so it may be unlinked first (`unlink_first`) without losing
-/// anything.
-pub fn disposal_name(name: &str, sha256: &str, exists: impl Fn(&str) -> bool) -> (String, bool) {
-    if !exists(name) {
-        return (name.to_string(), false);
+/// anything. A file whose bytes were never read (`sha256` `None`: over
+/// `max_file_bytes`) proves nothing about what is there, so nothing is
+/// unlinked for it: it takes the first free `NAME.unread.N`.
+pub fn disposal_name<E>(
+    name: &str,
+    sha256: Option<&str>,
+    mut exists: impl FnMut(&str) -> Result<bool, E>,
+) -> Result<Option<(String, bool)>, E> {
+    if !exists(name)? {
+        return Ok(Some((name.to_string(), false)));
     }
-    let short: String = sha256.chars().take(12).collect();
-    let alt = format!("{name}.{short}");
-    let taken = exists(&alt);
-    (alt, taken)
+    match sha256 {
+        Some(sha) => {
+            let short: String = sha.chars().take(12).collect();
+            let alt = format!("{name}.{short}");
+            let taken = exists(&alt)?;
+            Ok(Some((alt, taken)))
+        }
+        None => {
+            for n in 1..=MAX_UNREAD_NAMES {
+                let alt = format!("{name}.unread.{n}");
+                if !exists(&alt)? {
+                    return Ok(Some((alt, false)));
+                }
+            }
+            Ok(None)
+        }
+    }
 }
+
+/// How many `NAME.unread.N` names are tried before a move gives up.
+const MAX_UNREAD_NAMES: u32 = 1000;
 
 #[cfg(test)]
 mod tests {
@@ -172,21 +205,29 @@ mod tests {
 
     #[test]
     fn disposal_name_never_overwrites_other_bytes() {
-        let none = |_: &str| false;
+        fn name(sha: Option<&str>, there: &[&str]) -> Option<(String, bool)> {
+            disposal_name("A.BIF", sha, |n| Ok::<_, ()>(there.contains(&n))).unwrap()
+        }
+        let sha = Some("0123456789abcdef");
+        assert_eq!(name(sha, &[]), Some(("A.BIF".into(), false)));
         assert_eq!(
-            disposal_name("A.BIF", "0123456789abcdef", none),
-            ("A.BIF".into(), false)
+            name(sha, &["A.BIF"]),
+            Some(("A.BIF.0123456789ab".into(), false))
         );
-        let first = |n: &str| n == "A.BIF";
         assert_eq!(
-            disposal_name("A.BIF", "0123456789abcdef", first),
-            ("A.BIF.0123456789ab".into(), false)
+            name(sha, &["A.BIF", "A.BIF.0123456789ab"]),
+            Some(("A.BIF.0123456789ab".into(), true))
         );
-        let both = |n: &str| n == "A.BIF" || n == "A.BIF.0123456789ab";
+        // Bytes never read: never unlink, take a free name.
+        assert_eq!(name(None, &[]), Some(("A.BIF".into(), false)));
         assert_eq!(
-            disposal_name("A.BIF", "0123456789abcdef", both),
-            ("A.BIF.0123456789ab".into(), true)
+            name(None, &["A.BIF", "A.BIF.unread.1"]),
+            Some(("A.BIF.unread.2".into(), false))
         );
+        let all = disposal_name("A.BIF", None, |_| Ok::<_, ()>(true)).unwrap();
+        assert_eq!(all, None);
+        // A failed lookup is the caller's error.
+        assert_eq!(disposal_name("A.BIF", None, |_| Err("down")), Err("down"));
     }
 
     #[test]

@@ -122,15 +122,22 @@ impl SftpSource {
     }
 
     /// Unlink-then-rename into `dir` (SFTP v3 cannot rename over a file).
-    fn move_into(&mut self, f: &RemoteFile, sha256: &str, dir: &str) -> Result<(), TransportError> {
+    fn move_into(
+        &mut self,
+        f: &RemoteFile,
+        sha256: Option<&str>,
+        dir: &str,
+    ) -> Result<(), TransportError> {
         self.ensure_dir(dir)?;
-        let mut lookups = Vec::new();
-        for n in [f.name.clone(), format!("{}.{}", f.name, short(sha256))] {
-            lookups.push((n.clone(), self.exists(&Self::remote_path(dir, &n))?));
-        }
-        let (name, unlink_first) = disposal_name(&f.name, sha256, |n| {
-            lookups.iter().any(|(l, there)| l == n && *there)
-        });
+        let free = disposal_name(&f.name, sha256, |n| self.exists(&Self::remote_path(dir, n)))?;
+        let Some((name, unlink_first)) = free else {
+            return Err(TransportError::Remote {
+                target: self.target.clone(),
+                op: "find a free name in",
+                path: dir.to_string(),
+                message: format!("{}.unread.1 to .1000 are all taken", f.name),
+            });
+        };
         let from = Self::remote_path(&self.cfg.remote_dir, &f.name);
         let to = Self::remote_path(dir, &name);
         if unlink_first {
@@ -142,10 +149,6 @@ impl SftpSource {
             .rename(Path::new(&from), Path::new(&to), None)
             .map_err(|e| self.op_err("move", &format!("{from} to {to}"), &e))
     }
-}
-
-fn short(sha256: &str) -> String {
-    sha256.chars().take(12).collect()
 }
 
 fn lost(target: &str, during: &str, e: &ssh2::Error) -> TransportError {
@@ -330,7 +333,7 @@ impl Source for SftpSource {
                     }
                     out.push(RemoteFile {
                         name,
-                        size: stat.size.unwrap_or(0),
+                        size: stat.size,
                         mtime: stat.mtime.and_then(|m| i64::try_from(m).ok()),
                     });
                 }
@@ -340,6 +343,19 @@ impl Source for SftpSource {
         }
         out.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(out)
+    }
+
+    fn stat(&mut self, f: &RemoteFile) -> Result<RemoteFile, TransportError> {
+        let path = Self::remote_path(&self.cfg.remote_dir, &f.name);
+        let stat = self
+            .sftp
+            .lstat(Path::new(&path))
+            .map_err(|e| self.op_err("look up", &path, &e))?;
+        Ok(RemoteFile {
+            name: f.name.clone(),
+            size: stat.size,
+            mtime: stat.mtime.and_then(|m| i64::try_from(m).ok()),
+        })
     }
 
     fn fetch(&mut self, f: &RemoteFile, dest: &mut dyn Write) -> Result<u64, TransportError> {
@@ -377,7 +393,7 @@ impl Source for SftpSource {
     fn dispose(
         &mut self,
         f: &RemoteFile,
-        sha256: &str,
+        sha256: Option<&str>,
         to: Disposition,
     ) -> Result<(), TransportError> {
         let dir = match to {

@@ -16,6 +16,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 pub const SSHD: &str = "/usr/sbin/sshd";
+pub const SFTP_SERVER: &str = "/usr/lib/openssh/sftp-server";
 pub const INSTALL: &str =
     "install openssh-server (apt-get install -y openssh-server, or run scripts/install-deps.sh)";
 
@@ -67,8 +68,34 @@ fn current_user() -> String {
 }
 
 impl Sshd {
-    /// Starts a server whose files live in `dir`.
+    /// Starts a server whose files live in `dir`, with OpenSSH's
+    /// internal-sftp.
     pub fn start(dir: &Path) -> Sshd {
+        Sshd::start_with(dir, "Subsystem sftp internal-sftp".to_string())
+    }
+
+    /// Starts a server whose SFTP subsystem is OpenSSH's `sftp-server`
+    /// program logging at INFO to `dir/sftp.log` ([`Sshd::sftp_log`]): each
+    /// file it opens and, on close, how many bytes it handed out. (sshd runs
+    /// a subsystem command through the user's shell, so the redirect works;
+    /// internal-sftp would log to syslog only.)
+    pub fn start_logging_sftp(dir: &Path) -> Sshd {
+        assert!(
+            Path::new(SFTP_SERVER).is_file(),
+            "{SFTP_SERVER} is missing: {INSTALL}"
+        );
+        fs::create_dir_all(dir).expect("create sshd dir");
+        let log = dir.join("sftp.log");
+        Sshd::start_with(
+            dir,
+            format!(
+                "Subsystem sftp {SFTP_SERVER} -e -l INFO 2>>'{}'",
+                log.display()
+            ),
+        )
+    }
+
+    fn start_with(dir: &Path, subsystem: String) -> Sshd {
         assert!(
             Path::new(SSHD).is_file(),
             "{SSHD} is missing: the SFTP tests need a real OpenSSH server; {INSTALL}"
@@ -104,7 +131,7 @@ impl Sshd {
                  KbdInteractiveAuthentication no\n\
                  PermitRootLogin prohibit-password\n\
                  UsePAM no\n\
-                 Subsystem sftp internal-sftp -l INFO\n\
+                 {subsystem}\n\
                  LogLevel INFO\n",
                 host = host.display(),
                 pid = dir.join("sshd.pid").display(),
@@ -151,22 +178,11 @@ impl Sshd {
         panic!("sshd found no free port in 20 tries");
     }
 
-    /// What the server logged so far, every start attempt's log. The SFTP
-    /// subsystem logs at INFO each file it opens and, on close, how many
-    /// bytes were read from it: `close "PATH" bytes read N written M`.
-    pub fn log(&self) -> String {
-        let mut logs: Vec<PathBuf> = fs::read_dir(&self.dir)
-            .map(|d| {
-                d.filter_map(|e| e.ok())
-                    .map(|e| e.path())
-                    .filter(|p| p.extension().is_some_and(|x| x == "log"))
-                    .collect()
-            })
-            .unwrap_or_default();
-        logs.sort();
-        logs.iter()
-            .map(|p| fs::read_to_string(p).unwrap_or_default())
-            .collect()
+    /// What the `sftp-server` of [`Sshd::start_logging_sftp`] logged so far:
+    /// `open "PATH" flags READ mode 0666`, and on close `close "PATH" bytes
+    /// read N written M`.
+    pub fn sftp_log(&self) -> String {
+        fs::read_to_string(self.dir.join("sftp.log")).unwrap_or_default()
     }
 
     /// Every process below the listener: the per-connection sessions.
