@@ -39,6 +39,18 @@ pub enum StoreError {
         found: i64,
         known: i64,
     },
+    /// A schema step failed (the state file was changed by hand, or by a
+    /// development build). Nothing of the step was applied.
+    #[error(
+        "state file {}: cannot bring the schema to version {version}: {message}; the file was left at version {from} (restore it from a backup, or keep using the build that wrote it)",
+        path.display()
+    )]
+    Migration {
+        path: PathBuf,
+        version: i64,
+        from: i64,
+        message: String,
+    },
 }
 
 /// The migrations, in order. Index + 1 is the schema version after it runs.
@@ -128,7 +140,17 @@ impl Store {
         }
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
             let tx = conn.transaction().map_err(err)?;
-            tx.execute_batch(sql).map_err(err)?;
+            tx.execute_batch(sql).map_err(|e| StoreError::Migration {
+                path: path.to_path_buf(),
+                version: (i + 1) as i64,
+                from: i as i64,
+                // SQLite's own words, not the whole script rusqlite quotes.
+                message: match &e {
+                    rusqlite::Error::SqlInputError { msg, .. } => msg.clone(),
+                    rusqlite::Error::SqliteFailure(_, Some(m)) => m.clone(),
+                    other => other.to_string(),
+                },
+            })?;
             tx.pragma_update(None, "user_version", (i + 1) as i64)
                 .map_err(err)?;
             tx.commit().map_err(err)?;
@@ -247,6 +269,38 @@ mod tests {
             );
         }
         assert!(files.len() > 20, "{files:?}");
+    }
+
+    #[test]
+    fn a_failed_schema_step_says_which_in_sqlites_words_not_the_script() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.sqlite");
+        {
+            // A file at version 1 that already holds a table step 2 makes.
+            let c = Connection::open(&path).unwrap();
+            c.execute_batch("CREATE TABLE taken_files (x); PRAGMA user_version = 1;")
+                .unwrap();
+        }
+        let Err(e) = Store::open(&path) else {
+            panic!("opened a file whose schema step fails")
+        };
+        let text = e.to_string();
+        assert!(
+            matches!(
+                e,
+                StoreError::Migration {
+                    version: 2,
+                    from: 1,
+                    ..
+                }
+            ),
+            "{text}"
+        );
+        assert!(text.contains("table taken_files already exists"), "{text}");
+        assert!(
+            !text.contains("CREATE TABLE"),
+            "no SQL script in the message: {text}"
+        );
     }
 
     #[test]
