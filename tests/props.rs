@@ -851,3 +851,136 @@ mod exports_props {
         }
     }
 }
+
+/// The XML reader's budget on well-formed answers of every shape and size
+/// up to the 16 MiB body cap: it parses (and the tree costs no more than
+/// its budget, counted as the reader counts) or it is refused as too large
+/// (`TooLarge`; `TooManyElements` only past `MAX_ELEMENTS`: a 16 MiB answer
+/// of `<a/>` has 4 million), never another error, never a panic. The memory
+/// this bounds is measured in tests/xml_memory.rs.
+mod xml_props {
+    use std::collections::HashSet;
+
+    use daffron_bridge::multispeak::xml::{self, Element, XmlError};
+    use daffron_bridge::multispeak::{SOAP_NS, response};
+    use daffron_bridge::transport::http::MAX_RESPONSE_BYTES;
+    use proptest::prelude::*;
+
+    /// One element of an answer's body, or a comment (no element).
+    fn piece() -> impl Strategy<Value = (String, usize)> {
+        let text = "[a-z &<>\"'\u{e9}\u{1F600}]{0,40}";
+        prop_oneof![
+            Just(("<a/>".to_string(), 1)),
+            (
+                prop::collection::vec(("[a-z]{1,8}", text), 0..4),
+                any::<bool>()
+            )
+                .prop_map(|(attrs, prefixed)| {
+                    let mut seen = HashSet::new();
+                    let attrs: String = attrs
+                        .into_iter()
+                        .filter(|(k, _)| seen.insert(k.clone()))
+                        .map(|(k, v)| format!(" {k}=\"{}\"", xml::esc(&v)))
+                        .collect();
+                    let name = if prefixed { "p:item" } else { "item" };
+                    (format!("<{name}{attrs}/>"), 1)
+                }),
+            (0usize..3000, text).prop_map(|(n, t)| {
+                (
+                    format!("<t>{}&amp;&#65;{}</t>", "x".repeat(n), xml::esc(&t)),
+                    1,
+                )
+            }),
+            "[a-z<>&]{0,200}"
+                .prop_map(|t| (format!("<c><![CDATA[{}]]></c>", t.replace("]]>", "")), 1)),
+            Just(("<w><x/><y>z</y><p:v q=\"1\"/></w>".to_string(), 1)),
+            Just(("<!-- a comment -->\n".to_string(), 0)),
+        ]
+    }
+
+    /// An answer: a unit of pieces repeated from once to many thousand
+    /// times, under a namespace of any length; at most the body cap.
+    fn answer() -> impl Strategy<Value = (String, usize)> {
+        (
+            prop::collection::vec(piece(), 1..6),
+            prop_oneof![1usize..10, 10usize..2_000, 2_000usize..300_000],
+            0usize..5_000,
+        )
+            .prop_map(|(unit, reps, ns_len)| {
+                let ns = format!("urn:{}", "n".repeat(ns_len));
+                let head = format!(
+                    "<?xml version=\"1.0\"?><soap:Envelope xmlns:soap=\"{SOAP_NS}\" xmlns:p=\"{ns}p\">\
+                     <soap:Body><root xmlns=\"{ns}\">"
+                );
+                let tail = "</root></soap:Body></soap:Envelope>";
+                let body: String = unit.iter().map(|(s, _)| s.as_str()).collect();
+                let per_unit: usize = unit.iter().map(|(_, n)| n).sum();
+                let cap = usize::try_from(MAX_RESPONSE_BYTES).unwrap();
+                let room = cap - head.len() - tail.len();
+                let reps = reps.min(room / body.len().max(1));
+                let mut doc = String::with_capacity(head.len() + body.len() * reps + tail.len());
+                doc.push_str(&head);
+                for _ in 0..reps {
+                    doc.push_str(&body);
+                }
+                doc.push_str(tail);
+                (doc, per_unit * reps)
+            })
+    }
+
+    fn cost(e: &Element, namespaces: &mut HashSet<String>) -> usize {
+        let attrs: usize = e
+            .attrs
+            .iter()
+            .map(|(k, v)| std::mem::size_of::<(String, String)>() + k.len() + v.len())
+            .sum();
+        let ns = match &e.ns {
+            Some(ns) if namespaces.insert(ns.to_string()) => ns.len(),
+            _ => 0,
+        };
+        let children: usize = e.children.iter().map(|c| cost(c, namespaces)).sum();
+        std::mem::size_of::<Element>() + e.name.len() + attrs + e.text.len() + ns + children
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
+
+        #[test]
+        fn any_answer_within_the_body_cap_parses_or_is_too_large(
+            (doc, elements) in answer()
+        ) {
+            prop_assert!(doc.len() as u64 <= MAX_RESPONSE_BYTES);
+            match xml::parse(doc.as_bytes()) {
+                Ok(envelope) => {
+                    let root = &envelope.children[0].children[0];
+                    prop_assert_eq!(root.children.len(), elements);
+                    let limit = doc.len() * xml::BUDGET_FACTOR + xml::BUDGET_SLACK;
+                    let spent = cost(&envelope, &mut HashSet::new());
+                    prop_assert!(spent <= limit, "{} bytes cost {}", doc.len(), spent);
+                }
+                Err(XmlError::TooLarge) => {}
+                Err(XmlError::TooManyElements) if elements > xml::MAX_ELEMENTS => {}
+                Err(other) => prop_assert!(false, "{} bytes: {other:?}", doc.len()),
+            }
+            // The typed readers on top never panic on it either.
+            let _ = response::read_envelope(doc.as_bytes());
+            let _ = response::parse_payment_answers(doc.as_bytes());
+        }
+    }
+
+    /// Every end of the property is reached: answers of empty elements are
+    /// refused (by the budget; past a million elements, by their count), a
+    /// big answer of text is read.
+    #[test]
+    fn every_verdict_occurs_up_to_the_cap() {
+        let many = format!("<r>{}</r>", "<a/>".repeat(900_000));
+        assert_eq!(xml::parse(many.as_bytes()), Err(XmlError::TooLarge));
+        let most = format!("<r>{}</r>", "<a/>".repeat(4 << 20));
+        assert_eq!(xml::parse(most.as_bytes()), Err(XmlError::TooManyElements));
+        let text = format!("<r>{}</r>", "x".repeat(15 << 20));
+        assert_eq!(
+            xml::parse(text.as_bytes()).map(|r| r.text.len()),
+            Ok(15 << 20)
+        );
+    }
+}
