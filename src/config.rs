@@ -26,7 +26,8 @@ pub const DEFAULT_STATE_FILE: &str = "daffron-bridge.sqlite";
 /// The configuration built into the binary: the Lowell Light & Power demo
 /// biller reading `samples/outbound` and talking to a local sandbox. Used when
 /// no `--config` is given and no `daffron-bridge.toml` exists, so that a fresh
-/// checkout can run the whole job without setup.
+/// checkout can run the whole job without setup. It is read as if it were
+/// `./samples/daffron-bridge.toml` (see [`Config::embedded_default`]).
 pub const EMBEDDED_DEFAULT: &str = include_str!("../samples/daffron-bridge.toml");
 
 /// A configuration problem. Every variant says where and what was expected.
@@ -383,6 +384,9 @@ pub struct Paths {
     pub quarantine: PathBuf,
     /// A per-biller BIF layout file replacing the embedded one.
     pub layout: Option<PathBuf>,
+    /// The SQLite state file when `--state` is not given; default
+    /// `daffron-bridge.sqlite` beside the configuration file.
+    pub state: PathBuf,
 }
 
 /// `[pump]`: how the data pump talks to Daffron.
@@ -563,6 +567,7 @@ struct RawPaths {
     reports: Option<PathBuf>,
     quarantine: Option<PathBuf>,
     layout: Option<PathBuf>,
+    state: Option<PathBuf>,
 }
 
 #[derive(Deserialize, Default)]
@@ -638,11 +643,15 @@ impl Config {
         Config::parse(&text, &path.display().to_string(), &base)
     }
 
-    /// The configuration built into the binary, with paths relative to the
-    /// current folder.
+    /// The configuration built into the binary, read as
+    /// `./samples/daffron-bridge.toml` is: its relative paths are relative to
+    /// `./samples`, so in a checkout the embedded default and
+    /// `--config samples/daffron-bridge.toml` are the same configuration, with
+    /// the same files. The folder need not exist (paths are joined, not
+    /// resolved on disk).
     pub fn embedded_default() -> CResult<Config> {
-        let base = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
-        Config::parse(EMBEDDED_DEFAULT, "(embedded default)", &base)
+        let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+        Config::parse(EMBEDDED_DEFAULT, "(embedded default)", &cwd.join("samples"))
     }
 
     /// Parses configuration text; `origin` names it in messages and relative
@@ -658,7 +667,7 @@ impl Config {
             if p.is_absolute() {
                 p.to_path_buf()
             } else {
-                base_dir.join(p)
+                lexical_join(base_dir, p)
             }
         };
         let bad = |section: &'static str, key: &str, value: &str, expected: &'static str| {
@@ -787,6 +796,7 @@ impl Config {
             reports: path_or(p.reports, "reports"),
             quarantine: path_or(p.quarantine, "quarantine"),
             layout: p.layout.as_deref().map(rel),
+            state: path_or(p.state, DEFAULT_STATE_FILE),
         };
 
         // [pump]
@@ -906,6 +916,29 @@ impl Config {
             section,
         }
     }
+}
+
+/// `base` joined with the relative `rel`, `.` and `..` taken off by the
+/// letters, not on disk: `samples` + `../demo/inbox` is `demo/inbox` even
+/// where `samples/` does not exist (the kernel would refuse `samples/..`).
+fn lexical_join(base: &Path, rel: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = base.to_path_buf();
+    for c in rel.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => match out.components().next_back() {
+                Some(Component::Normal(_)) => {
+                    out.pop();
+                }
+                // Above the root is the root.
+                Some(Component::RootDir | Component::Prefix(_)) => {}
+                _ => out.push(".."),
+            },
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
 }
 
 /// Accepts `http://host...` and `https://host...` with a non-empty host.
@@ -1254,8 +1287,67 @@ guid = "5F0C1A2B-3C4D-4E5F-8A9B-0C1D2E3F4A5B"
         let c = Config::embedded_default().unwrap();
         assert_eq!(c.biller.bid, 2661);
         assert!(c.sandbox.embedded);
-        let state = c.sandbox.state.as_deref().unwrap();
-        assert!(state.ends_with("demo/sandbox-state.json"), "{state:?}");
+        let cwd = std::env::current_dir().unwrap();
+        assert_eq!(
+            c.sandbox.state.as_deref(),
+            Some(cwd.join("demo/sandbox-state.json").as_path())
+        );
+    }
+
+    /// The sample file is the embedded default: loaded with `--config
+    /// samples/daffron-bridge.toml` from the checkout it names the same
+    /// files, and nothing it writes lands in `samples/`.
+    #[test]
+    fn the_sample_file_and_the_embedded_default_name_the_same_files() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let file = Config::load(&root.join("samples/daffron-bridge.toml")).unwrap();
+        let embedded = Config::parse(EMBEDDED_DEFAULT, "e", &root.join("samples")).unwrap();
+        for c in [&file, &embedded] {
+            let d = c.dropbox.as_ref().unwrap();
+            assert_eq!(d.dir, root.join("samples/outbound"));
+            assert_eq!(
+                c.sandbox.seed,
+                [root.join("samples/outbound/2661_11262026.BIF")]
+            );
+            assert_eq!(c.paths.exports, root.join("samples/exports"));
+            for written in [
+                &d.archive_dir,
+                &d.failed_dir,
+                &c.paths.inbox,
+                &c.paths.reports,
+                &c.paths.quarantine,
+                &c.paths.state,
+                c.sandbox.state.as_ref().unwrap(),
+            ] {
+                assert!(written.starts_with(root.join("demo")), "{written:?}");
+            }
+            assert!(d.dir.exists() && c.sandbox.seed[0].is_file());
+        }
+        assert_eq!(file.paths.state, root.join("demo/daffron-bridge.sqlite"));
+    }
+
+    #[test]
+    fn relative_paths_are_joined_by_the_letters() {
+        let j = |b: &str, r: &str| lexical_join(Path::new(b), Path::new(r));
+        assert_eq!(j("/w/samples", "../demo/inbox"), Path::new("/w/demo/inbox"));
+        assert_eq!(
+            j("/w/samples", "./outbound"),
+            Path::new("/w/samples/outbound")
+        );
+        assert_eq!(j("/w", "../../x"), Path::new("/x"));
+        assert_eq!(j("rel", "../../x"), Path::new("../x"));
+        // A folder that does not exist is no obstacle.
+        assert_eq!(j("/nope/samples", "../demo"), Path::new("/nope/demo"));
+    }
+
+    #[test]
+    fn the_state_file_defaults_beside_the_configuration() {
+        assert_eq!(
+            parse("").unwrap().paths.state,
+            Path::new("/etc/db/daffron-bridge.sqlite")
+        );
+        let c = parse("[paths]\nstate = \"../var/lowell.sqlite\"").unwrap();
+        assert_eq!(c.paths.state, Path::new("/etc/var/lowell.sqlite"));
     }
 
     #[test]

@@ -9,7 +9,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::config::{Config, DEFAULT_CONFIG_FILE, DEFAULT_STATE_FILE};
+use crate::config::{Config, DEFAULT_CONFIG_FILE};
 use crate::{Error, ExitCode, Result};
 
 pub mod balance;
@@ -32,8 +32,8 @@ pub struct Globals {
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
 
-    /// The SQLite state file. Default: daffron-bridge.sqlite beside the
-    /// configuration file.
+    /// The SQLite state file. Default: `[paths] state`, else
+    /// daffron-bridge.sqlite beside the configuration file.
     #[arg(long, global = true, value_name = "FILE")]
     pub state: Option<PathBuf>,
 
@@ -75,12 +75,12 @@ impl Globals {
         Ok(config)
     }
 
-    /// The state file: `--state`, else `daffron-bridge.sqlite` beside the
-    /// configuration.
+    /// The state file: `--state`, else `[paths] state` (whose default is
+    /// `daffron-bridge.sqlite` beside the configuration).
     pub fn state_path(&self, config: &Config) -> PathBuf {
         self.state
             .clone()
-            .unwrap_or_else(|| config.base_dir.join(DEFAULT_STATE_FILE))
+            .unwrap_or_else(|| config.paths.state.clone())
     }
 }
 
