@@ -43,6 +43,9 @@ enum Command {
     Run(commands::run::Args),
     /// Real-time balance of an account (RTDR, GetPayableItemsList).
     Balance(commands::balance::Args),
+    /// Check a biller's setup against its endpoints and servers, changing
+    /// nothing: one line per check.
+    Doctor(commands::doctor::Args),
     /// Local stand-in for Daffron's MultiSpeak CB server and InvoiceCloud's upload.
     Sandbox(commands::sandbox::Args),
 }
@@ -61,6 +64,7 @@ fn main() -> std::process::ExitCode {
         Command::Outbox(a) => commands::outbox::run(&cli.globals, a),
         Command::Run(a) => commands::run::run(&cli.globals, a),
         Command::Balance(a) => commands::balance::run(&cli.globals, a),
+        Command::Doctor(a) => commands::doctor::run(&cli.globals, a),
         Command::Sandbox(a) => commands::sandbox::run(&cli.globals, a),
     };
     commands::finish(result).into()

@@ -13,6 +13,7 @@ use crate::config::{Config, DEFAULT_CONFIG_FILE};
 use crate::{Error, ExitCode, Result};
 
 pub mod balance;
+pub mod doctor;
 pub mod ingest;
 pub mod outbox;
 pub mod pdf_link;

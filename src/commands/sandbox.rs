@@ -54,6 +54,12 @@ pub struct Args {
     /// are known too.
     #[arg(long = "biller-guid", value_name = "GUID")]
     pub biller_guids: Vec<String>,
+
+    /// Leave a MultiSpeak method out, as a server lacking it would
+    /// (repeatable; e.g. CommitPaymentTransaction): GetMethods does not list
+    /// it and a call of it gets a SOAP Fault.
+    #[arg(long = "without-method", value_name = "METHOD")]
+    pub without_methods: Vec<String>,
 }
 
 fn env_secret(flag: &str, var: &Option<String>) -> Result<Option<String>> {
@@ -85,6 +91,7 @@ pub fn run(g: &Globals, args: &Args) -> Result<ExitCode> {
         web_service_key: env_secret("--ic-key-env", &args.ic_key_env)?,
         biller_guids: args.biller_guids.clone(),
         max_request_bytes: None,
+        without_methods: args.without_methods.clone(),
     };
     let handle = Sandbox::start(opts)?;
     let mut out = std::io::stdout().lock();
