@@ -43,6 +43,16 @@ pub enum ConfigError {
     #[error("configuration {origin} is not valid TOML: {message}")]
     Syntax { origin: String, message: String },
 
+    /// Well-formed TOML whose value has the wrong form for its setting.
+    #[error("configuration {origin}, line {line}: {place}: expected {expected}")]
+    Shape {
+        origin: String,
+        line: usize,
+        /// `[pump] batch_size = -5`, or `[pump] bogus` for a name.
+        place: String,
+        expected: String,
+    },
+
     #[error("configuration {origin}: [{section}] {key} = {value}: expected {expected}")]
     BadValue {
         origin: String,
@@ -658,10 +668,7 @@ impl Config {
     /// paths are resolved against `base_dir`.
     pub fn parse(text: &str, origin: &str, base_dir: &Path) -> CResult<Config> {
         let origin = origin.to_string();
-        let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Syntax {
-            origin: origin.clone(),
-            message: e.to_string(),
-        })?;
+        let raw: RawConfig = toml::from_str(text).map_err(|e| toml_error(text, &origin, &e))?;
         let mut warnings = Vec::new();
         let rel = |p: &Path| -> PathBuf {
             if p.is_absolute() {
@@ -915,6 +922,96 @@ impl Config {
             command,
             section,
         }
+    }
+}
+
+/// A TOML error in words: where TOML itself is broken, its own message;
+/// where a value has the wrong type or a name is unknown, the section, the
+/// setting, its value (never a secret's) and the form expected, said for
+/// people ("a whole number, written without quotes"), not serde's
+/// ("expected u32").
+fn toml_error(text: &str, origin: &str, e: &toml::de::Error) -> ConfigError {
+    let msg = e.message();
+    let shape = [
+        "invalid type",
+        "invalid value",
+        "unknown field",
+        "missing field",
+        "data did not match",
+    ]
+    .iter()
+    .any(|p| msg.starts_with(p));
+    let Some(span) = e.span().filter(|_| shape) else {
+        return ConfigError::Syntax {
+            origin: origin.to_string(),
+            message: e.to_string(),
+        };
+    };
+    let start = span.start.min(text.len());
+    let line_no = text[..start].matches('\n').count() + 1;
+    let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
+    let line = text[line_start..].lines().next().unwrap_or("");
+    let section = text[..line_start]
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| l.starts_with('['))
+        .map(|l| l.split('#').next().unwrap_or(l).trim().to_string())
+        .unwrap_or_default();
+    let key = line
+        .split_once('=')
+        .map(|(k, _)| k.trim().trim_matches('"').to_string())
+        .unwrap_or_default();
+    let value = text.get(span.clone()).unwrap_or("").trim().to_string();
+    let secret = key.contains("password") || key.contains("web_service_key");
+    let quoted = value.starts_with('"') || value.starts_with('\'');
+    let after = |p: &str| msg.split_once(p).map(|(_, r)| r.trim().to_string());
+    let (place, expected) = if let Some(field) = msg.strip_prefix("unknown field ") {
+        let name = field.split('`').nth(1).unwrap_or(field);
+        let known = after("expected ").unwrap_or_default();
+        (
+            format!("{section} {name}"),
+            format!("a setting of {section} ({known})"),
+        )
+    } else if let Some(field) = msg.strip_prefix("missing field ") {
+        let name = field.split('`').nth(1).unwrap_or(field);
+        (format!("{section}"), format!("{name} = ... in {section}"))
+    } else {
+        let want = after("expected ").unwrap_or_default();
+        let words = match want.as_str() {
+            "u16" => "a whole number from 0 to 65535".to_string(),
+            "u8" | "u32" | "u64" | "usize" => "a whole number, 0 or more".to_string(),
+            "i64" | "i32" => "a whole number".to_string(),
+            "a boolean" => "true or false".to_string(),
+            "a string" => "text in quotes".to_string(),
+            "a sequence" => "a list in brackets, such as [\"a\", \"b\"]".to_string(),
+            _ if msg.starts_with("data did not match") => {
+                "{ env = \"NAME\" } (the secret read from the environment) or text in quotes"
+                    .to_string()
+            }
+            other => other.to_string(),
+        };
+        let numeric = matches!(
+            want.as_str(),
+            "u8" | "u16" | "u32" | "u64" | "usize" | "i32" | "i64"
+        );
+        let words = if (numeric || want == "a boolean") && quoted {
+            format!("{words}, written without quotes")
+        } else {
+            words
+        };
+        let shown = if secret {
+            "<redacted>".to_string()
+        } else {
+            value
+        };
+        (format!("{section} {key} = {shown}"), words)
+    };
+    ConfigError::Shape {
+        origin: origin.to_string(),
+        line: line_no,
+        place: place.trim().to_string(),
+        expected,
     }
 }
 
@@ -1256,7 +1353,55 @@ guid = "5F0C1A2B-3C4D-4E5F-8A9B-0C1D2E3F4A5B"
         .to_string();
         assert!(e.contains("guid") && e.contains("nope"), "{e}");
         let e = parse("[biller.x]").unwrap_err().to_string();
-        assert!(e.contains("TOML"), "{e}");
+        assert!(
+            e.contains("[biller] x: expected a setting of [biller] (one of `bid`"),
+            "{e}"
+        );
+    }
+
+    /// A value of the wrong type says which setting, and the form in words.
+    #[test]
+    fn type_errors_name_the_setting_in_words() {
+        let e = |t: &str| {
+            Config::parse(t, "lowell.toml", Path::new("/etc/db"))
+                .unwrap_err()
+                .to_string()
+        };
+        assert_eq!(
+            e("[biller]\nbid = \"2661\"\nname = \"x\"\nguid = \"x\""),
+            "configuration lowell.toml, line 2: [biller] bid = \"2661\": expected a whole number, 0 or more, written without quotes"
+        );
+        let base = "[biller]\nbid = 1\nname = \"x\"\nguid = \"x\"\n";
+        assert_eq!(
+            e(&format!("{base}[pump]\nbatch_size = -5")),
+            "configuration lowell.toml, line 6: [pump] batch_size = -5: expected a whole number, 0 or more"
+        );
+        assert_eq!(
+            e(&format!("{base}features = \"x\"")),
+            "configuration lowell.toml, line 5: [biller] features = \"x\": expected a list in brackets, such as [\"a\", \"b\"]"
+        );
+        assert_eq!(
+            e(&format!(
+                "{base}[dropbox]\ndir = \"d\"\nkeep_originals = \"yes\""
+            )),
+            "configuration lowell.toml, line 7: [dropbox] keep_originals = \"yes\": expected true or false, written without quotes"
+        );
+        let unknown = e(&format!("{base}[pump]\nbatchsize = 5"));
+        assert!(
+            unknown.starts_with("configuration lowell.toml, line 6: [pump] batchsize: expected a setting of [pump] (one of `batch_size`"),
+            "{unknown}"
+        );
+        // A secret of the wrong form is not shown.
+        let secret = e(&format!(
+            "{base}[invoicecloud]\nupload_url = \"http://h/\"\nweb_service_key = 123456"
+        ));
+        assert!(!secret.contains("123456"), "{secret}");
+        assert!(
+            secret.contains("[invoicecloud] web_service_key"),
+            "{secret}"
+        );
+        // Broken TOML is still said as TOML says it.
+        assert!(e("[biller").contains("not valid TOML"));
     }
 
     #[test]

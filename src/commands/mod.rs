@@ -34,7 +34,8 @@ pub struct Globals {
     pub config: Option<PathBuf>,
 
     /// The SQLite state file. Default: `[paths] state`, else
-    /// daffron-bridge.sqlite beside the configuration file.
+    /// daffron-bridge.sqlite beside the configuration file. For `sandbox`:
+    /// the sandbox's own JSON state snapshot (its log is FILE.log).
     #[arg(long, global = true, value_name = "FILE")]
     pub state: Option<PathBuf>,
 
