@@ -975,7 +975,7 @@ fn toml_error(text: &str, origin: &str, e: &toml::de::Error) -> ConfigError {
         )
     } else if let Some(field) = msg.strip_prefix("missing field ") {
         let name = field.split('`').nth(1).unwrap_or(field);
-        (format!("{section}"), format!("{name} = ... in {section}"))
+        (section.clone(), format!("{name} = ... in {section}"))
     } else {
         let want = after("expected ").unwrap_or_default();
         let words = match want.as_str() {
