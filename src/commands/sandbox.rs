@@ -93,6 +93,15 @@ pub fn run(g: &Globals, args: &Args) -> Result<ExitCode> {
         max_request_bytes: None,
         without_methods: args.without_methods.clone(),
     };
+    // Its state and journal may go into a folder not made yet (`demo/`).
+    for file in [&opts.state, &opts.journal].into_iter().flatten() {
+        if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| Error::Write {
+                path: dir.to_path_buf(),
+                source,
+            })?;
+        }
+    }
     let handle = Sandbox::start(opts)?;
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "listening on {}", handle.url());
