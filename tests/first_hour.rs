@@ -372,6 +372,19 @@ fn the_sample_configuration_runs_from_the_root_and_writes_only_under_demo() {
     let (code, second) = run(&["run", "--format", "json"]);
     assert_eq!(code, Some(0), "{second}");
     assert_eq!(second["pull"]["counts"]["already_taken"], 1, "{second}");
+    // The demo's uploads went to its local sandbox, and it says so.
+    let out = Command::new(bin())
+        .args(["upload", "--again", "demo/inbox/2661_11262026.BIF"])
+        .current_dir(dir.path())
+        .env_remove("IC_WEB_SERVICE_KEY")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.starts_with("upload to the local sandbox, not InvoiceCloud"),
+        "{text}"
+    );
     assert_eq!(files(dir.path()), before, "nothing beside the samples");
 }
 
