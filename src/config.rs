@@ -26,7 +26,8 @@ pub const DEFAULT_STATE_FILE: &str = "daffron-bridge.sqlite";
 /// The configuration built into the binary: the Lowell Light & Power demo
 /// biller reading `samples/outbound` and talking to a local sandbox. Used when
 /// no `--config` is given and no `daffron-bridge.toml` exists, so that a fresh
-/// checkout can run the whole job without setup.
+/// checkout can run the whole job without setup. It is read as if it were
+/// `./samples/daffron-bridge.toml` (see [`Config::embedded_default`]).
 pub const EMBEDDED_DEFAULT: &str = include_str!("../samples/daffron-bridge.toml");
 
 /// A configuration problem. Every variant says where and what was expected.
@@ -41,6 +42,16 @@ pub enum ConfigError {
 
     #[error("configuration {origin} is not valid TOML: {message}")]
     Syntax { origin: String, message: String },
+
+    /// Well-formed TOML whose value has the wrong form for its setting.
+    #[error("configuration {origin}, line {line}: {place}: expected {expected}")]
+    Shape {
+        origin: String,
+        line: usize,
+        /// `[pump] batch_size = -5`, or `[pump] bogus` for a name.
+        place: String,
+        expected: String,
+    },
 
     #[error("configuration {origin}: [{section}] {key} = {value}: expected {expected}")]
     BadValue {
@@ -442,6 +453,9 @@ pub struct Paths {
     /// Where `run` writes its counters and durations in the Prometheus text
     /// format (node_exporter's textfile collector), if anywhere.
     pub metrics: Option<PathBuf>,
+    /// The SQLite state file when `--state` is not given; default
+    /// `daffron-bridge.sqlite` beside the configuration file.
+    pub state: PathBuf,
 }
 
 /// `[pump]`: how the data pump talks to Daffron.
@@ -673,6 +687,7 @@ struct RawPaths {
     quarantine: Option<PathBuf>,
     layout: Option<PathBuf>,
     metrics: Option<PathBuf>,
+    state: Option<PathBuf>,
 }
 
 #[derive(Deserialize, Default)]
@@ -749,27 +764,28 @@ impl Config {
         Config::parse(&text, &path.display().to_string(), &base)
     }
 
-    /// The configuration built into the binary, with paths relative to the
-    /// current folder.
+    /// The configuration built into the binary, read as
+    /// `./samples/daffron-bridge.toml` is: its relative paths are relative to
+    /// `./samples`, so in a checkout the embedded default and
+    /// `--config samples/daffron-bridge.toml` are the same configuration, with
+    /// the same files. The folder need not exist (paths are joined, not
+    /// resolved on disk).
     pub fn embedded_default() -> CResult<Config> {
-        let base = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
-        Config::parse(EMBEDDED_DEFAULT, "(embedded default)", &base)
+        let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+        Config::parse(EMBEDDED_DEFAULT, "(embedded default)", &cwd.join("samples"))
     }
 
     /// Parses configuration text; `origin` names it in messages and relative
     /// paths are resolved against `base_dir`.
     pub fn parse(text: &str, origin: &str, base_dir: &Path) -> CResult<Config> {
         let origin = origin.to_string();
-        let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Syntax {
-            origin: origin.clone(),
-            message: syntax_message(text, &e),
-        })?;
+        let raw: RawConfig = toml::from_str(text).map_err(|e| toml_error(text, &origin, &e))?;
         let mut warnings = Vec::new();
         let rel = |p: &Path| -> PathBuf {
             if p.is_absolute() {
                 p.to_path_buf()
             } else {
-                base_dir.join(p)
+                lexical_join(base_dir, p)
             }
         };
         let bad = |section: &'static str, key: &str, value: &str, expected: &'static str| {
@@ -910,6 +926,7 @@ impl Config {
             quarantine: path_or(p.quarantine, "quarantine"),
             layout: p.layout.as_deref().map(rel),
             metrics: p.metrics.as_deref().map(rel),
+            state: path_or(p.state, DEFAULT_STATE_FILE),
         };
 
         // [pump]
@@ -1098,6 +1115,127 @@ fn check_cleartext(
             section,
         })
     }
+}
+
+/// A TOML error in words: where TOML itself is broken, its own message;
+/// where a value has the wrong type or a name is unknown, the section, the
+/// setting, its value (never a secret's) and the form expected, said for
+/// people ("a whole number, written without quotes"), not serde's
+/// ("expected u32").
+fn toml_error(text: &str, origin: &str, e: &toml::de::Error) -> ConfigError {
+    let msg = e.message();
+    let shape = [
+        "invalid type",
+        "invalid value",
+        "unknown field",
+        "missing field",
+        "data did not match",
+    ]
+    .iter()
+    .any(|p| msg.starts_with(p));
+    let Some(span) = e.span().filter(|_| shape) else {
+        // toml's own Display quotes the source line, which may hold a
+        // secret: the position and the key only.
+        return ConfigError::Syntax {
+            origin: origin.to_string(),
+            message: syntax_message(text, e),
+        };
+    };
+    let start = span.start.min(text.len());
+    let line_no = text[..start].matches('\n').count() + 1;
+    let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
+    let line = text[line_start..].lines().next().unwrap_or("");
+    let section = text[..line_start]
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| l.starts_with('['))
+        .map(|l| l.split('#').next().unwrap_or(l).trim().to_string())
+        .unwrap_or_default();
+    let key = line
+        .split_once('=')
+        .map(|(k, _)| k.trim().trim_matches('"').to_string())
+        .unwrap_or_default();
+    let value = text.get(span.clone()).unwrap_or("").trim().to_string();
+    // Secret settings (the passwords 10, 13, 16, 19, the web service key,
+    // an SFTP password) and anything inside an `{ env = ... }` table are
+    // never shown, whatever their form.
+    let secret = key.contains("password")
+        || key.contains("web_service_key")
+        || matches!(key.as_str(), "10" | "13" | "16" | "19")
+        || line.contains("env");
+    let quoted = value.starts_with('"') || value.starts_with('\'');
+    let after = |p: &str| msg.split_once(p).map(|(_, r)| r.trim().to_string());
+    let (place, expected) = if let Some(field) = msg.strip_prefix("unknown field ") {
+        let name = field.split('`').nth(1).unwrap_or(field);
+        let known = after("expected ").unwrap_or_default();
+        (
+            format!("{section} {name}"),
+            format!("a setting of {section} ({known})"),
+        )
+    } else if let Some(field) = msg.strip_prefix("missing field ") {
+        let name = field.split('`').nth(1).unwrap_or(field);
+        (section.clone(), format!("{name} = ... in {section}"))
+    } else {
+        let want = after("expected ").unwrap_or_default();
+        let words = match want.as_str() {
+            "u16" => "a whole number from 0 to 65535".to_string(),
+            "u8" | "u32" | "u64" | "usize" => "a whole number, 0 or more".to_string(),
+            "i64" | "i32" => "a whole number".to_string(),
+            "a boolean" => "true or false".to_string(),
+            "a string" => "text in quotes".to_string(),
+            "a sequence" => "a list in brackets, such as [\"a\", \"b\"]".to_string(),
+            _ if msg.starts_with("data did not match") => {
+                "{ env = \"NAME\" } (the secret read from the environment) or text in quotes"
+                    .to_string()
+            }
+            other => other.to_string(),
+        };
+        let numeric = matches!(
+            want.as_str(),
+            "u8" | "u16" | "u32" | "u64" | "usize" | "i32" | "i64"
+        );
+        let words = if (numeric || want == "a boolean") && quoted {
+            format!("{words}, written without quotes")
+        } else {
+            words
+        };
+        let shown = if secret {
+            "<redacted>".to_string()
+        } else {
+            value
+        };
+        (format!("{section} {key} = {shown}"), words)
+    };
+    ConfigError::Shape {
+        origin: origin.to_string(),
+        line: line_no,
+        place: place.trim().to_string(),
+        expected,
+    }
+}
+
+/// `base` joined with the relative `rel`, `.` and `..` taken off by the
+/// letters, not on disk: `samples` + `../demo/inbox` is `demo/inbox` even
+/// where `samples/` does not exist (the kernel would refuse `samples/..`).
+fn lexical_join(base: &Path, rel: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = base.to_path_buf();
+    for c in rel.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => match out.components().next_back() {
+                Some(Component::Normal(_)) => {
+                    out.pop();
+                }
+                // Above the root is the root.
+                Some(Component::RootDir | Component::Prefix(_)) => {}
+                _ => out.push(".."),
+            },
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
 }
 
 /// Accepts `http://host...` and `https://host...` with a non-empty host.
@@ -1497,7 +1635,55 @@ guid = "5F0C1A2B-3C4D-4E5F-8A9B-0C1D2E3F4A5B"
         .to_string();
         assert!(e.contains("guid") && e.contains("nope"), "{e}");
         let e = parse("[biller.x]").unwrap_err().to_string();
-        assert!(e.contains("TOML"), "{e}");
+        assert!(
+            e.contains("[biller] x: expected a setting of [biller] (one of `bid`"),
+            "{e}"
+        );
+    }
+
+    /// A value of the wrong type says which setting, and the form in words.
+    #[test]
+    fn type_errors_name_the_setting_in_words() {
+        let e = |t: &str| {
+            Config::parse(t, "lowell.toml", Path::new("/etc/db"))
+                .unwrap_err()
+                .to_string()
+        };
+        assert_eq!(
+            e("[biller]\nbid = \"2661\"\nname = \"x\"\nguid = \"x\""),
+            "configuration lowell.toml, line 2: [biller] bid = \"2661\": expected a whole number, 0 or more, written without quotes"
+        );
+        let base = "[biller]\nbid = 1\nname = \"x\"\nguid = \"x\"\n";
+        assert_eq!(
+            e(&format!("{base}[pump]\nbatch_size = -5")),
+            "configuration lowell.toml, line 6: [pump] batch_size = -5: expected a whole number, 0 or more"
+        );
+        assert_eq!(
+            e(&format!("{base}features = \"x\"")),
+            "configuration lowell.toml, line 5: [biller] features = \"x\": expected a list in brackets, such as [\"a\", \"b\"]"
+        );
+        assert_eq!(
+            e(&format!(
+                "{base}[dropbox]\ndir = \"d\"\nkeep_originals = \"yes\""
+            )),
+            "configuration lowell.toml, line 7: [dropbox] keep_originals = \"yes\": expected true or false, written without quotes"
+        );
+        let unknown = e(&format!("{base}[pump]\nbatchsize = 5"));
+        assert!(
+            unknown.starts_with("configuration lowell.toml, line 6: [pump] batchsize: expected a setting of [pump] (one of `batch_size`"),
+            "{unknown}"
+        );
+        // A secret of the wrong form is not shown.
+        let secret = e(&format!(
+            "{base}[invoicecloud]\nupload_url = \"http://h/\"\nweb_service_key = 123456"
+        ));
+        assert!(!secret.contains("123456"), "{secret}");
+        assert!(
+            secret.contains("[invoicecloud] web_service_key"),
+            "{secret}"
+        );
+        // Broken TOML is still said as TOML says it.
+        assert!(e("[biller").contains("not valid TOML"));
     }
 
     #[test]
@@ -1528,8 +1714,67 @@ guid = "5F0C1A2B-3C4D-4E5F-8A9B-0C1D2E3F4A5B"
         let c = Config::embedded_default().unwrap();
         assert_eq!(c.biller.bid, 2661);
         assert!(c.sandbox.embedded);
-        let state = c.sandbox.state.as_deref().unwrap();
-        assert!(state.ends_with("demo/sandbox-state.json"), "{state:?}");
+        let cwd = std::env::current_dir().unwrap();
+        assert_eq!(
+            c.sandbox.state.as_deref(),
+            Some(cwd.join("demo/sandbox-state.json").as_path())
+        );
+    }
+
+    /// The sample file is the embedded default: loaded with `--config
+    /// samples/daffron-bridge.toml` from the checkout it names the same
+    /// files, and nothing it writes lands in `samples/`.
+    #[test]
+    fn the_sample_file_and_the_embedded_default_name_the_same_files() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let file = Config::load(&root.join("samples/daffron-bridge.toml")).unwrap();
+        let embedded = Config::parse(EMBEDDED_DEFAULT, "e", &root.join("samples")).unwrap();
+        for c in [&file, &embedded] {
+            let d = c.dropbox.as_ref().unwrap();
+            assert_eq!(d.dir, root.join("samples/outbound"));
+            assert_eq!(
+                c.sandbox.seed,
+                [root.join("samples/outbound/2661_11262026.BIF")]
+            );
+            assert_eq!(c.paths.exports, root.join("samples/exports"));
+            for written in [
+                &d.archive_dir,
+                &d.failed_dir,
+                &c.paths.inbox,
+                &c.paths.reports,
+                &c.paths.quarantine,
+                &c.paths.state,
+                c.sandbox.state.as_ref().unwrap(),
+            ] {
+                assert!(written.starts_with(root.join("demo")), "{written:?}");
+            }
+            assert!(d.dir.exists() && c.sandbox.seed[0].is_file());
+        }
+        assert_eq!(file.paths.state, root.join("demo/daffron-bridge.sqlite"));
+    }
+
+    #[test]
+    fn relative_paths_are_joined_by_the_letters() {
+        let j = |b: &str, r: &str| lexical_join(Path::new(b), Path::new(r));
+        assert_eq!(j("/w/samples", "../demo/inbox"), Path::new("/w/demo/inbox"));
+        assert_eq!(
+            j("/w/samples", "./outbound"),
+            Path::new("/w/samples/outbound")
+        );
+        assert_eq!(j("/w", "../../x"), Path::new("/x"));
+        assert_eq!(j("rel", "../../x"), Path::new("../x"));
+        // A folder that does not exist is no obstacle.
+        assert_eq!(j("/nope/samples", "../demo"), Path::new("/nope/demo"));
+    }
+
+    #[test]
+    fn the_state_file_defaults_beside_the_configuration() {
+        assert_eq!(
+            parse("").unwrap().paths.state,
+            Path::new("/etc/db/daffron-bridge.sqlite")
+        );
+        let c = parse("[paths]\nstate = \"../var/lowell.sqlite\"").unwrap();
+        assert_eq!(c.paths.state, Path::new("/etc/var/lowell.sqlite"));
     }
 
     #[test]

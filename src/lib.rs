@@ -20,6 +20,7 @@
 //! | [`pipeline`] | the nightly job's stages (`pull`, `upload`), each returning a summary that owns its JSON, text and exit code |
 //! | [`retry`] | the one retry policy (tries, exponential backoff, full jitter, injectable clock) |
 //! | [`sandbox`] | a local stand-in for Daffron's CB server and InvoiceCloud's upload (`embedded`: in-process, for the demo) |
+//! | [`doctor`] | a biller's setup checked against its servers before the first night, changing nothing |
 //! | [`terminal`] | text from outside escaped for people; colour only on a terminal |
 //! | [`commands`] | one module per CLI command: load the configuration, call a stage or a module, print |
 //! | [`error`] | the crate-level error and the documented exit codes |
@@ -27,6 +28,7 @@
 pub mod bif;
 pub mod commands;
 pub mod config;
+pub mod doctor;
 pub mod error;
 pub mod intake;
 pub mod invoicecloud;

@@ -1,7 +1,7 @@
 //! The `daffron-bridge` command line: parses arguments and hands them to the
 //! library. Every command lives in `daffron_bridge::commands`.
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use daffron_bridge::commands::{self, Globals};
 
 /// Nightly bridge between Daffron / Milsoft CIS and InvoiceCloud.
@@ -10,7 +10,13 @@ use daffron_bridge::commands::{self, Globals};
 /// rejected or dead-lettered); 2 usage or configuration error; 3 a transient
 /// failure (endpoint or SFTP unreachable) left work pending for the next run.
 #[derive(Parser)]
-#[command(name = "daffron-bridge", version, about, long_about = None)]
+#[command(
+    name = "daffron-bridge",
+    version,
+    about,
+    long_about = None,
+    disable_help_subcommand = true
+)]
 struct Cli {
     #[command(flatten)]
     globals: Globals,
@@ -44,13 +50,48 @@ enum Command {
     Report(commands::report::Args),
     /// Real-time balance of an account (RTDR, GetPayableItemsList).
     Balance(commands::balance::Args),
+    /// Check a biller's setup against its endpoints and servers, changing
+    /// nothing: one line per check.
+    Doctor(commands::doctor::Args),
     /// Local stand-in for Daffron's MultiSpeak CB server and InvoiceCloud's upload.
     Sandbox(commands::sandbox::Args),
+    /// Print this help, or the help of a command (`help validate`).
+    Help(HelpArgs),
+}
+
+#[derive(clap::Args)]
+struct HelpArgs {
+    /// The command whose help to print.
+    #[arg(value_name = "COMMAND")]
+    command: Option<String>,
+}
+
+/// `help [COMMAND]`: what `--help` prints (clap's own `help` command
+/// refused `help --help`; this one is an ordinary command with its own).
+fn help(a: &HelpArgs) -> std::process::ExitCode {
+    match &a.command {
+        None => {
+            let _ = Cli::command().print_long_help();
+            std::process::ExitCode::SUCCESS
+        }
+        // clap prints the command's help (exit 0), or says the command is
+        // unknown (exit 2).
+        Some(name) => match Cli::try_parse_from(["daffron-bridge", name.as_str(), "--help"]) {
+            Err(e) => {
+                let _ = e.print();
+                std::process::ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2))
+            }
+            Ok(_) => std::process::ExitCode::SUCCESS,
+        },
+    }
 }
 
 fn main() -> std::process::ExitCode {
     commands::private_files();
     let cli = Cli::parse();
+    if let Command::Help(a) = &cli.command {
+        return help(a);
+    }
     cli.globals.init_logging();
     let result = match &cli.command {
         Command::Validate(a) => commands::validate::run(&cli.globals, a),
@@ -64,7 +105,9 @@ fn main() -> std::process::ExitCode {
         Command::Run(a) => commands::run::run(&cli.globals, a),
         Command::Report(a) => commands::report::run(&cli.globals, a),
         Command::Balance(a) => commands::balance::run(&cli.globals, a),
+        Command::Doctor(a) => commands::doctor::run(&cli.globals, a),
         Command::Sandbox(a) => commands::sandbox::run(&cli.globals, a),
+        Command::Help(a) => return help(a),
     };
     commands::finish(result).into()
 }

@@ -98,6 +98,13 @@ fn every_request_body_validates() {
             .replace("GetPayableItemsList", "PayableItemsList");
         docs.push((format!("GetPayableItemsList {acct}"), b));
     }
+    // PingURL, and GetMethods under the schema's name for it, `Methods`.
+    use daffron_bridge::multispeak::Probe;
+    docs.push(("PingURL".into(), request::probe(Probe::PingURL)));
+    docs.push((
+        "GetMethods".into(),
+        request::probe(Probe::GetMethods).replace("GetMethods", "Methods"),
+    ));
     // CommitPaymentTransaction: every tender (D7) x kiosk or not (D6) x both
     // service versions (D1) x optional fields present or left out.
     for t in TenderKind::ALL {
@@ -308,6 +315,30 @@ fn sandbox_answers_validate() {
         ),
     ];
     let mut docs = Vec::new();
+    // The discovery calls `doctor` makes: PingURL, and GetMethods (the
+    // answer checked under the schema's name, `MethodsResponse`).
+    use daffron_bridge::multispeak::Probe;
+    for p in [Probe::PingURL, Probe::GetMethods] {
+        let r = http
+            .post_soap(
+                &format!("{}/cb", h.url()),
+                &p.soap_action(),
+                &request::envelope(&hdr, &request::probe(p)),
+            )
+            .unwrap();
+        assert_eq!(r.status, 200);
+        let text = String::from_utf8(r.body).unwrap();
+        let start = text.find("<soap:Body>").unwrap() + "<soap:Body>".len();
+        let end = text.rfind("</soap:Body>").unwrap();
+        let child = text[start..end].replace("GetMethods", "Methods");
+        if p == Probe::GetMethods {
+            assert!(
+                child.contains("<string>CommitPaymentTransaction</string>"),
+                "{child}"
+            );
+        }
+        docs.push((format!("sandbox answer to {}", p.name()), child));
+    }
     for (op, body) in requests {
         let r = http
             .post_soap(

@@ -544,8 +544,10 @@ fn kill9(pid: u32) {
 #[test]
 fn a_sweep_killed_at_random_moments_loses_nothing_and_sends_nothing_twice() {
     // Answers take a little while, so a kill lands in every phase: before a
-    // call, while it is out, after the answer but before the record.
-    let sbx = SandboxProc::start("latency=2ms@always,lost@0.02");
+    // call, while it is out, after the answer but before the record. 10 ms,
+    // so the sweep outlasts most kills however fast the binary is built (at
+    // 2 ms an optimised build finished before the third kill).
+    let sbx = SandboxProc::start("latency=10ms@always,lost@0.02");
     let night = Night::new(&sbx.url, "batch_size = 10");
     let n = 2000;
     night.ingest(&night.write("payments.csv", &payments(n)));

@@ -96,9 +96,21 @@ fn json_mode_and_unwritable_output() {
     let j: serde_json::Value = serde_json::from_slice(&o).unwrap();
     assert_eq!(j["written"], true);
     assert_eq!(j["file"]["valid"], true);
+    // A folder not made yet is made (`-o out/X.BIF` in a fresh checkout).
+    let nested = dir.path().join("missing-dir/below").join("o.BIF");
     bin()
         .args(["transform", GOOD, "-o"])
-        .arg(dir.path().join("missing-dir").join("o.BIF"))
+        .arg(&nested)
+        .assert()
+        .code(0);
+    assert_eq!(
+        std::fs::read(&nested).unwrap(),
+        std::fs::read(&out).unwrap()
+    );
+    // A folder that cannot be made (a file is in the way) is an error.
+    bin()
+        .args(["transform", GOOD, "-o"])
+        .arg(out.join("o.BIF"))
         .assert()
         .code(2)
         .stderr(predicate::str::contains("cannot write"));

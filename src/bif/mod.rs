@@ -27,7 +27,9 @@ pub use invoice::{Customer, Detail, Invoice, read_invoices};
 pub use issue::{Code, Issue, Severity};
 pub use layout::{Layout, RecordKind};
 pub use report::{FileReport, ValidationReport};
-pub use validate::{FileRules, ValidateOptions, validate_bytes, validate_path, validate_paths};
+pub use validate::{
+    FileRules, ValidateOptions, validate_bytes, validate_path, validate_path_as, validate_paths,
+};
 
 /// The layout a configuration asks for: its `[paths] layout`, else the
 /// embedded one.

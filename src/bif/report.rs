@@ -91,7 +91,7 @@ impl FileReport {
     /// `2661_11262026.BIF: valid, 312 invoices, total 48213.77, 0 errors, 2 warnings`.
     pub fn summary_line(&self) -> String {
         let plural = |n: u64, w: &str| format!("{n} {w}{}", if n == 1 { "" } else { "s" });
-        format!(
+        let mut s = format!(
             "{}: {}, {}, total {}, {}, {}",
             self.path,
             if self.valid { "valid" } else { "INVALID" },
@@ -99,7 +99,12 @@ impl FileReport {
             self.total_amount,
             plural(self.error_count, "error"),
             plural(self.warning_count, "warning"),
-        )
+        );
+        // `validate --checksum`: the text says it too, not only the JSON.
+        if !self.sha256.is_empty() {
+            let _ = write!(s, ", sha256 {}", self.sha256);
+        }
+        s
     }
 }
 
@@ -173,7 +178,12 @@ mod tests {
 
     #[test]
     fn text_lines_like_rustc() {
-        let t = report().render_text();
+        // Without --checksum the summary has no sha256.
+        let t = FileReport {
+            sha256: String::new(),
+            ..report()
+        }
+        .render_text();
         let lines: Vec<&str> = t.lines().collect();
         assert_eq!(
             lines[0],
@@ -186,6 +196,20 @@ mod tests {
         assert_eq!(
             lines[2],
             "2661_11262026.BIF: INVALID, 312 invoices, total 48213.77, 1 error, 1 warning"
+        );
+    }
+
+    #[test]
+    fn the_checksum_is_in_the_text_when_asked_for() {
+        let mut r = report();
+        r.sha256 = "ab".repeat(32);
+        let last = r.render_text().lines().last().unwrap().to_string();
+        assert_eq!(
+            last,
+            format!(
+                "2661_11262026.BIF: INVALID, 312 invoices, total 48213.77, 1 error, 1 warning, sha256 {}",
+                "ab".repeat(32)
+            )
         );
     }
 

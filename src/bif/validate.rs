@@ -728,7 +728,19 @@ pub fn validate_bytes(
 /// [`ValidateOptions::block_size`]); memory stays bounded whatever the file
 /// size. `Err` only when it cannot be read.
 pub fn validate_path(path: &Path, layout: &Layout, opts: &ValidateOptions) -> Result<FileReport> {
-    let name = path.display().to_string();
+    validate_path_as(path, &path.display().to_string(), layout, opts)
+}
+
+/// [`validate_path`] with the file going by `name`: the name the file-name
+/// rules check (`{BID}_{MMDDYYYY}.BIF`) and the report shows. For a file
+/// read from a pipe (`validate /dev/stdin --name 2661_11262026.BIF`).
+pub fn validate_path_as(
+    path: &Path,
+    name: &str,
+    layout: &Layout,
+    opts: &ValidateOptions,
+) -> Result<FileReport> {
+    let name = name.to_string();
     let read_err = |source: io::Error| Error::Read {
         path: path.to_path_buf(),
         source,

@@ -9,10 +9,11 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::config::{Config, DEFAULT_CONFIG_FILE, DEFAULT_STATE_FILE};
+use crate::config::{Config, DEFAULT_CONFIG_FILE};
 use crate::{Error, ExitCode, Result};
 
 pub mod balance;
+pub mod doctor;
 pub mod ingest;
 pub mod outbox;
 pub mod pdf_link;
@@ -33,8 +34,9 @@ pub struct Globals {
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
 
-    /// The SQLite state file. Default: daffron-bridge.sqlite beside the
-    /// configuration file.
+    /// The SQLite state file. Default: `[paths] state`, else
+    /// daffron-bridge.sqlite beside the configuration file. For `sandbox`:
+    /// the sandbox's own JSON state snapshot (its log is FILE.log).
     #[arg(long, global = true, value_name = "FILE")]
     pub state: Option<PathBuf>,
 
@@ -110,12 +112,12 @@ impl Globals {
         Ok(config)
     }
 
-    /// The state file: `--state`, else `daffron-bridge.sqlite` beside the
-    /// configuration.
+    /// The state file: `--state`, else `[paths] state` (whose default is
+    /// `daffron-bridge.sqlite` beside the configuration).
     pub fn state_path(&self, config: &Config) -> PathBuf {
         self.state
             .clone()
-            .unwrap_or_else(|| config.base_dir.join(DEFAULT_STATE_FILE))
+            .unwrap_or_else(|| config.paths.state.clone())
     }
 }
 

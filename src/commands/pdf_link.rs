@@ -20,6 +20,8 @@ pub struct Args {
     #[arg(long, value_name = "N")]
     pub invoice: Option<String>,
 
+    /// `text`: `INVOICE URL` a line; `json`: one object,
+    /// `{"links":[{"invoice","account","version","url"}]}` (D17).
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
 }

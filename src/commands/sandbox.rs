@@ -54,6 +54,12 @@ pub struct Args {
     /// are known too.
     #[arg(long = "biller-guid", value_name = "GUID")]
     pub biller_guids: Vec<String>,
+
+    /// Leave a MultiSpeak method out, as a server lacking it would
+    /// (repeatable; e.g. CommitPaymentTransaction): GetMethods does not list
+    /// it and a call of it gets a SOAP Fault.
+    #[arg(long = "without-method", value_name = "METHOD")]
+    pub without_methods: Vec<String>,
 }
 
 fn env_secret(flag: &str, var: &Option<String>) -> Result<Option<String>> {
@@ -85,7 +91,17 @@ pub fn run(g: &Globals, args: &Args) -> Result<ExitCode> {
         web_service_key: env_secret("--ic-key-env", &args.ic_key_env)?,
         biller_guids: args.biller_guids.clone(),
         max_request_bytes: None,
+        without_methods: args.without_methods.clone(),
     };
+    // Its state and journal may go into a folder not made yet (`demo/`).
+    for file in [&opts.state, &opts.journal].into_iter().flatten() {
+        if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| Error::Write {
+                path: dir.to_path_buf(),
+                source,
+            })?;
+        }
+    }
     let handle = Sandbox::start(opts)?;
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "listening on {}", handle.url());

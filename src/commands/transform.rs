@@ -43,6 +43,13 @@ pub fn run(g: &Globals, args: &Args) -> Result<ExitCode> {
     let name = args.file.display().to_string();
     let (report, out) = transform::transform_checked(&name, &bytes, &layout, &opts);
     if let Some(out) = &out {
+        // `-o out/X.BIF` into a folder not made yet: made, as `cp -r` would.
+        if let Some(dir) = args.out.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| Error::Write {
+                path: dir.to_path_buf(),
+                source,
+            })?;
+        }
         transform::write_atomic(&args.out, out)?;
     }
     match args.format {

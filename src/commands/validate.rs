@@ -31,6 +31,11 @@ pub struct Args {
     /// computed while the file is scanned, not as an extra pass).
     #[arg(long)]
     pub checksum: bool,
+
+    /// The file's name for the file-name rules and the report, for one FILE
+    /// read from a pipe: `validate /dev/stdin --name 2661_11262026.BIF`.
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
 }
 
 pub fn run(g: &Globals, args: &Args) -> Result<ExitCode> {
@@ -43,7 +48,15 @@ pub fn run(g: &Globals, args: &Args) -> Result<ExitCode> {
         ..ValidateOptions::from_config(&config)
     };
     let started = Instant::now();
-    let results = bif::validate_paths(&args.files, &layout, &opts);
+    let results = match (&args.name, args.files.as_slice()) {
+        (None, files) => bif::validate_paths(files, &layout, &opts),
+        (Some(name), [file]) => vec![bif::validate_path_as(file, name, &layout, &opts)],
+        (Some(_), _) => {
+            return Err(crate::Error::Usage(
+                "--name names one FILE; give exactly one".into(),
+            ));
+        }
+    };
     let mut code = ExitCode::Success;
     let mut reports = Vec::new();
     for r in results {

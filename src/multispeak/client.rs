@@ -4,10 +4,10 @@
 use crate::config::{Config, ConfigError, Endpoint, ServiceVersion};
 use crate::transport::http::{HttpClient, HttpError, HttpReply};
 
-use super::Operation;
 use super::outcome::{self, CallError, ItemOutcome, Transient};
 use super::request::{self, CustomerPaperless, HistoryComment, MsgHeader, PaymentTransaction};
-use super::response::{self, Answer, PayableItemList, ResponseError};
+use super::response::{self, Answer, ErrorObject, PayableItemList, ResponseError};
+use super::{Operation, Probe};
 
 /// A user id and password for one endpoint group. `Debug` hides the password.
 #[derive(Clone, PartialEq, Eq)]
@@ -88,6 +88,26 @@ impl MultiSpeakClient {
         tracing::debug!(operation = op.name(), url = %self.url, "MultiSpeak call");
         self.http
             .post_soap(&self.url, &op.soap_action(), &env)
+            .map_err(http_error)
+    }
+
+    /// PingURL: the server's own errorObjects (none when it is well).
+    pub fn ping_url(&self) -> Result<Vec<ErrorObject>, CallError> {
+        let reply = self.probe(Probe::PingURL)?;
+        settle(reply.status, response::parse_ping_url(&reply.body))
+    }
+
+    /// GetMethods: the names of the methods the server serves.
+    pub fn get_methods(&self) -> Result<Vec<String>, CallError> {
+        let reply = self.probe(Probe::GetMethods)?;
+        settle(reply.status, response::parse_methods(&reply.body))
+    }
+
+    fn probe(&self, p: Probe) -> Result<HttpReply, CallError> {
+        let env = request::envelope(&self.header, &request::probe(p));
+        tracing::debug!(operation = p.name(), url = %self.url, "MultiSpeak call");
+        self.http
+            .post_soap(&self.url, &p.soap_action(), &env)
             .map_err(http_error)
     }
 

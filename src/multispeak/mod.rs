@@ -61,6 +61,42 @@ pub enum Operation {
     WriteAccountHistoryComments,
 }
 
+/// The two discovery calls every MultiSpeak 3.0 server offers, which
+/// `doctor` makes before a first night: `PingURL` (is it there) and
+/// `GetMethods` (what it serves). They change nothing, so they are not
+/// [`Operation`]s of the pipeline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Probe {
+    PingURL,
+    GetMethods,
+}
+
+impl Probe {
+    /// The standard 3.0 name (the request element and SOAPAction). The 3.0
+    /// AC stub calls GetMethods `Methods` (specs/multispeak/SOURCE.md).
+    pub fn name(self) -> &'static str {
+        match self {
+            Probe::PingURL => "PingURL",
+            Probe::GetMethods => "GetMethods",
+        }
+    }
+
+    /// The `SOAPAction` value, unquoted.
+    pub fn soap_action(self) -> String {
+        format!("{NS}/{}", self.name())
+    }
+
+    /// Reads a probe from a request element or SOAPAction name, the stub's
+    /// `Methods` included.
+    pub fn from_name(name: &str) -> Option<Probe> {
+        match name {
+            "PingURL" => Some(Probe::PingURL),
+            "GetMethods" | "Methods" => Some(Probe::GetMethods),
+            _ => None,
+        }
+    }
+}
+
 impl Operation {
     pub const ALL: [Operation; 4] = [
         Operation::GetPayableItemsList,
@@ -126,5 +162,11 @@ mod tests {
             Some(Operation::GetPayableItemsList)
         );
         assert_eq!(Operation::from_name("Nope"), None);
+        assert_eq!(Probe::from_name("Methods"), Some(Probe::GetMethods));
+        assert_eq!(
+            Probe::GetMethods.soap_action(),
+            "http://www.multispeak.org/Version_3.0/GetMethods"
+        );
+        assert_eq!(Probe::from_name("PingURL"), Some(Probe::PingURL));
     }
 }

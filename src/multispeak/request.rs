@@ -138,6 +138,12 @@ pub fn date_time(t: &DateTime<FixedOffset>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, false)
 }
 
+/// The body of PingURL or GetMethods: an empty element (the schema's
+/// `PingURL` and, under the stub's name, `Methods`, have no content).
+pub fn probe(p: super::Probe) -> String {
+    format!("<{} xmlns=\"{NS}\"/>", p.name())
+}
+
 /// The body (child of `soap:Body`) of GetPayableItemsList. `account` is
 /// base+sub (D2).
 pub fn get_payable_items_list(account: &str) -> String {

@@ -142,7 +142,12 @@ pub fn read_answer(bytes: &[u8], op: Operation) -> Result<Answer<Option<Element>
         Operation::ModifyCBDataForCustomer => &["ModifyCBDataForCustomerResponse"],
         Operation::WriteAccountHistoryComments => &["WriteAccountHistoryCommentsResponse"],
     };
-    let b = &env.body;
+    result_of(env.body, names).map(Answer::Ok)
+}
+
+/// The `...Result` child of an answer element named one of `names` (the
+/// first is the standard name, for the message); `None` for an empty answer.
+fn result_of(b: Element, names: &[&str]) -> Result<Option<Element>, ResponseError> {
     if !names.iter().any(|n| b.is(NS, n)) {
         return Err(ResponseError::Unexpected {
             expected: names[0].to_string(),
@@ -153,12 +158,47 @@ pub fn read_answer(bytes: &[u8], op: Operation) -> Result<Answer<Option<Element>
         .iter()
         .map(|n| n.replace("Response", "Result"))
         .collect();
-    Ok(Answer::Ok(
-        b.children
-            .iter()
-            .find(|c| result_names.iter().any(|n| c.is(NS, n)))
-            .cloned(),
-    ))
+    Ok(b.children
+        .into_iter()
+        .find(|c| result_names.iter().any(|n| c.is(NS, n))))
+}
+
+/// Reads the answer to a [`Probe`](super::Probe): its `...Result`, or the Fault.
+fn read_probe(bytes: &[u8], p: super::Probe) -> Result<Answer<Option<Element>>, ResponseError> {
+    let env = read_envelope(bytes)?;
+    if let Some(f) = fault_of(&env.body) {
+        return Ok(Answer::Fault(f));
+    }
+    let names: &[&str] = match p {
+        super::Probe::PingURL => &["PingURLResponse"],
+        super::Probe::GetMethods => &["GetMethodsResponse", "MethodsResponse"],
+    };
+    result_of(env.body, names).map(Answer::Ok)
+}
+
+/// Reads PingURL's answer: an `ArrayOfErrorObject`, empty when the server
+/// is well.
+pub fn parse_ping_url(bytes: &[u8]) -> Result<Answer<Vec<ErrorObject>>, ResponseError> {
+    Ok(match read_probe(bytes, super::Probe::PingURL)? {
+        Answer::Fault(f) => Answer::Fault(f),
+        Answer::Ok(None) => Answer::Ok(Vec::new()),
+        Answer::Ok(Some(r)) => Answer::Ok(error_objects_in(&r)),
+    })
+}
+
+/// Reads GetMethods' answer: the method names the server serves
+/// (`ArrayOfString`, one `string` each), trimmed, empty ones left out.
+pub fn parse_methods(bytes: &[u8]) -> Result<Answer<Vec<String>>, ResponseError> {
+    Ok(match read_probe(bytes, super::Probe::GetMethods)? {
+        Answer::Fault(f) => Answer::Fault(f),
+        Answer::Ok(None) => Answer::Ok(Vec::new()),
+        Answer::Ok(Some(r)) => Answer::Ok(
+            r.children_named(NS, "string")
+                .map(|s| s.text.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect(),
+        ),
+    })
 }
 
 /// One `extensionsItem`.
@@ -361,17 +401,20 @@ pub fn parse_error_objects(
         Answer::Ok(None) => return Ok(Answer::Ok(Vec::new())),
         Answer::Ok(Some(r)) => r,
     };
-    Ok(Answer::Ok(
-        result
-            .children_named(NS, "errorObject")
-            .filter(|e| e.attr("nil") != Some("true"))
-            .map(|e| ErrorObject {
-                object_id: e.attr("objectID").map(str::to_string),
-                error_string: e.attr("errorString").unwrap_or("").to_string(),
-                noun_type: e.attr("nounType").map(str::to_string),
-            })
-            .collect(),
-    ))
+    Ok(Answer::Ok(error_objects_in(&result)))
+}
+
+/// The `errorObject`s of an `ArrayOfErrorObject` (nil ones left out).
+fn error_objects_in(result: &Element) -> Vec<ErrorObject> {
+    result
+        .children_named(NS, "errorObject")
+        .filter(|e| e.attr("nil") != Some("true"))
+        .map(|e| ErrorObject {
+            object_id: e.attr("objectID").map(str::to_string),
+            error_string: e.attr("errorString").unwrap_or("").to_string(),
+            noun_type: e.attr("nounType").map(str::to_string),
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -382,6 +425,51 @@ mod tests {
         format!(
             "<?xml version=\"1.0\"?><soap:Envelope xmlns:soap=\"{SOAP_NS}\"><soap:Body>{body}</soap:Body></soap:Envelope>"
         )
+    }
+
+    #[test]
+    fn probes_read_both_names_and_faults() {
+        let m = env(&format!(
+            "<GetMethodsResponse xmlns=\"{NS}\"><GetMethodsResult><string>PingURL</string><string> GetPayableItemsList </string><string/></GetMethodsResult></GetMethodsResponse>"
+        ));
+        assert_eq!(
+            parse_methods(m.as_bytes()).unwrap(),
+            Answer::Ok(vec![
+                "PingURL".to_string(),
+                "GetPayableItemsList".to_string()
+            ])
+        );
+        // The 3.0 AC stub's name for it.
+        let stub = env(&format!(
+            "<MethodsResponse xmlns=\"{NS}\"><MethodsResult><string>PayableItemsList</string></MethodsResult></MethodsResponse>"
+        ));
+        assert_eq!(
+            parse_methods(stub.as_bytes()).unwrap(),
+            Answer::Ok(vec!["PayableItemsList".to_string()])
+        );
+        let wrong = env(&format!("<PingURLResponse xmlns=\"{NS}\"/>"));
+        assert!(matches!(
+            parse_methods(wrong.as_bytes()),
+            Err(ResponseError::Unexpected { .. })
+        ));
+        assert_eq!(
+            parse_ping_url(wrong.as_bytes()).unwrap(),
+            Answer::Ok(Vec::new())
+        );
+        let sick = env(&format!(
+            "<PingURLResponse xmlns=\"{NS}\"><PingURLResult><errorObject errorString=\"database down\"/></PingURLResult></PingURLResponse>"
+        ));
+        let Answer::Ok(errors) = parse_ping_url(sick.as_bytes()).unwrap() else {
+            panic!()
+        };
+        assert_eq!(errors[0].error_string, "database down");
+        let fault = env(&format!(
+            "<soap:Fault xmlns:soap=\"{SOAP_NS}\"><faultcode>soap:Client</faultcode><faultstring>no</faultstring></soap:Fault>"
+        ));
+        assert!(matches!(
+            parse_methods(fault.as_bytes()).unwrap(),
+            Answer::Fault(_)
+        ));
     }
 
     #[test]

@@ -143,6 +143,7 @@ pub struct Uploader {
     clock: Arc<dyn Clock>,
     /// `[invoicecloud] resend_unknown`.
     resend_unknown: bool,
+    destination: Destination,
 }
 
 impl Uploader {
@@ -161,6 +162,7 @@ impl Uploader {
             layout,
             policy: config.pump.call_policy(),
             clock: Arc::new(SystemClock),
+            destination: Destination::of(config),
         })
     }
 
@@ -372,6 +374,7 @@ pub fn files(
         files,
         unreadable: Vec::new(),
         scope: Scope::Named,
+        destination: uploader.destination,
     })
 }
 
@@ -386,6 +389,7 @@ pub fn confirm(uploader: &Uploader, paths: &[PathBuf], store: &mut Store) -> Res
         files,
         unreadable: Vec::new(),
         scope: Scope::Named,
+        destination: uploader.destination,
     })
 }
 
@@ -398,6 +402,7 @@ pub fn pending(config: &Config, layout: &Layout, store: &mut Store) -> Result<Up
         files: Vec::new(),
         unreadable: Vec::new(),
         scope: Scope::Pending,
+        destination: Destination::of(config),
     };
     let pending = store.pending_uploads()?;
     if pending.is_empty() {
@@ -440,6 +445,38 @@ pub struct UploadSummary {
     /// Pending files that could not be read (already said on stderr).
     pub unreadable: Vec<Error>,
     pub scope: Scope,
+    /// Where the files went; the text says so when it was not InvoiceCloud.
+    pub destination: Destination,
+}
+
+/// Where uploads go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Destination {
+    #[default]
+    InvoiceCloud,
+    /// The demo configuration's in-process sandbox (`[sandbox] embedded`):
+    /// nothing left the machine.
+    LocalSandbox,
+}
+
+impl Destination {
+    fn of(config: &Config) -> Destination {
+        if config.sandbox.embedded {
+            Destination::LocalSandbox
+        } else {
+            Destination::InvoiceCloud
+        }
+    }
+
+    /// The heading of the summary's text.
+    fn heading(self) -> &'static str {
+        match self {
+            Destination::InvoiceCloud => "upload to InvoiceCloud",
+            Destination::LocalSandbox => {
+                "upload to the local sandbox, not InvoiceCloud (the demo configuration: nothing left this machine)"
+            }
+        }
+    }
 }
 
 /// `upload --format json`.
@@ -467,13 +504,13 @@ impl StageSummary for UploadSummary {
     /// there was nothing to send.
     fn text(&self) -> String {
         let lines = self.files.iter().map(UploadResult::text_line);
+        let heading = std::iter::once(self.destination.heading().to_string());
         match self.scope {
-            Scope::Named => lines.collect::<Vec<_>>().join("\n"),
+            Scope::Named if self.destination == Destination::InvoiceCloud => {
+                lines.collect::<Vec<_>>().join("\n")
+            }
             Scope::Pending if self.files.is_empty() => "upload: nothing to upload".into(),
-            Scope::Pending => std::iter::once("upload to InvoiceCloud".to_string())
-                .chain(lines)
-                .collect::<Vec<_>>()
-                .join("\n"),
+            Scope::Named | Scope::Pending => heading.chain(lines).collect::<Vec<_>>().join("\n"),
         }
     }
 
@@ -700,6 +737,7 @@ mod tests {
             files: vec![result(UploadResultKind::Uploaded)],
             unreadable: Vec::new(),
             scope: Scope::Named,
+            destination: Destination::InvoiceCloud,
         };
         assert_eq!(named.text(), "inbox/2661_11262026.BIF: uploaded: m");
         assert_eq!(named.json()["files"][0]["outcome"], "uploaded");
@@ -723,10 +761,29 @@ mod tests {
             "upload to InvoiceCloud\ninbox/2661_11262026.BIF: uploaded: m"
         );
         assert_eq!(pending.json()[0]["outcome"], "uploaded");
+        // The demo's uploads go to its local sandbox, and the text says so.
+        let local = UploadSummary {
+            destination: Destination::LocalSandbox,
+            ..pending
+        };
+        assert_eq!(
+            local.text(),
+            "upload to the local sandbox, not InvoiceCloud (the demo configuration: nothing left this machine)\ninbox/2661_11262026.BIF: uploaded: m"
+        );
+        let named_local = UploadSummary {
+            scope: Scope::Named,
+            ..local
+        };
+        assert!(
+            named_local
+                .text()
+                .starts_with("upload to the local sandbox")
+        );
         let none = UploadSummary {
             files: Vec::new(),
             unreadable: Vec::new(),
             scope: Scope::Pending,
+            destination: Destination::InvoiceCloud,
         };
         assert_eq!(none.text(), "upload: nothing to upload");
         assert_eq!(none.json(), serde_json::json!([]));
@@ -743,6 +800,7 @@ mod tests {
             ],
             unreadable: Vec::new(),
             scope: Scope::Pending,
+            destination: Destination::InvoiceCloud,
         };
         assert_eq!(s.exit_code(), ExitCode::Transient);
         let s = UploadSummary {
@@ -752,6 +810,7 @@ mod tests {
                 source: std::io::ErrorKind::NotFound.into(),
             }],
             scope: Scope::Pending,
+            destination: Destination::InvoiceCloud,
         };
         assert_eq!(s.exit_code(), ExitCode::Usage);
     }

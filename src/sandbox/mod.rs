@@ -34,7 +34,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::multispeak::response::{self, Envelope, parse_amount};
 use crate::multispeak::xml::{Element, esc};
-use crate::multispeak::{NS, Operation, SOAP_NS, TenderKind};
+use crate::multispeak::{NS, Operation, Probe, SOAP_NS, TenderKind};
 use faults::Injector;
 pub use faults::{FaultKind, FaultSpec};
 use persist::{LogLine, StateLog};
@@ -86,6 +86,10 @@ pub struct SandboxOptions {
     pub biller_guids: Vec<String>,
     /// The largest request body taken; `None` is [`MAX_REQUEST_BYTES`].
     pub max_request_bytes: Option<u64>,
+    /// Methods to leave out (standard 3.0 names, e.g.
+    /// `CommitPaymentTransaction`): GetMethods does not list them and a call
+    /// of one is answered with a SOAP Fault, as by a server that lacks it.
+    pub without_methods: Vec<String>,
 }
 
 impl std::fmt::Debug for SandboxOptions {
@@ -105,6 +109,7 @@ impl std::fmt::Debug for SandboxOptions {
             )
             .field("biller_guids", &self.biller_guids)
             .field("max_request_bytes", &self.max_request_bytes)
+            .field("without_methods", &self.without_methods)
             .finish()
     }
 }
@@ -384,12 +389,21 @@ pub fn fault_envelope(code: &str, text: &str) -> String {
 /// The one GET path: the state as JSON.
 pub const STATE_PATH: &str = "/_sandbox/state";
 
-/// A GET is for looking: `/_sandbox/state` answers the state as JSON, any
-/// other path 404. It is neither journaled nor counted by fault rules, so
-/// looking does not change which faults a run gets. The state holds no
-/// password or key, so none can show here.
+/// A GET is for looking: `/_sandbox/state` answers the state as JSON, and
+/// InvoiceCloud's `....asmx` a short page, as an ASMX service answers a
+/// browser (so `doctor` can see it is there); any other path 404. It is
+/// neither journaled nor counted by fault rules, so looking does not change
+/// which faults a run gets. The state holds no password or key, so none can
+/// show here.
 fn get(shared: &Shared, url: &str) -> Reply {
     let path = url.split_once('?').map_or(url, |(p, _)| p);
+    if path.to_ascii_lowercase().ends_with(".asmx") {
+        return Reply {
+            status: 200,
+            content_type: "text/plain; charset=utf-8",
+            body: "CloudInvoicing (daffron-bridge sandbox): POST UploadInvoiceFile here".into(),
+        };
+    }
     if path != STATE_PATH {
         return Reply {
             status: 404,
@@ -649,9 +663,17 @@ fn multispeak(
         e.message = Some(msg.to_string());
         (xml_reply(500, fault_envelope(code, msg)), e)
     };
-    let Some(op) = Operation::from_name(op_name) else {
+    let probe = Probe::from_name(op_name);
+    let standard = Operation::from_name(op_name)
+        .map(Operation::name)
+        .or_else(|| probe.map(Probe::name));
+    let served = standard.filter(|m| !shared.opts.without_methods.iter().any(|w| w == m));
+    let Some(standard) = served else {
         return fault(
-            &format!("the sandbox does not serve the operation {op_name}"),
+            &format!(
+                "the sandbox does not serve the operation {}",
+                standard.unwrap_or(op_name)
+            ),
             "soap:Client",
         );
     };
@@ -661,6 +683,21 @@ fn multispeak(
             "soap:Client",
         );
     }
+    // Discovery calls are answered without credentials, as servers that
+    // keep them open for monitoring do; every other call is checked below.
+    if let Some(p) = probe {
+        let body = probe_answer(&shared.opts.without_methods, p, op_name);
+        return (
+            xml_reply(200, envelope(&body)),
+            entry(op_name, accounts, "ok"),
+        );
+    }
+    let Some(op) = Operation::from_name(standard) else {
+        return fault(
+            &format!("the sandbox does not serve the operation {standard}"),
+            "soap:Client",
+        );
+    };
     if let Some(pwd) = &shared.opts.password {
         let h = env
             .header
@@ -701,6 +738,22 @@ fn multispeak(
             fault(&msg, "soap:Client")
         }
     }
+}
+
+/// The answer to PingURL (an empty ArrayOfErrorObject: all is well) or
+/// GetMethods (every operation served, less those left out), named as the
+/// request named it (`GetMethods`, or the 3.0 AC stub's `Methods`).
+fn probe_answer(without: &[String], p: Probe, name: &str) -> String {
+    let result = match p {
+        Probe::PingURL => String::new(),
+        Probe::GetMethods => [Probe::PingURL.name(), Probe::GetMethods.name()]
+            .into_iter()
+            .chain(Operation::ALL.map(Operation::name))
+            .filter(|m| !without.iter().any(|w| w == m))
+            .map(|m| format!("<string>{m}</string>"))
+            .collect(),
+    };
+    format!("<{name}Response xmlns=\"{NS}\"><{name}Result>{result}</{name}Result></{name}Response>")
 }
 
 /// An operation's answer: the SOAP body, the journal's per-item outcomes,

@@ -204,6 +204,41 @@ impl HttpClient {
     }
 }
 
+/// What a GET of a URL showed: the status and the server's clock.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Looked {
+    pub status: u16,
+    /// The `Date` header as sent (RFC 7231 IMF-fixdate), when there was one.
+    pub date: Option<String>,
+}
+
+impl HttpClient {
+    /// GETs `url` to see that a server answers there (any status is an
+    /// answer) and what its clock says; the body is read and thrown away.
+    /// Changes nothing on a SOAP endpoint, which only acts on POSTs.
+    pub fn look(&self, url: &str) -> Result<Looked, HttpError> {
+        let mut resp = self
+            .agent
+            .get(url)
+            .call()
+            .map_err(|e| classify(e, url, self.max_response_bytes))?;
+        let date = resp
+            .headers()
+            .get("date")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let _ = resp
+            .body_mut()
+            .with_config()
+            .limit(self.max_response_bytes)
+            .read_to_vec();
+        Ok(Looked {
+            status: resp.status().as_u16(),
+            date,
+        })
+    }
+}
+
 fn classify(e: ureq::Error, url: &str, limit: u64) -> HttpError {
     let url = url.to_string();
     if let Some(message) = tls_failure(&e) {

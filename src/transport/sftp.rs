@@ -151,6 +151,50 @@ impl SftpSource {
     }
 }
 
+/// What [`SftpSource::probe_writable`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Writable {
+    /// The folder exists and a file could be made in it (and was removed).
+    Yes,
+    /// The folder does not exist; its parent takes new entries, so `pull`
+    /// can make it.
+    WillBeCreated,
+}
+
+impl SftpSource {
+    /// Whether files can be put into `dir` on the server, as `pull` puts
+    /// taken files into the archive: a file with a name of its own is made
+    /// there and removed at once. Where `dir` does not exist yet its parent
+    /// is tried the same way. Leaves nothing behind unless the server lets
+    /// a file be made but not removed, which the error then names.
+    pub fn probe_writable(&self, dir: &str) -> Result<Writable, TransportError> {
+        let (target_dir, outcome) = if self.exists(dir)? {
+            (dir.to_string(), Writable::Yes)
+        } else {
+            let parent = match dir.trim_end_matches('/').rsplit_once('/') {
+                Some(("", _)) => "/".to_string(),
+                Some((p, _)) => p.to_string(),
+                None => ".".to_string(),
+            };
+            (parent, Writable::WillBeCreated)
+        };
+        let probe = Self::remote_path(
+            &target_dir,
+            &format!(".daffron-bridge-doctor-{}", uuid::Uuid::new_v4().simple()),
+        );
+        let flags = ssh2::OpenFlags::WRITE | ssh2::OpenFlags::CREATE | ssh2::OpenFlags::EXCLUSIVE;
+        let file = self
+            .sftp
+            .open_mode(Path::new(&probe), flags, 0o600, ssh2::OpenType::File)
+            .map_err(|e| self.op_err("create a file in", &target_dir, &e))?;
+        drop(file);
+        self.sftp
+            .unlink(Path::new(&probe))
+            .map_err(|e| self.op_err("remove the test file", &probe, &e))?;
+        Ok(outcome)
+    }
+}
+
 fn lost(target: &str, during: &str, e: &ssh2::Error) -> TransportError {
     TransportError::Lost {
         target: target.to_string(),

@@ -47,8 +47,9 @@ pub fn write_seed(dir: &Path) -> PathBuf {
 
 const STATE_FILE: &str = "sandbox-state.json";
 
-/// Runs `daffron-bridge sandbox` on the files in `dir` and reads its URL.
-fn spawn(dir: &Path, faults: &str) -> (Child, String) {
+/// Runs `daffron-bridge sandbox` on the files in `dir` and reads its URL;
+/// `extra` goes on its command line as given.
+fn spawn(dir: &Path, faults: &str, extra: &[String]) -> (Child, String) {
     let mut child = Command::new(assert_cmd::cargo::cargo_bin("daffron-bridge"))
         .args([
             "sandbox",
@@ -68,6 +69,7 @@ fn spawn(dir: &Path, faults: &str) -> (Child, String) {
         .arg("--state")
         .arg(dir.join(STATE_FILE))
         .args(["--faults", faults])
+        .args(extra)
         .env("SBX_PW", PASSWORD)
         .env("SBX_KEY", IC_KEY)
         .stdout(Stdio::piped())
@@ -93,6 +95,8 @@ pub struct SandboxProc {
     pub url: String,
     pub journal: PathBuf,
     pub dir: tempfile::TempDir,
+    /// Arguments added to the command line, kept for [`SandboxProc::restart`].
+    extra: Vec<String>,
 }
 
 impl SandboxProc {
@@ -100,15 +104,23 @@ impl SandboxProc {
     /// seed file, a journal, a state file and the given fault spec; reads
     /// the first line.
     pub fn start(faults: &str) -> SandboxProc {
+        SandboxProc::start_with(faults, &[])
+    }
+
+    /// [`SandboxProc::start`] with more arguments, e.g.
+    /// `["--without-method", "CommitPaymentTransaction"]`.
+    pub fn start_with(faults: &str, extra: &[&str]) -> SandboxProc {
         let dir = tempfile::tempdir().unwrap();
         write_seed(dir.path());
         let journal = dir.path().join("journal.jsonl");
-        let (child, url) = spawn(dir.path(), faults);
+        let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+        let (child, url) = spawn(dir.path(), faults, &extra);
         SandboxProc {
             child,
             url,
             journal,
             dir,
+            extra,
         }
     }
 
@@ -127,7 +139,7 @@ impl SandboxProc {
     /// same state, journal and seed, on a new port.
     pub fn restart(&mut self, faults: &str) {
         self.kill();
-        let (child, url) = spawn(self.dir.path(), faults);
+        let (child, url) = spawn(self.dir.path(), faults, &self.extra);
         self.child = child;
         self.url = url;
     }
