@@ -11,6 +11,10 @@
 # Every round's sweep is checked: every payment posted, the sandbox holding
 # each exactly once. Targets: ingest >= 200,000 rows/s; sweep >= 5,000
 # payments/s and at most 2x the bare loop.
+#
+# BENCH_BASE=PATH also times another build of daffron-bridge (say, the
+# previous commit's, built into another target dir) in the same rounds, its
+# ingest and sweep next to this build's, for a before/after in one run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,6 +22,7 @@ N=${BENCH_PAYMENTS:-100000}
 RUNS=${BENCH_RUNS:-3}
 D=bench-data/pump
 BIN=target/release/daffron-bridge
+BASE=${BENCH_BASE:-}
 
 cargo build --release --quiet --bin daffron-bridge --example gen_bif --example gen_exports --example bare_post
 mkdir -p "$D"
@@ -81,7 +86,7 @@ fresh "$D/base.sqlite"
 "$BIN" --config "$D/bench.toml" --state "$D/base.sqlite" sweep --dry-run >"$D/bodies.xml" 2>/dev/null
 posted_expected=$("$BIN" --config "$D/bench.toml" --state "$D/base.sqlite" outbox list --status pending --format json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["items"]))')
 
-ingest_best="" sweep_best="" bare_best="" ratios=()
+ingest_best="" sweep_best="" bare_best="" ratios=() base_ratios=()
 min() { if [ -z "$1" ] || [ "$(echo "$2 < $1" | bc -l)" = 1 ]; then echo "$2"; else echo "$1"; fi; }
 for round in $(seq "$RUNS"); do
   # ingest into a fresh state file
@@ -112,6 +117,20 @@ PY
   ingest_best=$(min "$ingest_best" "$ti"); sweep_best=$(min "$sweep_best" "$ts"); bare_best=$(min "$bare_best" "$tb")
   ratios+=("$(echo "scale=2; $ts / $tb" | bc -l)")
   printf 'round %d: ingest %.2fs  bare %.2fs  sweep %.2fs  sweep/bare %s\n' "$round" "$ti" "$tb" "$ts" "${ratios[-1]}" >&2
+  if [ -n "$BASE" ]; then
+    fresh "$D/base-ingest.sqlite"
+    t0=$(now); "$BASE" --config "$D/bench.toml" --state "$D/base-ingest.sqlite" ingest "$D/payments.csv" >/dev/null; t1=$(now)
+    bi=$(echo "$t1 - $t0" | bc -l)
+    start_sandbox
+    config "$URL" >"$D/run.toml"
+    fresh "$D/base-sweep.sqlite"; cp "$D/base-ingest.sqlite" "$D/base-sweep.sqlite"
+    t0=$(now); "$BASE" --config "$D/run.toml" --state "$D/base-sweep.sqlite" sweep --format json >/dev/null; t1=$(now)
+    stop_sandbox
+    bs=$(echo "$t1 - $t0" | bc -l)
+    base_ingest_best=$(min "${base_ingest_best:-}" "$bi"); base_sweep_best=$(min "${base_sweep_best:-}" "$bs")
+    base_ratios+=("$(echo "scale=2; $bs / $tb" | bc -l)")
+    printf '         base: ingest %.2fs  sweep %.2fs  sweep/bare %s\n' "$bi" "$bs" "${base_ratios[-1]}" >&2
+  fi
 done
 rate() { echo "scale=0; $1 / $2" | bc -l; }
 echo "pump: $N payments ($posted_expected to post; the others are Donations, skipped by rule D11), batches of 100, $(nproc) cores, load $(cut -d' ' -f1 /proc/loadavg)"
@@ -119,3 +138,6 @@ echo "ingest:          ${ingest_best}s  $(rate "$N" "$ingest_best") rows/s      
 echo "bare POST loop:  ${bare_best}s  $(rate "$posted_expected" "$bare_best") payments/s  ($calls calls)"
 echo "sweep:           ${sweep_best}s  $(rate "$posted_expected" "$sweep_best") payments/s  (target >= 5000)"
 echo "sweep/bare:      $(echo "scale=2; $sweep_best / $bare_best" | bc -l) on best times; per round (same conditions): ${ratios[*]}  (target <= 2)"
+if [ -n "$BASE" ]; then
+  echo "base ($BASE): ingest ${base_ingest_best}s  $(rate "$N" "$base_ingest_best") rows/s; sweep ${base_sweep_best}s; sweep/bare per round: ${base_ratios[*]}"
+fi
