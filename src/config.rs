@@ -1130,6 +1130,7 @@ fn toml_error(text: &str, origin: &str, e: &toml::de::Error) -> ConfigError {
         "unknown field",
         "missing field",
         "data did not match",
+        SECRET_FORMS,
     ]
     .iter()
     .any(|p| msg.starts_with(p));
@@ -1166,7 +1167,10 @@ fn toml_error(text: &str, origin: &str, e: &toml::de::Error) -> ConfigError {
         || line.contains("env");
     let quoted = value.starts_with('"') || value.starts_with('\'');
     let after = |p: &str| msg.split_once(p).map(|(_, r)| r.trim().to_string());
-    let (place, expected) = if let Some(field) = msg.strip_prefix("unknown field ") {
+    let (place, expected) = if msg.starts_with(SECRET_FORMS) {
+        // A secret of the wrong form: where, and the form; never the value.
+        (format!("{section} {key}"), msg.to_string())
+    } else if let Some(field) = msg.strip_prefix("unknown field ") {
         let name = field.split('`').nth(1).unwrap_or(field);
         let known = after("expected ").unwrap_or_default();
         (
