@@ -253,7 +253,8 @@ fn everything_a_run_creates_is_private() {
         .collect();
     // The night made its state, inbox, quarantine, archive and sandbox state.
     for want in [
-        "daffron-bridge.sqlite",
+        "demo/daffron-bridge.sqlite",
+        "demo/reports",
         "demo/inbox/2661_11262026.BIF",
         "demo/quarantine/2661_11252026.BIF",
         "demo/quarantine/2661_11252026.BIF.errors.txt",
