@@ -21,10 +21,12 @@
 //! | [`retry`] | the one retry policy (tries, exponential backoff, full jitter, injectable clock) |
 //! | [`sandbox`] | a local stand-in for Daffron's CB server and InvoiceCloud's upload (`embedded`: in-process, for the demo) |
 //! | [`doctor`] | a biller's setup checked against its servers before the first night, changing nothing |
+//! | [`atomic_file`] | a file written whole or not at all (reports, metrics, quarantine reports, the sandbox's state) |
 //! | [`terminal`] | text from outside escaped for people; colour only on a terminal |
 //! | [`commands`] | one module per CLI command: load the configuration, call a stage or a module, print |
 //! | [`error`] | the crate-level error and the documented exit codes |
 
+pub mod atomic_file;
 pub mod bif;
 pub mod commands;
 pub mod config;

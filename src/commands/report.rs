@@ -76,7 +76,7 @@ pub fn run(g: &Globals, args: &Args) -> Result<ExitCode> {
     };
     match &args.output {
         Some(path) => {
-            report::write_file(path, &bytes).map_err(|source| Error::Write {
+            crate::atomic_file::write(path, &bytes).map_err(|source| Error::Write {
                 path: path.clone(),
                 source,
             })?;

@@ -90,7 +90,7 @@ pub fn run(g: &Globals, args: &Args) -> Result<ExitCode> {
             last.exit_code = Some(code as i64);
         }
         let text = crate::report::metrics::render(&r);
-        if let Err(source) = crate::report::write_file(path, text.as_bytes()) {
+        if let Err(source) = crate::atomic_file::write(path, text.as_bytes()) {
             let e = Error::Write {
                 path: path.clone(),
                 source,

@@ -249,19 +249,7 @@ fn sync_dir(dir: &Path) -> Result<(), IntakeError> {
 
 /// Writes `bytes` to `path` through a temporary name and a sync.
 fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), IntakeError> {
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".part");
-    let tmp = PathBuf::from(tmp);
-    let r = (|| {
-        let mut f = fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        fs::rename(&tmp, path)
-    })();
-    if r.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    r.map_err(local("write", path))
+    crate::atomic_file::write(path, bytes).map_err(local("write", path))
 }
 
 /// Moves `from` to `to`, copying when they are on different file systems.

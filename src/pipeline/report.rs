@@ -62,7 +62,7 @@ pub fn run(
 /// Writes a report file whole or not at all (temporary file, fsync,
 /// rename): a reader never opens half a report.
 pub fn write(path: &Path, bytes: &[u8]) -> Result<()> {
-    report::write_file(path, bytes).map_err(|source| Error::Write {
+    crate::atomic_file::write(path, bytes).map_err(|source| Error::Write {
         path: path.to_path_buf(),
         source,
     })

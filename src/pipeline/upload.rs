@@ -182,14 +182,7 @@ impl Uploader {
     /// Uploads one file. `Err` only when the file cannot be read or the
     /// state file cannot be written; every answer is an [`UploadResult`].
     pub fn upload(&self, path: &Path, store: &mut Store, again: bool) -> Result<UploadResult> {
-        let bytes = std::fs::read(path).map_err(|source| Error::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| path.display().to_string());
+        let (bytes, name) = read_named(path)?;
         let mut result = UploadResult {
             path: path.display().to_string(),
             name: name.clone(),
@@ -302,14 +295,7 @@ impl Uploader {
     /// Records that InvoiceCloud holds this file without sending it (`upload
     /// --confirm`): a person checked the portal after an unknown upload.
     pub fn confirm(&self, path: &Path, store: &mut Store) -> Result<UploadResult> {
-        let bytes = std::fs::read(path).map_err(|source| Error::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| path.display().to_string());
+        let (bytes, name) = read_named(path)?;
         let (report, out) =
             bif::transform::transform_checked(&name, &bytes, &self.layout, &self.opts);
         let Some(out) = out else {
@@ -427,6 +413,19 @@ pub fn pending(config: &Config, layout: &Layout, store: &mut Store) -> Result<Up
     }
     bar.finish_and_clear();
     Ok(summary)
+}
+
+/// A file's bytes and the name InvoiceCloud gets for it (its file name).
+fn read_named(path: &Path) -> Result<(Vec<u8>, String)> {
+    let bytes = std::fs::read(path).map_err(|source| Error::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.display().to_string());
+    Ok((bytes, name))
 }
 
 /// Which files an upload was asked for; it decides how the summary reads.

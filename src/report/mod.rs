@@ -21,8 +21,6 @@
 //! fees are shown apart and are never part of a posted amount (D7).
 
 use std::collections::BTreeMap;
-use std::io::Write as _;
-use std::path::Path;
 
 use rusqlite::params;
 use rust_decimal::Decimal;
@@ -895,19 +893,4 @@ pub fn night_of(config: &Config, at: chrono::DateTime<chrono::Utc>) -> String {
     at.with_timezone(&config.biller.timezone)
         .format("%Y-%m-%d")
         .to_string()
-}
-
-/// Writes `bytes` to `path` whole or not at all (temporary file beside
-/// it, fsync, rename): a reader or a collector never sees half a file.
-pub fn write_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    tmp.write_all(bytes)?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
 }

@@ -20,7 +20,7 @@
 //! ignored with a warning.
 
 use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -193,14 +193,14 @@ impl StateLog {
             let p = p.to_path_buf();
             move |source| StateError::Write { path: p, source }
         };
-        write_atomically(path, |w| {
+        crate::atomic_file::write_with(path, |w| {
             serde_json::to_writer_pretty(&mut *w, &SnapshotOut { generation, state })
                 .map_err(std::io::Error::from)?;
             w.write_all(b"\n")
         })
         .map_err(write_err(path))?;
         let log = log_path(path);
-        write_atomically(&log, |w| {
+        crate::atomic_file::write_with(&log, |w| {
             serde_json::to_writer(&mut *w, &Header { generation }).map_err(std::io::Error::from)?;
             w.write_all(b"\n")
         })
@@ -227,30 +227,6 @@ impl StateLog {
                 source,
             })
     }
-}
-
-/// Writes `path` so that it holds either its old content or all of the new
-/// one: a temporary file in the same folder, fsync, rename, fsync of the
-/// folder.
-fn write_atomically(
-    path: &Path,
-    write: impl FnOnce(&mut BufWriter<&mut File>) -> std::io::Result<()>,
-) -> std::io::Result<()> {
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    {
-        let mut w = BufWriter::new(tmp.as_file_mut());
-        write(&mut w)?;
-        w.flush()?;
-    }
-    tmp.as_file().sync_all()?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    #[cfg(unix)]
-    File::open(dir)?.sync_all()?;
-    Ok(())
 }
 
 #[cfg(test)]

@@ -1,0 +1,39 @@
+//! Writing a file whole or not at all: a temporary file in the same folder,
+//! fsync, rename over the target, fsync of the folder. A reader (an
+//! analyst's browser, node_exporter, the next run) sees the old content or
+//! all of the new, never half; a crash leaves at most a temporary file,
+//! which is removed when the write fails. The temporary file is created
+//! 0600 (tempfile's default), so private data never lies readable.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::Path;
+
+/// Writes `path` through `write`, atomically; its folder is created if
+/// missing.
+pub fn write_with(
+    path: &Path,
+    write: impl FnOnce(&mut BufWriter<&mut File>) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    {
+        let mut w = BufWriter::new(tmp.as_file_mut());
+        write(&mut w)?;
+        w.flush()?;
+    }
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    #[cfg(unix)]
+    File::open(dir)?.sync_all()?;
+    Ok(())
+}
+
+/// Writes `bytes` to `path`, atomically ([`write_with`]).
+pub fn write(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    write_with(path, |w| w.write_all(bytes))
+}
