@@ -75,7 +75,7 @@ pub fn run(g: &Globals, args: &Args) -> Result<ExitCode> {
     let mut report = None;
     n.stage("report", |s| {
         let r = pipeline::report::run(&config, s, run_id, so_far)?;
-        report = Some((r.html.clone(), r.report.clone()));
+        report = Some(r.html.clone());
         Ok(r)
     });
     let code = n.exit_code();
@@ -85,16 +85,22 @@ pub fn run(g: &Globals, args: &Args) -> Result<ExitCode> {
     if let Err(e) = store.finish_run(run_id, code as i64, &json.to_string()) {
         super::say_error(&super::error_line(&Error::from(e)));
     }
-    if let (Some(path), Some((_, mut r))) = (&config.paths.metrics, report.clone()) {
-        if let Some(last) = r.runs.last_mut() {
-            last.exit_code = Some(code as i64);
-        }
-        let text = crate::report::metrics::render(&r);
-        if let Err(source) = crate::atomic_file::write(path, text.as_bytes()) {
-            let e = Error::Write {
-                path: path.clone(),
-                source,
-            };
+    // The metrics come from the finished run in the state file, whether or
+    // not the report stage could write its files: a night whose report
+    // failed still replaces the last night's figures, so monitoring never
+    // reads a stale success.
+    if let Some(path) = &config.paths.metrics {
+        let scope = crate::report::Scope::Run(run_id);
+        let written = crate::report::build(&config, &store, &scope)
+            .map_err(Error::from)
+            .and_then(|r| {
+                let text = crate::report::metrics::render(&r);
+                crate::atomic_file::write(path, text.as_bytes()).map_err(|source| Error::Write {
+                    path: path.clone(),
+                    source,
+                })
+            });
+        if let Err(e) = written {
             super::say_error(&super::error_line(&e));
         }
     }
@@ -108,7 +114,7 @@ pub fn run(g: &Globals, args: &Args) -> Result<ExitCode> {
                 pipeline::print_text(&s.text());
             }
             let report = report
-                .map(|(html, _)| format!("; report {}", html.display()))
+                .map(|html| format!("; report {}", html.display()))
                 .unwrap_or_default();
             println!(
                 "run {run_id}: exit {} ({}) in {:.1}s{report}",
