@@ -67,6 +67,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0004_upload_in_flight.sql"),
     // 5: runs and their stages, verifications, the figures of taken files.
     include_str!("migrations/0005_runs.sql"),
+    // 6: the outbox's record digest; a payment's record no longer kept whole.
+    include_str!("migrations/0006_record_digest.sql"),
 ];
 
 /// The page cache of a state file, in KiB (negative, as SQLite takes it).
