@@ -262,6 +262,7 @@ pub fn ingest(
     let file_id = outbox::start_export_file(&tx, &name, path, &now).map_err(&err)?;
     let mut taker = Taker {
         tx: &tx,
+        inserter: outbox::Inserter::new(&tx).map_err(&err)?,
         file_id,
         now: &now,
         report: &mut report,
@@ -342,18 +343,19 @@ pub fn ingest(
             .map_err(&err)?;
     }
 
-    let mut issues = taker.issues;
-    taker.report.kind = file.kind;
-    taker.report.rows = file.rows;
-    taker.report.refused = file.refused() as u64;
+    let mut issues = std::mem::take(&mut taker.issues);
+    drop(taker);
+    report.kind = file.kind;
+    report.rows = file.rows;
+    report.refused = file.refused() as u64;
     issues.extend(file.issues);
     issues.sort_by_key(|i| (i.line.unwrap_or(0), i.column.unwrap_or(0)));
     let counts = ExportFileCounts {
-        rows: taker.report.rows,
-        taken: taker.report.taken,
-        already: taker.report.already,
-        refused: taker.report.refused,
-        conflicts: taker.report.conflicts,
+        rows: report.rows,
+        taken: report.taken,
+        already: report.already,
+        refused: report.refused,
+        conflicts: report.conflicts,
     };
     let issues_json = serde_json::to_string(&issues).unwrap_or_else(|_| "[]".into());
     outbox::finish_export_file(
@@ -377,7 +379,8 @@ const CHUNK: usize = 1024;
 /// Inserts items into the outbox within a file's transaction and counts
 /// what happened to each.
 struct Taker<'t> {
-    tx: &'t rusqlite::Transaction<'t>,
+    tx: &'t Connection,
+    inserter: outbox::Inserter<'t>,
     file_id: i64,
     now: &'t str,
     report: &'t mut FileReport,
@@ -388,7 +391,7 @@ impl Taker<'_> {
     fn take(&mut self, line: u64, item: &mut NewItem) -> rusqlite::Result<()> {
         item.file_id = Some(self.file_id);
         item.line = Some(line);
-        match outbox::insert(self.tx, item, self.now)? {
+        match self.inserter.insert(item, self.now)? {
             Inserted::New(_) => {
                 self.report.taken += 1;
                 match item.state {

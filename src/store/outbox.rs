@@ -87,73 +87,97 @@ pub enum Inserted {
     Conflict(i64),
 }
 
-/// Inserts an item unless its key is already in the outbox. Never
-/// overwrites.
-pub fn insert(conn: &Connection, item: &NewItem, now: &str) -> R<Inserted> {
-    let mut ins = conn.prepare_cached(
-        "INSERT INTO outbox (source, key, kind, route, account, ms_id, match_key, tender,
-            payment_mode, amount_cents, fee_cents, batch_group, desired, occurred,
-            state, reason, file_id, line, created_at, updated_at, settled_at, auth_code,
-            biller_ref, digest)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,
-            ?15, ?16, ?17, ?18, ?19, ?19, ?20, ?21, ?22, ?23)
-         ON CONFLICT (source, key) DO NOTHING",
-    )?;
-    let settled = (!item.state.is_open()).then_some(now);
-    let n = ins.execute(params![
-        item.source,
-        item.key,
-        item.kind.as_str(),
-        item.kind.route().as_str(),
-        item.account,
-        item.ms_id,
-        item.match_key,
-        item.tender,
-        item.payment_mode,
-        item.amount_cents,
-        item.fee_cents,
-        item.batch_group,
-        item.desired,
-        item.occurred,
-        item.state.as_str(),
-        item.reason,
-        item.file_id,
-        item.line.map(|l| l as i64),
-        now,
-        settled,
-        item.auth_code,
-        item.biller_ref,
-        &item.digest[..],
-    ])?;
-    if n == 1 {
-        let id = conn.last_insert_rowid();
-        if item.keeps_record() {
-            conn.prepare_cached("INSERT INTO outbox_records (item_id, record) VALUES (?1, ?2)")?
-                .execute(params![id, item.record])?;
-        }
-        return Ok(Inserted::New(id));
+/// Inserts items into the outbox, each unless its key is already there.
+/// Never overwrites. Holds its statements for a whole file's rows: looking
+/// a statement up in the connection's cache hashes its text, once a row.
+pub struct Inserter<'c> {
+    conn: &'c Connection,
+    insert: rusqlite::CachedStatement<'c>,
+    record: rusqlite::CachedStatement<'c>,
+    existing: rusqlite::CachedStatement<'c>,
+}
+
+impl<'c> Inserter<'c> {
+    pub fn new(conn: &'c Connection) -> R<Inserter<'c>> {
+        Ok(Inserter {
+            conn,
+            insert: conn.prepare_cached(
+                "INSERT INTO outbox (source, key, kind, route, account, ms_id, match_key, tender,
+                    payment_mode, amount_cents, fee_cents, batch_group, desired, occurred,
+                    state, reason, file_id, line, created_at, updated_at, settled_at, auth_code,
+                    biller_ref, digest)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,
+                    ?15, ?16, ?17, ?18, ?19, ?19, ?20, ?21, ?22, ?23)
+                 ON CONFLICT (source, key) DO NOTHING",
+            )?,
+            record: conn
+                .prepare_cached("INSERT INTO outbox_records (item_id, record) VALUES (?1, ?2)")?,
+            // Items from before migration 6 have no digest; their record is
+            // stored whole, and gives it.
+            existing: conn.prepare_cached(
+                "SELECT o.id, o.digest, r.record FROM outbox o
+                 LEFT JOIN outbox_records r ON r.item_id = o.id
+                 WHERE o.source = ?1 AND o.key = ?2",
+            )?,
+        })
     }
-    // The key is taken. Items from before migration 6 have no digest; their
-    // record is stored whole, and gives it.
-    let mut get = conn.prepare_cached(
-        "SELECT o.id, o.digest, r.record FROM outbox o
-         LEFT JOIN outbox_records r ON r.item_id = o.id
-         WHERE o.source = ?1 AND o.key = ?2",
-    )?;
-    let (id, digest, record): (i64, Option<Vec<u8>>, Option<String>) = get
-        .query_row(params![item.source, item.key], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-        })?;
-    let existing = match (digest, record) {
-        (Some(d), _) => d,
-        (None, Some(r)) => record_digest(&r).to_vec(),
-        (None, None) => Vec::new(),
-    };
-    Ok(if existing == item.digest {
-        Inserted::Already(id)
-    } else {
-        Inserted::Conflict(id)
-    })
+
+    /// Inserts `item` unless its key is taken, and says which it was.
+    pub fn insert(&mut self, item: &NewItem, now: &str) -> R<Inserted> {
+        let settled = (!item.state.is_open()).then_some(now);
+        let n = self.insert.execute(params![
+            item.source,
+            item.key,
+            item.kind.as_str(),
+            item.kind.route().as_str(),
+            item.account,
+            item.ms_id,
+            item.match_key,
+            item.tender,
+            item.payment_mode,
+            item.amount_cents,
+            item.fee_cents,
+            item.batch_group,
+            item.desired,
+            item.occurred,
+            item.state.as_str(),
+            item.reason,
+            item.file_id,
+            item.line.map(|l| l as i64),
+            now,
+            settled,
+            item.auth_code,
+            item.biller_ref,
+            &item.digest[..],
+        ])?;
+        if n == 1 {
+            let id = self.conn.last_insert_rowid();
+            if item.keeps_record() {
+                self.record.execute(params![id, item.record])?;
+            }
+            return Ok(Inserted::New(id));
+        }
+        let (id, digest, record): (i64, Option<Vec<u8>>, Option<String>) = self
+            .existing
+            .query_row(params![item.source, item.key], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })?;
+        let existing = match (digest, record) {
+            (Some(d), _) => d,
+            (None, Some(r)) => record_digest(&r).to_vec(),
+            (None, None) => Vec::new(),
+        };
+        Ok(if existing == item.digest {
+            Inserted::Already(id)
+        } else {
+            Inserted::Conflict(id)
+        })
+    }
+}
+
+/// [`Inserter::insert`] of one item.
+pub fn insert(conn: &Connection, item: &NewItem, now: &str) -> R<Inserted> {
+    Inserter::new(conn)?.insert(item, now)
 }
 
 /// Records a key seen again with other content.
