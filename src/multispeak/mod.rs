@@ -37,7 +37,7 @@ pub fn account_id(account: &str) -> Option<String> {
     let s = account.trim();
     let digits = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit());
     match s.split_once('-') {
-        Some((base, sub)) if digits(base) && digits(sub) => Some(format!("{base}{sub}")),
+        Some((base, sub)) if digits(base) && digits(sub) => Some([base, sub].concat()),
         None if digits(s) => Some(s.to_string()),
         _ => None,
     }

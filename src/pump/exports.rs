@@ -15,7 +15,7 @@
 use std::collections::HashMap;
 use std::fmt;
 
-use chrono::{DateTime, FixedOffset, NaiveDate};
+use chrono::{DateTime, Datelike, FixedOffset, NaiveDate};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
@@ -185,6 +185,108 @@ pub struct PaymentRow {
     pub kiosk_id: Option<String>,
     pub group_key: Option<String>,
     pub paid_at: DateTime<FixedOffset>,
+}
+
+/// What tells a repeat of an export row from a conflict (the same key with
+/// other content): a digest of the row's values as read, the first 16
+/// bytes of a SHA-256. Values, not text: spacing and quoting around a value
+/// do not count, `5.0` against `5.00` does (the amount was written
+/// otherwise), a time counts by its instant and its offset. Each value goes
+/// in length-prefixed, in the row's field order, after a tag naming the
+/// kind of row and this encoding's version; nothing is formatted, since it
+/// runs for every row of a night's export. Never change an encoding: the
+/// outbox keeps these digests; a new one takes a new version tag.
+pub type RowDigest = [u8; 16];
+
+/// The values are gathered, then hashed at once: a SHA-256 fed a dozen
+/// small pieces spends more time copying them into its block than hashing.
+struct Digester(Vec<u8>);
+
+impl Digester {
+    fn new(tag: &str) -> Digester {
+        let mut d = Digester(Vec::with_capacity(256));
+        d.text(tag);
+        d
+    }
+    fn bytes(&mut self, b: &[u8]) {
+        self.0.extend_from_slice(b);
+    }
+    fn text(&mut self, s: &str) {
+        self.bytes(&(s.len() as u64).to_le_bytes());
+        self.bytes(s.as_bytes());
+    }
+    fn optional(&mut self, s: Option<&str>) {
+        match s {
+            None => self.bytes(&[0]),
+            Some(s) => {
+                self.bytes(&[1]);
+                self.text(s);
+            }
+        }
+    }
+    fn decimal(&mut self, d: &Decimal) {
+        // Mantissa, scale and sign: 5.0 and 5.00 differ.
+        self.bytes(&d.serialize());
+    }
+    fn time(&mut self, t: &DateTime<FixedOffset>) {
+        self.bytes(&t.timestamp().to_le_bytes());
+        self.bytes(&t.timestamp_subsec_nanos().to_le_bytes());
+        self.bytes(&t.offset().local_minus_utc().to_le_bytes());
+    }
+    fn finish(self) -> RowDigest {
+        use sha2::Digest;
+        let full = sha2::Sha256::digest(&self.0);
+        let mut d = [0u8; 16];
+        d.copy_from_slice(&full[..16]);
+        d
+    }
+}
+
+impl PaymentRow {
+    /// The row's content digest ([`RowDigest`]).
+    pub fn digest(&self) -> RowDigest {
+        let mut d = Digester::new("payment-row/1");
+        d.text(&self.payment_guid);
+        d.text(&self.account);
+        d.text(&self.invoice_number);
+        d.optional(self.invoice_type.as_deref());
+        d.text(self.tender.0.code());
+        d.decimal(&self.amount);
+        d.decimal(&self.fee);
+        d.text(&self.auth_code);
+        d.bytes(&self.payment_source_id.to_le_bytes());
+        d.optional(self.kiosk_id.as_deref());
+        d.optional(self.group_key.as_deref());
+        d.time(&self.paid_at);
+        d.finish()
+    }
+}
+
+impl EventRow {
+    /// The row's content digest ([`RowDigest`]).
+    pub fn digest(&self) -> RowDigest {
+        let mut d = Digester::new("event-row/1");
+        d.text(&self.event_id);
+        match &self.action {
+            EventAction::Paperless { enroll } => d.bytes(&[1, u8::from(*enroll)]),
+            EventAction::Autopay { on } => d.bytes(&[2, u8::from(*on)]),
+            EventAction::ScheduledPayment(sp) => {
+                let action = match sp.action {
+                    ScheduledAction::Create => 1,
+                    ScheduledAction::Cancel => 2,
+                    ScheduledAction::Update => 3,
+                };
+                d.bytes(&[3, action]);
+                d.bytes(&sp.scheduled_date.num_days_from_ce().to_le_bytes());
+                d.decimal(&sp.amount);
+                d.text(&sp.invoice_number);
+            }
+        }
+        d.text(&self.account);
+        d.optional(self.service_location_id.as_deref());
+        d.time(&self.occurred_at);
+        d.finish()
+    }
 }
 
 /// The export's tender code, serialised as written (`CC`, ...).
@@ -365,10 +467,12 @@ pub fn read(bytes: &[u8]) -> ExportFile {
 pub fn read_each(bytes: &[u8], mut on_row: impl FnMut(Usable)) -> ExportFile {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let mut out = ExportFile::default();
+    // Values are trimmed here (ASCII white space, as the csv crate's own
+    // trim does), not by the reader: its trim builds a new record for
+    // every row.
     let mut rdr = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
-        .trim(csv::Trim::All)
         .from_reader(bytes);
     let mut record = csv::ByteRecord::new();
     let mut lines = Lines::new(bytes);
@@ -451,7 +555,6 @@ pub fn read_each(bytes: &[u8], mut on_row: impl FnMut(Usable)) -> ExportFile {
     let mut known: Vec<(&'static str, usize)> = index.iter().map(|(n, i)| (*n, *i)).collect();
     known.sort_by_key(|&(_, i)| i);
     let cols = Columns {
-        index,
         known,
         width: header.len(),
     };
@@ -478,13 +581,13 @@ pub fn read_each(bytes: &[u8], mut on_row: impl FnMut(Usable)) -> ExportFile {
             }
         }
         let line = lines.of_record(&record);
-        if record.iter().all(|f| f.is_empty()) {
+        if record.iter().all(|f| f.trim_ascii().is_empty()) {
             continue; // a blank line
         }
         out.rows += 1;
         let Ok(fields) = record
             .iter()
-            .map(std::str::from_utf8)
+            .map(|f| std::str::from_utf8(f.trim_ascii()))
             .collect::<Result<Vec<&str>, _>>()
         else {
             out.issues.push(RowIssue {
@@ -605,10 +708,17 @@ impl<'a> Lines<'a> {
 }
 
 struct Columns {
-    index: HashMap<&'static str, usize>,
     /// The columns read, in the header's order.
     known: Vec<(&'static str, usize)>,
     width: usize,
+}
+
+impl Columns {
+    /// Where column `name` is. A dozen names at most: a scan is quicker
+    /// than hashing, and this runs for every value of every row.
+    fn position(&self, name: &str) -> Option<usize> {
+        self.known.iter().find(|(n, _)| *n == name).map(|&(_, i)| i)
+    }
 }
 
 /// Whether XML 1.0 can carry `c` at all, escaped or not (its `Char`
@@ -632,15 +742,14 @@ struct Row<'a> {
 impl Row<'_> {
     fn get(&self, name: &str) -> &str {
         self.cols
-            .index
-            .get(name)
-            .and_then(|&i| self.fields.get(i))
+            .position(name)
+            .and_then(|i| self.fields.get(i))
             .copied()
             .unwrap_or("")
     }
 
     fn issue(&mut self, name: &str, code: IssueCode, message: String) {
-        let column = self.cols.index.get(name).map(|i| i + 1);
+        let column = self.cols.position(name).map(|i| i + 1);
         let value = cut(self.get(name));
         self.issues.push(RowIssue {
             line: Some(self.line),
@@ -659,6 +768,10 @@ impl Row<'_> {
         let mut ok = true;
         for &(name, i) in &self.cols.known {
             let v = self.fields.get(i).copied().unwrap_or("");
+            // Printable ASCII, the usual case, is text byte by byte.
+            if v.bytes().all(|b| (0x20..0x7F).contains(&b)) {
+                continue;
+            }
             if let Some(c) = v.chars().find(|&c| !xml_char(c)) {
                 ok = false;
                 self.issue(

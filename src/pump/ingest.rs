@@ -82,7 +82,6 @@ fn to_cents(d: rust_decimal::Decimal) -> Option<i64> {
 
 /// The outbox item for a payment row (D1-D7, D11, D12).
 pub fn payment_item(row: &PaymentRow, s: &RuleSettings) -> NewItem {
-    let record = serde_json::to_string(row).unwrap_or_default();
     let mut item = NewItem {
         source: "payment",
         key: row.payment_guid.clone(),
@@ -99,8 +98,9 @@ pub fn payment_item(row: &PaymentRow, s: &RuleSettings) -> NewItem {
         batch_group: payment::batch_group(row, s),
         desired: None,
         occurred: secs(&row.paid_at),
-        digest: outbox::record_digest(&record),
-        record,
+        digest: row.digest(),
+        // Not stored: the payload needs only the decided columns.
+        record: String::new(),
         state: ItemState::Pending,
         reason: String::new(),
         file_id: None,
@@ -187,7 +187,7 @@ pub fn event_item(row: &EventRow, s: &RuleSettings, directory_location: Option<&
         batch_group: None,
         desired: None,
         occurred: secs(&row.occurred_at),
-        digest: outbox::record_digest(&record),
+        digest: row.digest(),
         record,
         state: ItemState::Pending,
         reason: String::new(),
@@ -279,15 +279,17 @@ pub fn ingest(
     // under that arena's lock, so freeing the items here made the two
     // threads wait on each other's allocations (a quarter of the time,
     // measured).
-    let (chunks, taken_chunks) = std::sync::mpsc::sync_channel::<Vec<(u64, NewItem)>>(4);
-    let (spent_chunks, spent) = std::sync::mpsc::channel::<Vec<(u64, NewItem)>>();
+    type Chunk = Vec<(u64, PaymentRow, NewItem)>;
+    let (chunks, taken_chunks) = std::sync::mpsc::sync_channel::<Chunk>(4);
+    let (spent_chunks, spent) = std::sync::mpsc::channel::<Chunk>();
     let (file, events, sha256) = std::thread::scope(|scope| -> Result<_, StoreError> {
         let reader = scope.spawn(move || {
             let mut chunk = Vec::with_capacity(CHUNK);
             let mut events = Vec::new();
             let file = exports::read_each(bytes, |row| match row {
                 exports::Usable::Payment(p) => {
-                    chunk.push((p.line, payment_item(&p.row, s)));
+                    let item = payment_item(&p.row, s);
+                    chunk.push((p.line, p.row, item));
                     if chunk.len() == CHUNK {
                         let next = match spent.try_recv() {
                             Ok(mut used) => {
@@ -310,9 +312,9 @@ pub fn ingest(
         });
         let mut failed = None;
         for mut chunk in taken_chunks.iter() {
-            for (line, item) in chunk.iter_mut() {
+            for (line, row, item) in chunk.iter_mut() {
                 if failed.is_none()
-                    && let Err(e) = taker.take(*line, item)
+                    && let Err(e) = taker.take(*line, item, Source::Payment(row))
                 {
                     failed = Some(e);
                 }
@@ -339,7 +341,11 @@ pub fn ingest(
             _ => directory_location(&tx, &e.row.account).map_err(&err)?,
         };
         taker
-            .take(e.line, &mut event_item(&e.row, s, loc.as_deref()))
+            .take(
+                e.line,
+                &mut event_item(&e.row, s, loc.as_deref()),
+                Source::Event(&e.row),
+            )
             .map_err(&err)?;
     }
 
@@ -388,10 +394,11 @@ struct Taker<'t> {
 }
 
 impl Taker<'_> {
-    fn take(&mut self, line: u64, item: &mut NewItem) -> rusqlite::Result<()> {
+    fn take(&mut self, line: u64, item: &mut NewItem, row: Source<'_>) -> rusqlite::Result<()> {
         item.file_id = Some(self.file_id);
         item.line = Some(line);
-        match self.inserter.insert(item, self.now)? {
+        let inserted = self.inserter.insert(item, self.now)?;
+        match inserted {
             Inserted::New(_) => {
                 self.report.taken += 1;
                 match item.state {
@@ -411,10 +418,10 @@ impl Taker<'_> {
                     _ => self.report.pending += 1,
                 }
             }
-            Inserted::Already(_) => self.report.already += 1,
-            Inserted::Conflict(existing) => {
+            Inserted::Taken { .. } if row.same_content(item, &inserted) => self.report.already += 1,
+            Inserted::Taken { id: existing, .. } => {
                 self.report.conflicts += 1;
-                outbox::record_conflict(self.tx, existing, item, self.now)?;
+                outbox::record_conflict(self.tx, existing, item, &row.json(), self.now)?;
                 let field = if item.source == "payment" {
                     "payment_guid"
                 } else {
@@ -435,6 +442,44 @@ impl Taker<'_> {
             }
         }
         Ok(())
+    }
+}
+
+/// The export row an item came from: what a conflict records, and what
+/// tells a repeat from a conflict for an item stored before rows had
+/// digests.
+#[derive(Clone, Copy)]
+enum Source<'r> {
+    Payment(&'r PaymentRow),
+    Event(&'r EventRow),
+}
+
+impl Source<'_> {
+    /// The row as JSON, as a conflict records it.
+    fn json(self) -> String {
+        match self {
+            Source::Payment(r) => serde_json::to_string(r),
+            Source::Event(r) => serde_json::to_string(r),
+        }
+        .unwrap_or_default()
+    }
+
+    /// Whether the item already held under `item`'s key has its content:
+    /// the same digest, or (an item taken before migration 6, which has
+    /// none) a stored record with that digest.
+    fn same_content(self, item: &NewItem, taken: &Inserted) -> bool {
+        let Inserted::Taken { digest, record, .. } = taken else {
+            return false;
+        };
+        match (digest, record) {
+            (Some(d), _) => d.as_slice() == item.digest,
+            (None, Some(r)) => match self {
+                Source::Payment(_) => serde_json::from_str::<PaymentRow>(r).map(|r| r.digest()),
+                Source::Event(_) => serde_json::from_str::<EventRow>(r).map(|r| r.digest()),
+            }
+            .is_ok_and(|d| d == item.digest),
+            (None, None) => false,
+        }
     }
 }
 
@@ -624,40 +669,59 @@ mod tests {
         let mut store = Store::open(&dir.path().join("s.sqlite")).unwrap();
         let tx = store.conn_mut().transaction().unwrap();
         let now = "2026-11-27T00:00:00.000Z";
-        let first = payment_item(&row(), &settings());
-        let Inserted::New(id) = outbox::insert(&tx, &first, now).unwrap() else {
+        let (first_row, s) = (row(), settings());
+        let first = payment_item(&first_row, &s);
+        let mut other_row = row();
+        other_row.amount = rust_decimal::Decimal::new(99, 0);
+        let other = payment_item(&other_row, &s);
+        let mut ins = outbox::Inserter::new(&tx).unwrap();
+        let Inserted::New(id) = ins.insert(&first, now).unwrap() else {
             panic!("not new")
         };
         let records: i64 = tx
             .query_row("SELECT count(*) FROM outbox_records", [], |r| r.get(0))
             .unwrap();
         assert_eq!(records, 0, "a payment's record is not kept whole");
-        let mut other = row();
-        other.amount = rust_decimal::Decimal::new(99, 0);
-        let other = payment_item(&other, &settings());
-        assert_eq!(
-            outbox::insert(&tx, &first, now).unwrap(),
-            Inserted::Already(id)
-        );
-        assert_eq!(
-            outbox::insert(&tx, &other, now).unwrap(),
-            Inserted::Conflict(id)
-        );
-        // As a state file from before migration 6 holds it.
+        let told = |ins: &mut outbox::Inserter<'_>, item: &NewItem, row: &PaymentRow| {
+            let taken = ins.insert(item, now).unwrap();
+            assert!(matches!(taken, Inserted::Taken { id: i, .. } if i == id));
+            Source::Payment(row).same_content(item, &taken)
+        };
+        assert!(told(&mut ins, &first, &first_row), "a repeat");
+        assert!(!told(&mut ins, &other, &other_row), "a conflict");
+        // As a state file from before migration 6 holds it: no digest, the
+        // record stored whole.
         tx.execute("UPDATE outbox SET digest = NULL", []).unwrap();
         tx.execute(
             "INSERT INTO outbox_records (item_id, record) VALUES (?1, ?2)",
-            params![id, first.record],
+            params![id, serde_json::to_string(&first_row).unwrap()],
         )
         .unwrap();
-        assert_eq!(
-            outbox::insert(&tx, &first, now).unwrap(),
-            Inserted::Already(id)
+        assert!(told(&mut ins, &first, &first_row), "a repeat");
+        assert!(!told(&mut ins, &other, &other_row), "a conflict");
+    }
+
+    /// The digest is of values: what the CSV wrote around a value does not
+    /// count, how it wrote the value does.
+    #[test]
+    fn a_row_digest_is_of_its_values() {
+        let a = row();
+        assert_eq!(a.digest(), row().digest());
+        let mut b = row();
+        b.amount = rust_decimal::Decimal::new(232100, 3); // 232.100
+        assert_ne!(a.digest(), b.digest(), "232.1 written otherwise");
+        let mut c = row();
+        c.kiosk_id = Some(String::new());
+        assert_ne!(
+            a.digest(),
+            c.digest(),
+            "an empty value is not an absent one"
         );
-        assert_eq!(
-            outbox::insert(&tx, &other, now).unwrap(),
-            Inserted::Conflict(id)
-        );
+        let mut d = row();
+        d.paid_at = d
+            .paid_at
+            .with_timezone(&chrono::FixedOffset::east_opt(0).unwrap());
+        assert_ne!(a.digest(), d.digest(), "the same instant at another offset");
     }
 
     #[test]

@@ -39,11 +39,11 @@ pub struct NewItem {
     pub batch_group: Option<String>,
     pub desired: Option<&'static str>,
     pub occurred: i64,
-    /// The export row as JSON: an event's payload is built from it when
-    /// it is first leased, and a conflict keeps the conflicting one.
-    /// Stored only where [`NewItem::keeps_record`].
+    /// The export row as JSON, where it is stored ([`NewItem::keeps_record`]):
+    /// an event's payload is built from it when it is first leased. Empty
+    /// for a payment.
     pub record: String,
-    /// The first 16 bytes of `record`'s SHA-256 ([`record_digest`]): what
+    /// The export row's content digest (`pump::exports::RowDigest`): what
     /// tells a repeat (same digest) from a conflict (another one).
     pub digest: [u8; 16],
     pub state: ItemState,
@@ -65,26 +65,18 @@ impl NewItem {
     }
 }
 
-/// The digest of an export row's record: the first 16 bytes of its
-/// SHA-256. Two records of one key with the same digest are the same
-/// content (a repeat); a collision in 128 bits is not a practical concern.
-pub fn record_digest(record: &str) -> [u8; 16] {
-    use sha2::{Digest, Sha256};
-    let full = Sha256::digest(record.as_bytes());
-    let mut d = [0u8; 16];
-    d.copy_from_slice(&full[..16]);
-    d
-}
-
 /// What inserting an item did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Inserted {
     New(i64),
-    /// The key was already there with the same content: nothing changed.
-    Already(i64),
-    /// The key was already there with other content: nothing changed; the
-    /// caller records the conflict.
-    Conflict(i64),
+    /// The key was already there: nothing changed. What that item holds,
+    /// for the caller to tell a repeat from a conflict: its digest, or
+    /// (items taken before migration 6, which have none) its record.
+    Taken {
+        id: i64,
+        digest: Option<Vec<u8>>,
+        record: Option<String>,
+    },
 }
 
 /// Inserts items into the outbox, each unless its key is already there.
@@ -112,8 +104,6 @@ impl<'c> Inserter<'c> {
             )?,
             record: conn
                 .prepare_cached("INSERT INTO outbox_records (item_id, record) VALUES (?1, ?2)")?,
-            // Items from before migration 6 have no digest; their record is
-            // stored whole, and gives it.
             existing: conn.prepare_cached(
                 "SELECT o.id, o.digest, r.record FROM outbox o
                  LEFT JOIN outbox_records r ON r.item_id = o.id
@@ -157,21 +147,14 @@ impl<'c> Inserter<'c> {
             }
             return Ok(Inserted::New(id));
         }
-        let (id, digest, record): (i64, Option<Vec<u8>>, Option<String>) = self
-            .existing
+        self.existing
             .query_row(params![item.source, item.key], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-            })?;
-        let existing = match (digest, record) {
-            (Some(d), _) => d,
-            (None, Some(r)) => record_digest(&r).to_vec(),
-            (None, None) => Vec::new(),
-        };
-        Ok(if existing == item.digest {
-            Inserted::Already(id)
-        } else {
-            Inserted::Conflict(id)
-        })
+                Ok(Inserted::Taken {
+                    id: r.get(0)?,
+                    digest: r.get(1)?,
+                    record: r.get(2)?,
+                })
+            })
     }
 }
 
@@ -180,8 +163,15 @@ pub fn insert(conn: &Connection, item: &NewItem, now: &str) -> R<Inserted> {
     Inserter::new(conn)?.insert(item, now)
 }
 
-/// Records a key seen again with other content.
-pub fn record_conflict(conn: &Connection, existing: i64, item: &NewItem, now: &str) -> R<()> {
+/// Records a key seen again with other content: `record`, the export row
+/// that was not taken, as JSON.
+pub fn record_conflict(
+    conn: &Connection,
+    existing: i64,
+    item: &NewItem,
+    record: &str,
+    now: &str,
+) -> R<()> {
     conn.prepare_cached(
         "INSERT INTO outbox_conflicts (item_id, file_id, line, record, at)
          VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -190,7 +180,7 @@ pub fn record_conflict(conn: &Connection, existing: i64, item: &NewItem, now: &s
         existing,
         item.file_id,
         item.line.map(|l| l as i64),
-        item.record,
+        record,
         now
     ])?;
     Ok(())

@@ -41,10 +41,13 @@ pub fn payment_mode(tender: TenderKind, payment_source_id: u32, s: &RuleSettings
 /// characters (characters, not bytes: a cut never splits one). ITG-3305
 /// undid ITG-3014's GUID suffix here.
 pub fn authorization_code(auth_code: &str) -> String {
-    auth_code
-        .chars()
-        .take(MAX_AUTHORIZATION_CODE_CHARS)
-        .collect()
+    if auth_code.len() <= MAX_AUTHORIZATION_CODE_CHARS {
+        return auth_code.to_string(); // no more characters than bytes
+    }
+    match auth_code.char_indices().nth(MAX_AUTHORIZATION_CODE_CHARS) {
+        Some((cut, _)) => auth_code[..cut].to_string(),
+        None => auth_code.to_string(),
+    }
 }
 
 /// D4: the `transactionId` extension, by which Milsoft detects a payment
