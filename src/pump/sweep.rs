@@ -782,6 +782,25 @@ impl Ctx<'_> {
         self.clock.now().timestamp()
     }
 
+    /// A call of this sweep about to be recorded.
+    fn new_call<'c>(
+        &self,
+        route: Route,
+        url: &'c str,
+        message_id: &'c str,
+        started_at: &'c str,
+        items: usize,
+    ) -> NewCall<'c> {
+        NewCall {
+            sweep_id: self.sweep_id,
+            route,
+            url,
+            message_id,
+            started_at,
+            items,
+        }
+    }
+
     /// Leases a batch (commit A), sends it, halving on Faults, and records
     /// every item's outcome (commit B). `Some(stop)` when the route should
     /// be given up for this sweep.
@@ -853,14 +872,7 @@ impl Ctx<'_> {
         let mut call_ids = Vec::with_capacity(batches.len());
         for (batch, message_id) in batches {
             let mid = message_id.to_string();
-            let call = NewCall {
-                sweep_id: self.sweep_id,
-                route,
-                url: &url,
-                message_id: &mid,
-                started_at: &started,
-                items: batch.len(),
-            };
+            let call = self.new_call(route, &url, &mid, &started, batch.len());
             let call_id = outbox::start_call(&tx, &call, &[]).map_err(&err)?;
             let items: Vec<(i64, Option<&str>)> = batch
                 .iter()
@@ -1200,14 +1212,7 @@ impl Ctx<'_> {
         let ids: Vec<i64> = items.iter().map(|i| i.id).collect();
         let err = crate::store::err_for(store.path());
         let tx = store.conn_mut().transaction().map_err(&err)?;
-        let call = NewCall {
-            sweep_id: self.sweep_id,
-            route,
-            url: &url,
-            message_id: &mid,
-            started_at: &started,
-            items: items.len(),
-        };
+        let call = self.new_call(route, &url, &mid, &started, items.len());
         let call_id = match calls.lease.take() {
             // The batch's first call: its items are leased onto it.
             Some(lease) => {
