@@ -9,9 +9,9 @@
 
 use std::collections::HashSet;
 
+use daffron_bridge::multispeak::Operation;
 use daffron_bridge::multispeak::response::{self, Answer};
 use daffron_bridge::multispeak::xml::{self, Element};
-use daffron_bridge::multispeak::Operation;
 use libfuzzer_sys::fuzz_target;
 
 /// The most bytes a repeated document may have here (answers are read up
@@ -68,7 +68,9 @@ fuzz_target!(|data: &[u8]| {
     if let Some((&n, fragment)) = data.split_first()
         && !fragment.is_empty()
     {
-        let reps = (usize::from(n) * 64 + 1).min(REPEATED_MAX / fragment.len()).max(1);
+        let reps = (usize::from(n) * 64 + 1)
+            .min(REPEATED_MAX / fragment.len())
+            .max(1);
         let ns = "urn:x".repeat(usize::from(n % 16) * 50);
         let mut doc = format!("<r xmlns=\"{ns}\">").into_bytes();
         for _ in 0..reps {
