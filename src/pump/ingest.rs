@@ -4,7 +4,9 @@
 //! (on a crash) none of them, and the file's record with them. Keys make it
 //! idempotent: a `payment_guid` or `event_id` already in the outbox with the
 //! same content is counted as `already`; with other content it is a
-//! `conflict`, reported and never overwritten.
+//! `conflict`, reported and never overwritten. "The same content" is the
+//! same values ([`exports::RowDigest`], kept with every item); a conflict
+//! keeps the row not taken, as JSON.
 //!
 //! What is decided at ingest and kept with the item: whether it is sent at
 //! all (skips: D11, features; rule refusals: D8 over 70, D4 no
