@@ -57,7 +57,7 @@ impl NewItem {
     /// An event's is: its payload is built from it. A payment's is not: its
     /// payload needs only the columns decided at ingest, and a night's
     /// hundred thousand payments would write their rows a second time, as
-    /// JSON, for nobody to read (half the state file's bytes and 40% of the
+    /// JSON, for nobody to read (half the state file's bytes and a third of the
     /// ingest's time, measured). Where a payment came from stays known: its
     /// file (`export_files`, with the content's SHA-256) and line.
     pub fn keeps_record(&self) -> bool {
@@ -156,11 +156,6 @@ impl<'c> Inserter<'c> {
                 })
             })
     }
-}
-
-/// [`Inserter::insert`] of one item.
-pub fn insert(conn: &Connection, item: &NewItem, now: &str) -> R<Inserted> {
-    Inserter::new(conn)?.insert(item, now)
 }
 
 /// Records a key seen again with other content: `record`, the export row
