@@ -45,6 +45,7 @@ impl World {
     /// the MultiSpeak endpoints and InvoiceCloud, and `known_hosts`.
     fn config(&self, multispeak: &str, ic: &str, known_hosts: &Path) -> PathBuf {
         let cb = format!("{multispeak}/tbx-daily/services/CB");
+        let endpoints = support::endpoints(&cb, &[8, 11, 14, 17], "TEST_DOCTOR_PW");
         let text = format!(
             r#"[biller]
 bid = 2661
@@ -53,19 +54,7 @@ guid = "{guid}"
 timezone = "America/Chicago"
 
 [advanced_settings]
-8 = "{cb}"
-9 = "InvoiceCloud"
-10 = {{ env = "TEST_DOCTOR_PW" }}
-11 = "{cb}"
-12 = "InvoiceCloud"
-13 = {{ env = "TEST_DOCTOR_PW" }}
-14 = "{cb}"
-15 = "InvoiceCloud"
-16 = {{ env = "TEST_DOCTOR_PW" }}
-17 = "{cb}"
-18 = "InvoiceCloud"
-19 = {{ env = "TEST_DOCTOR_PW" }}
-
+{endpoints}
 [sftp]
 host = "127.0.0.1"
 port = {port}

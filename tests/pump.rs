@@ -31,6 +31,11 @@ impl Night {
     /// sandbox at `url`, with quick retries and no wait between sweeps.
     fn new(url: &str, pump: &str) -> Night {
         let dir = tempfile::tempdir().unwrap();
+        let endpoints = support::endpoints(
+            &format!("{url}/tbx-daily/services/CB"),
+            &[11, 14, 17],
+            "TEST_PUMP_PASSWORD",
+        );
         let config = support::write_config(
             dir.path(),
             &format!(
@@ -38,16 +43,7 @@ impl Night {
                 r#"features = ["scheduled_payments", "autopay_grouping"]
 
 [advanced_settings]
-11 = "{url}/tbx-daily/services/CB"
-12 = "InvoiceCloud"
-13 = {{ env = "TEST_PUMP_PASSWORD" }}
-14 = "{url}/tbx-daily/services/CB"
-15 = "InvoiceCloud"
-16 = {{ env = "TEST_PUMP_PASSWORD" }}
-17 = "{url}/tbx-daily/services/CB"
-18 = "InvoiceCloud"
-19 = {{ env = "TEST_PUMP_PASSWORD" }}
-35 = "2"
+{endpoints}35 = "2"
 64 = "0(WEB)|2(CSRWEB)|8(POS)"
 65 = "0(WEB)|2(CSRWEB)|8(POS)"
 131 = '{{"Daffron":{{"DataPumpConfigs":{{"SkipDonationTypes":true,"UsePaymentGuidAsTransactionId":true}}}}}}'

@@ -166,24 +166,17 @@ const PAY_HEADER: &str = "payment_guid,account_number,invoice_number,invoice_typ
 /// sandbox at `url`, whose BIF files come over SFTP (`sftp`: an `[sftp]`
 /// section) and whose exports, reports and metrics are in `dir`.
 fn night_config(dir: &Path, url: &str, sftp: &str) -> std::path::PathBuf {
+    let endpoints = support::endpoints(
+        &format!("{url}/tbx-daily/services/CB"),
+        &[8, 11, 14, 17],
+        "TEST_PUMP_PASSWORD",
+    );
     support::write_config(
         dir,
         &format!(
             r#"
 [advanced_settings]
-8 = "{url}/tbx-daily/services/CB"
-9 = "InvoiceCloud"
-10 = {{ env = "TEST_PUMP_PASSWORD" }}
-11 = "{url}/tbx-daily/services/CB"
-12 = "InvoiceCloud"
-13 = {{ env = "TEST_PUMP_PASSWORD" }}
-14 = "{url}/tbx-daily/services/CB"
-15 = "InvoiceCloud"
-16 = {{ env = "TEST_PUMP_PASSWORD" }}
-17 = "{url}/tbx-daily/services/CB"
-18 = "InvoiceCloud"
-19 = {{ env = "TEST_PUMP_PASSWORD" }}
-35 = "2"
+{endpoints}35 = "2"
 
 {sftp}
 

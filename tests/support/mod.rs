@@ -66,6 +66,22 @@ pub fn write_config(dir: &Path, sections: &str) -> std::path::PathBuf {
     p
 }
 
+/// `[advanced_settings]` lines pointing the MultiSpeak endpoints `urls`
+/// (among settings 8, 11, 14, 17) at `url`, each with its user (the next
+/// setting: `InvoiceCloud`) and its password (the one after: the variable
+/// `password_env`).
+pub fn endpoints(url: &str, urls: &[u32], password_env: &str) -> String {
+    urls.iter()
+        .map(|n| {
+            format!(
+                "{n} = \"{url}\"\n{} = \"InvoiceCloud\"\n{} = {{ env = \"{password_env}\" }}\n",
+                n + 1,
+                n + 2
+            )
+        })
+        .collect()
+}
+
 /// A command's stdout as JSON, or a panic showing what it was.
 pub fn json(out: &[u8]) -> serde_json::Value {
     serde_json::from_slice(out).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(out)))
