@@ -861,7 +861,7 @@ mod exports_props {
 mod xml_props {
     use std::collections::HashSet;
 
-    use daffron_bridge::multispeak::xml::{self, Element, XmlError};
+    use daffron_bridge::multispeak::xml::{self, XmlError};
     use daffron_bridge::multispeak::{SOAP_NS, response};
     use daffron_bridge::transport::http::MAX_RESPONSE_BYTES;
     use proptest::prelude::*;
@@ -940,20 +940,6 @@ mod xml_props {
             .count()
     }
 
-    fn cost(e: &Element, namespaces: &mut HashSet<String>) -> usize {
-        let attrs: usize = e
-            .attrs
-            .iter()
-            .map(|(k, v)| std::mem::size_of::<(String, String)>() + k.len() + v.len())
-            .sum();
-        let ns = match &e.ns {
-            Some(ns) if namespaces.insert(ns.to_string()) => ns.len(),
-            _ => 0,
-        };
-        let children: usize = e.children.iter().map(|c| cost(c, namespaces)).sum();
-        std::mem::size_of::<Element>() + e.name.len() + attrs + e.text.len() + ns + children
-    }
-
     proptest! {
         #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
 
@@ -967,7 +953,7 @@ mod xml_props {
                     let root = &envelope.children[0].children[0];
                     prop_assert_eq!(root.children.len(), elements);
                     let limit = doc.len() * xml::BUDGET_FACTOR + xml::BUDGET_SLACK;
-                    let spent = cost(&envelope, &mut HashSet::new());
+                    let spent = envelope.tree_cost();
                     prop_assert!(spent <= limit, "{} bytes cost {}", doc.len(), spent);
                 }
                 Err(XmlError::TooLarge) => {}

@@ -105,6 +105,33 @@ impl Element {
             .map(|(_, v)| v.as_str())
     }
 
+    /// What this element holds as a tree node, by the budget's measure:
+    /// the node, its name and its attributes (text and namespaces are
+    /// charged apart).
+    fn node_cost(&self) -> usize {
+        let attrs: usize = self
+            .attrs
+            .iter()
+            .map(|(k, v)| std::mem::size_of::<(String, String)>() + k.len() + v.len())
+            .sum();
+        std::mem::size_of::<Element>() + self.name.len() + attrs
+    }
+
+    /// What this element's whole tree holds, by the budget's measure: each
+    /// node, its text, and each namespace once. The parser charges the same
+    /// as it goes; tests hold a returned tree to its budget with this.
+    pub fn tree_cost(&self) -> usize {
+        fn walk<'a>(e: &'a Element, namespaces: &mut std::collections::HashSet<&'a str>) -> usize {
+            let ns = match e.ns.as_deref() {
+                Some(ns) if namespaces.insert(ns) => ns.len(),
+                _ => 0,
+            };
+            let children: usize = e.children.iter().map(|c| walk(c, namespaces)).sum();
+            e.node_cost() + e.text.len() + ns + children
+        }
+        walk(self, &mut std::collections::HashSet::new())
+    }
+
     /// `{ns}name` for messages.
     pub fn qualified(&self) -> String {
         match &self.ns {
@@ -132,12 +159,7 @@ impl Budget {
 
     /// An element as a tree node: the node, its name, its attributes.
     fn element(&mut self, e: &Element) -> Result<(), XmlError> {
-        let attrs: usize = e
-            .attrs
-            .iter()
-            .map(|(k, v)| std::mem::size_of::<(String, String)>() + k.len() + v.len())
-            .sum();
-        self.charge(std::mem::size_of::<Element>() + e.name.len() + attrs)
+        self.charge(e.node_cost())
     }
 }
 

@@ -7,37 +7,19 @@
 //! Run: cargo +nightly fuzz run --fuzz-dir tests/fuzz multispeak_answers
 #![no_main]
 
-use std::collections::HashSet;
-
 use daffron_bridge::multispeak::Operation;
 use daffron_bridge::multispeak::response::{self, Answer};
-use daffron_bridge::multispeak::xml::{self, Element};
+use daffron_bridge::multispeak::xml;
 use libfuzzer_sys::fuzz_target;
 
 /// The most bytes a repeated document may have here (answers are read up
 /// to 16 MiB; 2 MB keeps thousands of runs a second).
 const REPEATED_MAX: usize = 2 << 20;
 
-/// What a tree costs by the reader's own measure: a node, its name and its
-/// attributes per element, its text, and each namespace once.
-fn cost(e: &Element, namespaces: &mut HashSet<String>) -> usize {
-    let attrs: usize = e
-        .attrs
-        .iter()
-        .map(|(k, v)| std::mem::size_of::<(String, String)>() + k.len() + v.len())
-        .sum();
-    let ns = match &e.ns {
-        Some(ns) if namespaces.insert(ns.to_string()) => ns.len(),
-        _ => 0,
-    };
-    let children: usize = e.children.iter().map(|c| cost(c, namespaces)).sum();
-    std::mem::size_of::<Element>() + e.name.len() + attrs + e.text.len() + ns + children
-}
-
 fn within_budget(doc: &[u8]) {
     if let Ok(root) = xml::parse(doc) {
         let limit = doc.len() * xml::BUDGET_FACTOR + xml::BUDGET_SLACK;
-        let spent = cost(&root, &mut HashSet::new());
+        let spent = root.tree_cost();
         assert!(
             spent <= limit,
             "a tree of {spent} bytes from {} bytes of XML (budget {limit})",
