@@ -39,6 +39,7 @@ pub fn run(
         r.finished_at = Some(report.scope.to.clone());
         r.exit_code = Some(exit_so_far as i64);
     }
+    report.conclude();
     let dir = &config.paths.reports;
     let stem = format!("report-{}-run-{run}", report.scope.night);
     let html = dir.join(format!("{stem}.html"));

@@ -79,8 +79,9 @@ pub struct Report {
     pub scope: ScopeInfo,
     pub generated_at: String,
     /// `ok`: nothing needs a person and nothing is pending for a failure;
-    /// `attention`: something needs a person; `incomplete`: a stage could
-    /// not finish (a source or endpoint unreachable), work is pending.
+    /// `attention`: something needs a person; `incomplete`: a run or a
+    /// stage did not finish (killed; configuration, a source or endpoint
+    /// unreachable, the state file), work is pending.
     pub status: &'static str,
     /// One line saying what the night did.
     pub headline: String,
@@ -392,17 +393,6 @@ pub fn build(config: &Config, store: &Store, scope: &Scope) -> Result<Report, Re
                 .collect(),
         })
         .collect();
-    let unreachable = runs
-        .iter()
-        .flat_map(|r| &r.stages)
-        .any(|s| s.exit_code == 3);
-    let status = if unreachable {
-        "incomplete"
-    } else if attention.items_more > 0 || !attention.items.is_empty() {
-        "attention"
-    } else {
-        "ok"
-    };
     let mut report = Report {
         report_version: REPORT_VERSION,
         biller: Biller {
@@ -412,7 +402,7 @@ pub fn build(config: &Config, store: &Store, scope: &Scope) -> Result<Report, Re
         },
         scope: window,
         generated_at: crate::store::now_rfc3339(),
-        status,
+        status: "ok",
         headline: String::new(),
         runs,
         files,
@@ -424,8 +414,35 @@ pub fn build(config: &Config, store: &Store, scope: &Scope) -> Result<Report, Re
         attention,
         pending,
     };
-    report.headline = headline(&report);
+    report.conclude();
     Ok(report)
+}
+
+impl Report {
+    /// Derives `status` and `headline` from the runs and what needs a
+    /// person; called again by whoever changes the runs (the night's own
+    /// report stage marks its run finished before it writes the files).
+    pub fn conclude(&mut self) {
+        self.status = status(&self.runs, &self.attention);
+        self.headline = headline(self);
+    }
+}
+
+/// `incomplete` when a run did not finish (killed, or still running) or
+/// one of its stages could not finish its work (configuration, a server
+/// unreachable, the state file): work is pending however clean the rest
+/// looks; else `attention` when something needs a person; else `ok`.
+fn status(runs: &[RunInfo], attention: &Attention) -> &'static str {
+    let unfinished = runs
+        .iter()
+        .any(|r| r.exit_code.is_none() || r.stages.iter().any(|s| s.exit_code >= 2));
+    if unfinished {
+        "incomplete"
+    } else if attention.items_more > 0 || !attention.items.is_empty() {
+        "attention"
+    } else {
+        "ok"
+    }
 }
 
 fn headline(r: &Report) -> String {
@@ -437,7 +454,7 @@ fn headline(r: &Report) -> String {
     let status = match r.status {
         "ok" => "all done".to_string(),
         "incomplete" => format!(
-            "incomplete: a source or endpoint was unreachable, work is pending; {need} item(s) need a person"
+            "incomplete: a run or one of its stages did not finish (see the runs), work is pending; {need} item(s) need a person"
         ),
         _ => format!("{need} item(s) need a person"),
     };
@@ -893,4 +910,43 @@ pub fn night_of(config: &Config, at: chrono::DateTime<chrono::Utc>) -> String {
     at.with_timezone(&config.biller.timezone)
         .format("%Y-%m-%d")
         .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(exit_code: Option<i64>, stages: &[i64]) -> RunInfo {
+        RunInfo {
+            id: 1,
+            started_at: String::new(),
+            finished_at: exit_code.map(|_| String::new()),
+            exit_code,
+            stages: stages
+                .iter()
+                .map(|&c| StageInfo {
+                    stage: "pull".into(),
+                    exit_code: c,
+                    outcome: outcome_word(c),
+                    seconds: 0.0,
+                })
+                .collect(),
+        }
+    }
+
+    /// A night that did not do its work is never `ok`, whatever else it
+    /// shows: a stage refused by its configuration or the state file (2),
+    /// a server unreachable (3), a run killed before it finished.
+    #[test]
+    fn a_night_that_did_not_finish_its_work_is_incomplete() {
+        let none = Attention::default();
+        assert_eq!(status(&[run(Some(0), &[0, 0])], &none), "ok");
+        assert_eq!(status(&[run(Some(1), &[1, 0])], &none), "ok");
+        assert_eq!(status(&[run(Some(2), &[0, 2])], &none), "incomplete");
+        assert_eq!(status(&[run(Some(3), &[3, 0])], &none), "incomplete");
+        assert_eq!(status(&[run(None, &[0])], &none), "incomplete");
+        let mut some = Attention::default();
+        some.items_more = 1;
+        assert_eq!(status(&[run(Some(1), &[1])], &some), "attention");
+    }
 }
