@@ -945,8 +945,10 @@ mod tests {
         assert_eq!(status(&[run(Some(2), &[0, 2])], &none), "incomplete");
         assert_eq!(status(&[run(Some(3), &[3, 0])], &none), "incomplete");
         assert_eq!(status(&[run(None, &[0])], &none), "incomplete");
-        let mut some = Attention::default();
-        some.items_more = 1;
+        let some = Attention {
+            items_more: 1,
+            ..Attention::default()
+        };
         assert_eq!(status(&[run(Some(1), &[1])], &some), "attention");
     }
 }
