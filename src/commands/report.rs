@@ -64,7 +64,11 @@ pub fn run(g: &Globals, args: &Args) -> Result<ExitCode> {
     };
     let r = report::build(&config, &store, &scope)?;
     let bytes = match args.format {
-        ReportFormat::Text => report::text::render(&r).into_bytes(),
+        // Names, addresses and server messages come from outside: printed
+        // escaped, like every other command's text.
+        ReportFormat::Text => crate::terminal::escape(&report::text::render(&r))
+            .into_owned()
+            .into_bytes(),
         ReportFormat::Json => {
             let mut v = serde_json::to_vec_pretty(&r)
                 .map_err(|e| Error::Usage(format!("cannot write JSON: {e}")))?;

@@ -671,7 +671,9 @@ impl Queries<'_> {
                 .into_iter()
                 .map(|(k, n)| (k, u64::try_from(n).unwrap_or(0)))
                 .collect(),
-            list_more: u64::try_from(total).unwrap_or(0) - list.len() as u64,
+            list_more: u64::try_from(total)
+                .unwrap_or(0)
+                .saturating_sub(list.len() as u64),
             list,
         })
     }
