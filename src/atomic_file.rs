@@ -37,3 +37,36 @@ pub fn write_with(
 pub fn write(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     write_with(path, |w| w.write_all(bytes))
 }
+
+/// [`write`] for a file another user must read and that holds nothing
+/// private (the run's metrics, read by node_exporter): made 0644 before it
+/// takes its name.
+pub fn write_readable(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    write_with(path, |w| {
+        w.write_all(bytes)?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            w.get_ref()
+                .set_permissions(std::fs::Permissions::from_mode(0o644))?;
+        }
+        Ok(())
+    })
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn a_readable_file_is_0644_and_a_private_one_0600() {
+        let dir = tempfile::tempdir().unwrap();
+        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let public = dir.path().join("m.prom");
+        super::write_readable(&public, b"x 1\n").unwrap();
+        assert_eq!(mode(&public), 0o644);
+        let private = dir.path().join("r.json");
+        super::write(&private, b"{}").unwrap();
+        assert_eq!(mode(&private), 0o600);
+    }
+}

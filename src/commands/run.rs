@@ -95,9 +95,11 @@ pub fn run(g: &Globals, args: &Args) -> Result<ExitCode> {
             .map_err(Error::from)
             .and_then(|r| {
                 let text = crate::report::metrics::render(&r);
-                crate::atomic_file::write(path, text.as_bytes()).map_err(|source| Error::Write {
-                    path: path.clone(),
-                    source,
+                crate::atomic_file::write_readable(path, text.as_bytes()).map_err(|source| {
+                    Error::Write {
+                        path: path.clone(),
+                        source,
+                    }
                 })
             });
         if let Err(e) = written {
