@@ -20,11 +20,12 @@
 //!
 //! What a crash leaves, and what the next sweep does:
 //! - before commit A: nothing was sent, nothing recorded;
-//! - between A and B: the items stay `in_flight`. They are due at once and
-//!   sent again with their *frozen payload* (same transactionId, same
-//!   logTime): a payment Daffron took is answered "duplicate" (D15) and
-//!   counts as posted; a paperless flag set twice is the same flag; a comment
-//!   is the same bytes;
+//! - between A and B: the items stay `in_flight` (a call recorded without
+//!   an answer may never have left: one commit A can lease several). They
+//!   are due at once and sent again with their *frozen payload* (same
+//!   transactionId, same logTime): a payment Daffron took is answered
+//!   "duplicate" (D15) and counts as posted; a paperless flag set twice is
+//!   the same flag; a comment is the same bytes;
 //! - after B: done.
 //!
 //! Nothing is lost (an item leaves `in_flight` only in commit B) and nothing
@@ -573,14 +574,16 @@ impl<'a> Sweeper<'a> {
                     ctx.bar.set_position(rs.sent);
                     let batch = std::sync::Arc::new(batch);
                     seq += 1;
-                    if jobs
-                        .send(Job {
-                            seq,
-                            items: batch.clone(),
-                            message_id,
-                        })
-                        .is_err()
-                    {
+                    let job = Job {
+                        seq,
+                        items: batch.clone(),
+                        message_id,
+                    };
+                    if jobs.send(job).is_err() {
+                        // No caller is left (the queue outlives them, so
+                        // this does not happen): lease nothing more; what
+                        // was leased stays in flight for the next sweep.
+                        rs.stopped = Some("the sweep's calling threads stopped".into());
                         break;
                     }
                     flights.insert(seq, Flight { batch, call_id });
@@ -615,6 +618,22 @@ impl<'a> Sweeper<'a> {
                         done: vec![done],
                     },
                 }),
+                Err(e) if rs.stopped.is_some() => {
+                    // The route was given up while this leased batch was
+                    // queued or out: its failure is recorded, not retried or
+                    // halved (a dead endpoint must not get a round of
+                    // retries per batch left), and its items wait for the
+                    // next sweep.
+                    let why = e.to_string();
+                    staged.push(Staged {
+                        verdicts: vec![Some(Verdict::Again(why)); flight.batch.len()],
+                        batch: flight.batch,
+                        calls: Calls {
+                            lease: None,
+                            done: vec![done],
+                        },
+                    });
+                }
                 Err(_) => {
                     // The slow path: retried or halved here, then settled
                     // with whatever else is waiting for its commit B.
@@ -1660,6 +1679,10 @@ mod tests {
         // After the answers, up to two batches per caller were leased.
         assert!(p.retrying >= 4 && p.retrying <= 16, "{p:?}");
         assert_eq!(p.posted + p.left, 40, "{p:?}");
+        // Two good calls; the first failing batch tried 3 times before the
+        // route was given up; each batch leased ahead of that goes once and
+        // is not retried (at most two per caller).
+        assert!(d.keys().len() <= 2 + 3 + 4, "{} calls", d.keys().len());
         let in_flight = w
             .store
             .outbox_list(&outbox::Filter {
