@@ -139,6 +139,17 @@ impl RetryPolicy {
 pub trait Clock: Send + Sync {
     fn now(&self) -> DateTime<Utc>;
     fn sleep(&self, d: Duration);
+
+    /// Now as the state file writes times: RFC 3339, UTC, milliseconds.
+    fn now_text(&self) -> String {
+        self.now()
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    }
+
+    /// Now in Unix seconds, as the outbox schedules next attempts.
+    fn now_secs(&self) -> i64 {
+        self.now().timestamp()
+    }
 }
 
 /// The real clock.

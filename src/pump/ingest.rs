@@ -399,8 +399,7 @@ impl Taker<'_> {
     fn take(&mut self, line: u64, item: &mut NewItem, row: Source<'_>) -> rusqlite::Result<()> {
         item.file_id = Some(self.file_id);
         item.line = Some(line);
-        let inserted = self.inserter.insert(item, self.now)?;
-        match inserted {
+        match self.inserter.insert(item, self.now)? {
             Inserted::New(_) => {
                 self.report.taken += 1;
                 match item.state {
@@ -420,7 +419,11 @@ impl Taker<'_> {
                     _ => self.report.pending += 1,
                 }
             }
-            Inserted::Taken { .. } if row.same_content(item, &inserted) => self.report.already += 1,
+            Inserted::Taken { digest, record, .. }
+                if row.same_content(item, digest.as_deref(), record.as_deref()) =>
+            {
+                self.report.already += 1
+            }
             Inserted::Taken { id: existing, .. } => {
                 self.report.conflicts += 1;
                 outbox::record_conflict(self.tx, existing, item, &row.json(), self.now)?;
@@ -469,12 +472,9 @@ impl Source<'_> {
     /// Whether the item already held under `item`'s key has its content:
     /// the same digest, or (an item taken before migration 6, which has
     /// none) a stored record with that digest.
-    fn same_content(self, item: &NewItem, taken: &Inserted) -> bool {
-        let Inserted::Taken { digest, record, .. } = taken else {
-            return false;
-        };
+    fn same_content(self, item: &NewItem, digest: Option<&[u8]>, record: Option<&str>) -> bool {
         match (digest, record) {
-            (Some(d), _) => d.as_slice() == item.digest,
+            (Some(d), _) => d == item.digest,
             (None, Some(r)) => match self {
                 Source::Payment(_) => serde_json::from_str::<PaymentRow>(r).map(|r| r.digest()),
                 Source::Event(_) => serde_json::from_str::<EventRow>(r).map(|r| r.digest()),
@@ -685,9 +685,16 @@ mod tests {
             .unwrap();
         assert_eq!(records, 0, "a payment's record is not kept whole");
         let told = |ins: &mut outbox::Inserter<'_>, item: &NewItem, row: &PaymentRow| {
-            let taken = ins.insert(item, now).unwrap();
-            assert!(matches!(taken, Inserted::Taken { id: i, .. } if i == id));
-            Source::Payment(row).same_content(item, &taken)
+            let Inserted::Taken {
+                id: taken,
+                digest,
+                record,
+            } = ins.insert(item, now).unwrap()
+            else {
+                panic!("inserted again")
+            };
+            assert_eq!(taken, id);
+            Source::Payment(row).same_content(item, digest.as_deref(), record.as_deref())
         };
         assert!(told(&mut ins, &first, &first_row), "a repeat");
         assert!(!told(&mut ins, &other, &other_row), "a conflict");

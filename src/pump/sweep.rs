@@ -328,16 +328,6 @@ impl<'a> Sweeper<'a> {
         self
     }
 
-    fn now_text(&self) -> String {
-        self.clock
-            .now()
-            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-    }
-
-    fn now_secs(&self) -> i64 {
-        self.clock.now().timestamp()
-    }
-
     fn ctx(&self) -> Ctx<'a> {
         Ctx {
             deliver: self.deliver,
@@ -356,7 +346,7 @@ impl<'a> Sweeper<'a> {
     /// One sweep over every route.
     pub fn run(&mut self) -> Result<SweepSummary, StoreError> {
         let started = std::time::Instant::now();
-        let now = self.now_text();
+        let now = self.clock.now_text();
         self.sweep_id = outbox::start_sweep(self.store.conn(), &now).map_err(|e| self.err(e))?;
         let mut summary = SweepSummary {
             sweep_id: self.sweep_id,
@@ -403,8 +393,13 @@ impl<'a> Sweeper<'a> {
             .map_err(|e| self.err(e))? as u64;
         summary.seconds = started.elapsed().as_secs_f64();
         let json = serde_json::to_string(&summary).unwrap_or_default();
-        outbox::finish_sweep(self.store.conn(), self.sweep_id, &self.now_text(), &json)
-            .map_err(|e| self.err(e))?;
+        outbox::finish_sweep(
+            self.store.conn(),
+            self.sweep_id,
+            &self.clock.now_text(),
+            &json,
+        )
+        .map_err(|e| self.err(e))?;
         Ok(summary)
     }
 
@@ -428,7 +423,7 @@ impl<'a> Sweeper<'a> {
         if held.is_empty() {
             return Ok(0);
         }
-        let now = self.now_text();
+        let now = self.clock.now_text();
         let err = crate::store::err_for(self.store.path());
         let tx = self.store.conn_mut().transaction().map_err(&err)?;
         let mut released = 0;
@@ -461,7 +456,7 @@ impl<'a> Sweeper<'a> {
         let mut feeder = Feeder {
             after: 0,
             taken: HashSet::new(),
-            now: self.now_secs(),
+            now: self.clock.now_secs(),
         };
         let batch_size = self.opts.batch_size;
         std::thread::scope(|scope| {
@@ -682,7 +677,7 @@ impl<'a> Sweeper<'a> {
     fn sweep_ordered(&mut self, route: Route, rs: &mut RouteSummary) -> Result<(), StoreError> {
         let mut taken: HashSet<i64> = HashSet::new();
         loop {
-            let now = self.now_secs();
+            let now = self.clock.now_secs();
             let open = outbox::open_items(self.store.conn(), route).map_err(|e| self.err(e))?;
             let held: BTreeMap<String, i64> = outbox::held_accounts(self.store.conn(), route)
                 .map_err(|e| self.err(e))?
@@ -768,7 +763,7 @@ impl<'a> Sweeper<'a> {
     }
 
     fn skip(&mut self, skips: &[(i64, String)]) -> Result<(), StoreError> {
-        let now = self.now_text();
+        let now = self.clock.now_text();
         let err = crate::store::err_for(self.store.path());
         let tx = self.store.conn_mut().transaction().map_err(&err)?;
         for (id, why) in skips {
@@ -791,16 +786,6 @@ struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    fn now_text(&self) -> String {
-        self.clock
-            .now()
-            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-    }
-
-    fn now_secs(&self) -> i64 {
-        self.clock.now().timestamp()
-    }
-
     /// A call of this sweep about to be recorded.
     fn new_call<'c>(
         &self,
@@ -880,7 +865,7 @@ impl Ctx<'_> {
         rs: &mut RouteSummary,
     ) -> Result<Vec<i64>, StoreError> {
         let err = crate::store::err_for(store.path());
-        let started = self.now_text();
+        let started = self.clock.now_text();
         let url = self.deliver.url(route);
         let tx = store.conn_mut().transaction().map_err(&err)?;
         for st in staged.drain(..) {
@@ -948,8 +933,8 @@ impl Ctx<'_> {
         stop: &Option<Stop>,
         rs: &mut RouteSummary,
     ) -> rusqlite::Result<()> {
-        let now = self.now_text();
-        let now_secs = self.now_secs();
+        let now = self.clock.now_text();
+        let now_secs = self.clock.now_secs();
         let (max_attempts, item_policy) = (self.opts.max_attempts, &self.opts.item_policy);
         let not_sent = stop
             .as_ref()
@@ -1064,7 +1049,7 @@ impl Ctx<'_> {
         refused: Vec<(DueItem, String)>,
         rs: &mut RouteSummary,
     ) -> rusqlite::Result<()> {
-        let now = self.now_text();
+        let now = self.clock.now_text();
         for (item, why) in refused {
             outbox::settle(conn, item.id, ItemState::Rejected, &why, 0, &now)?;
             rs.rejected += 1;
@@ -1226,7 +1211,7 @@ impl Ctx<'_> {
     ) -> Result<CallReport, StoreError> {
         let message_id = uuid::Uuid::new_v4();
         let mid = message_id.to_string();
-        let started = self.now_text();
+        let started = self.clock.now_text();
         let url = self.deliver.url(route);
         let ids: Vec<i64> = items.iter().map(|i| i.id).collect();
         let err = crate::store::err_for(store.path());
