@@ -123,6 +123,44 @@ fn an_upload_that_failed_is_sent_the_next_night() {
     assert_eq!(v["upload"].as_array().unwrap().len(), 0, "{v}");
 }
 
+/// A BIF over `max_file_bytes` is set aside with nothing taken: the
+/// morning's report still names it as a file a person must deal with, and
+/// the night is not `ok`.
+#[test]
+fn a_file_set_aside_for_its_size_is_in_the_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let outbound = dir.path().join("outbound");
+    std::fs::create_dir_all(&outbound).unwrap();
+    std::fs::write(outbound.join("2661_11262026.BIF"), support::bif::valid(2)).unwrap();
+    let sbx = SandboxProc::start("");
+    let cfg = config(dir.path(), &sbx.url);
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    let text = text.replace(
+        "dir = \"outbound\"",
+        "dir = \"outbound\"\nmax_file_bytes = 100",
+    );
+    std::fs::write(&cfg, text).unwrap();
+    let v = json(&run(dir.path(), &cfg).assert().code(1).get_output().stdout);
+    assert_eq!(v["pull"]["files"][0]["issue"], "file_too_large", "{v}");
+    let out = Command::cargo_bin("daffron-bridge")
+        .unwrap()
+        .arg("--config")
+        .arg(&cfg)
+        .args(["report", "--format", "json"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let r = json(&out.stdout);
+    assert_eq!(r["status"], "attention", "{r}");
+    let items = r["attention"]["items"].as_array().unwrap();
+    assert!(
+        items.iter().any(|i| i["what"] == "quarantined"
+            && i["key"] == "2661_11262026.BIF"
+            && i["reason"].as_str().unwrap().contains("file_too_large")),
+        "{r}"
+    );
+}
+
 #[test]
 fn an_inbox_file_gone_missing_does_not_hold_back_the_others() {
     let dir = tempfile::tempdir().unwrap();

@@ -371,7 +371,7 @@ pub fn build(config: &Config, store: &Store, scope: &Scope) -> Result<Report, Re
     let pump = q.pump()?;
     let account_changes = q.account_changes()?;
     let verification = verification(store.verifications(&run_ids)?);
-    let attention = q.attention(&files, &verification, config)?;
+    let attention = q.attention(&files, &verification, &set_aside(&runs), config)?;
     let pending = q.pending()?;
 
     let runs: Vec<RunInfo> = runs
@@ -416,6 +416,50 @@ pub fn build(config: &Config, store: &Store, scope: &Scope) -> Result<Report, Re
     };
     report.conclude();
     Ok(report)
+}
+
+/// Files the runs' `pull` set aside for their size (over `max_file_bytes`):
+/// nothing of them was taken, so they have no row of their own, only the
+/// pull stage's summary; each is a quarantined file a person must deal
+/// with (its invoices were not billed).
+fn set_aside(runs: &[RunRow]) -> Vec<AttentionItem> {
+    let mut items = Vec::new();
+    for stage in runs.iter().flat_map(|r| &r.stages) {
+        if stage.stage != "pull" {
+            continue;
+        }
+        let Ok(summary) = serde_json::from_str::<serde_json::Value>(&stage.summary) else {
+            continue;
+        };
+        let files = summary["files"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
+        for f in files
+            .iter()
+            .filter(|f| f["issue"] == crate::intake::too_large::ISSUE)
+        {
+            let text = |k: &str| f[k].as_str().unwrap_or_default().to_string();
+            items.push(AttentionItem {
+                what: "quarantined",
+                kind: "bif".into(),
+                account: String::new(),
+                key: text("name"),
+                amount: None,
+                reason: format!(
+                    "{}: {}; its invoices were not uploaded",
+                    crate::intake::too_large::ISSUE,
+                    text("reason")
+                ),
+                since: stage.started_at.clone(),
+                command: format!(
+                    "read {}; raise [sftp] max_file_bytes (or [dropbox]) if the file is genuine, or ask Daffron for a smaller one",
+                    text("report")
+                ),
+            });
+        }
+    }
+    items
 }
 
 impl Report {
@@ -685,6 +729,7 @@ impl Queries<'_> {
         &self,
         files: &Files,
         verification: &VerificationInfo,
+        set_aside: &[AttentionItem],
         config: &Config,
     ) -> Result<Attention, StoreError> {
         let mut items: Vec<AttentionItem> = self.rows(
@@ -767,6 +812,7 @@ impl Queries<'_> {
                 ),
             });
         }
+        items.extend_from_slice(set_aside);
         // Accepted files whose upload is not settled, by their last attempt.
         let uploads = self.rows(
             "SELECT t.name, t.local_path, t.taken_at, u.outcome, u.message, u.at
