@@ -229,18 +229,40 @@ impl Store {
             .map_err(|e| self.err(e))
     }
 
-    /// The cents posted for `account` by payments made at or after
-    /// `from` (Unix seconds): what its balance must reflect.
-    pub fn posted_cents_since(&self, account: &str, from: i64) -> R<i64> {
-        self.conn()
-            .query_row(
-                "SELECT COALESCE(SUM(amount_cents), 0) FROM outbox
-                 WHERE kind = 'payment' AND account = ?1
-                   AND (state = 'posted' OR state = 'duplicate') AND occurred >= ?2",
-                params![account, from],
-                |r| r.get(0),
+    /// The payments posted (or answered duplicate) to each of `accounts`:
+    /// when each was made (Unix seconds) and its cents. One pass over the
+    /// outbox for all of them: payments are not indexed by account (their
+    /// ingest would pay for it every night), so a query per account would
+    /// scan the outbox once for each.
+    pub fn posted_payments(
+        &self,
+        accounts: &[String],
+    ) -> R<std::collections::HashMap<String, Vec<(i64, i64)>>> {
+        let ids = serde_json::to_string(accounts)
+            .map_err(|e| self.err(rusqlite::Error::ToSqlConversionFailure(Box::new(e))))?;
+        let mut st = self
+            .conn()
+            .prepare(
+                "SELECT account, occurred, amount_cents FROM outbox
+                 WHERE kind = 'payment' AND (state = 'posted' OR state = 'duplicate')
+                   AND account IN (SELECT value FROM json_each(?1))",
             )
-            .map_err(|e| self.err(e))
+            .map_err(|e| self.err(e))?;
+        let mut out: std::collections::HashMap<String, Vec<(i64, i64)>> = Default::default();
+        let rows = st
+            .query_map([ids], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, Option<i64>>(2)?.unwrap_or(0),
+                ))
+            })
+            .map_err(|e| self.err(e))?;
+        for row in rows {
+            let (account, occurred, cents) = row.map_err(|e| self.err(e))?;
+            out.entry(account).or_default().push((occurred, cents));
+        }
+        Ok(out)
     }
 
     /// What the directory holds of an account's latest invoice: its
