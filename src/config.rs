@@ -63,6 +63,11 @@ pub enum ConfigError {
     },
 
     #[error(
+        "configuration {origin}: both [sftp] and [dropbox] are given; `pull` reads one source: remove one of them"
+    )]
+    TwoSources { origin: String },
+
+    #[error(
         "configuration {origin}: advanced setting {id} ({name}) = {value:?}: expected {expected}"
     )]
     BadSetting {
@@ -845,6 +850,11 @@ impl Config {
         };
 
         // [sftp], [dropbox], [invoicecloud]
+        if raw.sftp.is_some() && raw.dropbox.is_some() {
+            return Err(ConfigError::TwoSources {
+                origin: origin.clone(),
+            });
+        }
         let sftp = match raw.sftp {
             None => None,
             Some(s) => {
@@ -1556,6 +1566,17 @@ guid = "5F0C1A2B-3C4D-4E5F-8A9B-0C1D2E3F4A5B"
         assert_eq!(j.bctr_modifier, BctrModifier::ValueAfterDash);
         assert!(j.skip_donation_types && j.use_payment_guid_as_transaction_id);
         assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+    }
+
+    /// `pull` reads one source; `doctor` must not pass a configuration
+    /// that names two, so the rule is the configuration's.
+    #[test]
+    fn sftp_and_dropbox_together_are_refused() {
+        let sftp = "[sftp]\nhost = \"h\"\nuser = \"u\"\nkey_file = \"k\"\nknown_hosts = \"kh\"\n\
+                    remote_dir = \"/o\"\narchive_dir = \"/o/a\"\nfailed_dir = \"/o/f\"\n";
+        let e = parse(&format!("{sftp}[dropbox]\ndir = \"in\"\n")).unwrap_err();
+        assert!(matches!(e, ConfigError::TwoSources { .. }), "{e}");
+        assert!(e.to_string().contains("remove one of them"), "{e}");
     }
 
     #[test]

@@ -32,13 +32,8 @@ pub fn run(
 ) -> Result<PullSummary> {
     let (source, settle_seconds, keep_originals, max_file_bytes) =
         match (&config.sftp, &config.dropbox) {
-            (Some(_), Some(_)) => {
-                return Err(Error::Usage(format!(
-                    "configuration {}: `pull` reads either [sftp] or [dropbox]; remove one of them",
-                    config.origin
-                )));
-            }
-            (Some(s), None) => {
+            // Both at once is refused when the configuration is read.
+            (Some(s), _) => {
                 let password = s
                     .password
                     .as_ref()
