@@ -832,10 +832,7 @@ fn call_failed(check: &'static str, setting: &str, what: &str, url: &str, e: &Ca
 }
 
 fn tls_failure(e: &CallError) -> bool {
-    let text = e.to_string().to_ascii_lowercase();
-    ["tls", "certificate", "handshake", "rustls", "unknownissuer"]
-        .iter()
-        .any(|w| text.contains(w))
+    crate::transport::http::is_tls_failure(&e.to_string())
 }
 
 fn host_of(url: &str) -> &str {
@@ -879,12 +876,7 @@ fn invoicecloud_checks(http: &HttpClient, url: &str, key: &crate::config::Secret
             ),
         ),
         Err(e) => {
-            let tls = url.starts_with("https://") && {
-                let t = e.to_string().to_ascii_lowercase();
-                ["tls", "certificate", "handshake", "rustls"]
-                    .iter()
-                    .any(|w| t.contains(w))
-            };
+            let tls = crate::transport::http::is_tls_failure(&e.to_string());
             let (status, fix) = match (&e, tls) {
                 (_, true) => (
                     Status::Config,

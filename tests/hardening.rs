@@ -601,6 +601,32 @@ fn a_daffron_server_with_a_private_ca_is_trusted_only_through_ca_file() {
     let err = text(&out.stderr);
     assert!(err.contains("TLS") && err.contains("ca_file"), "{err}");
     assert_eq!(server.requests(), 0);
+    // doctor names it a certificate to fix (configuration), not a server to
+    // wait for.
+    let out = bin()
+        .arg("--config")
+        .arg(&cfg)
+        .args(["doctor", "--format", "json"])
+        .env("P", "pw")
+        .output()
+        .unwrap();
+    let checks = support::json(&out.stdout)["checks"].clone();
+    let tls: Vec<_> = checks
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["check"].as_str().unwrap_or("").starts_with("multispeak."))
+        .filter(|c| c["status"] != "ok")
+        .collect();
+    assert!(
+        !tls.is_empty()
+            && tls.iter().all(|c| c["status"] == "config")
+            && tls
+                .iter()
+                .any(|c| c["message"].as_str().unwrap_or("").contains("TLS")),
+        "{checks}"
+    );
+    assert_eq!(server.requests(), 0);
 
     // With it, the answer is read.
     let cfg = support::write_config(

@@ -246,7 +246,7 @@ fn classify(e: ureq::Error, url: &str, limit: u64) -> HttpError {
         return HttpError::Connect {
             url,
             message: format!(
-                "TLS: {message} (a server with a private CA needs its certificate in ca_file)"
+                "{TLS_MARK}{message} (a server with a private CA needs its certificate in ca_file)"
             ),
         };
     }
@@ -294,6 +294,17 @@ fn classify(e: ureq::Error, url: &str, limit: u64) -> HttpError {
 }
 
 /// The TLS failure in `e`, if it is one (rustls reports through io errors).
+/// What begins the message of a connection that failed in its TLS
+/// handshake ([`is_tls_failure`]).
+const TLS_MARK: &str = "TLS: ";
+
+/// Whether an error's text (an [`HttpError`], or a call error made of one)
+/// says the TLS handshake failed: a certificate to fix, not a server to
+/// wait for.
+pub fn is_tls_failure(error_text: &str) -> bool {
+    error_text.contains(TLS_MARK)
+}
+
 fn tls_failure(e: &ureq::Error) -> Option<String> {
     match e {
         ureq::Error::Rustls(r) => Some(r.to_string()),
