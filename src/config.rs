@@ -1152,11 +1152,14 @@ fn toml_error(text: &str, origin: &str, e: &toml::de::Error) -> ConfigError {
             message: syntax_message(text, e),
         };
     };
-    let start = span.start.min(text.len());
-    let line_no = text[..start].matches('\n').count() + 1;
-    let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
-    let line = text[line_start..].lines().next().unwrap_or("");
-    let section = text[..line_start]
+    let (line_no, line_start, _) = position(text, span.start);
+    let line = text
+        .get(line_start..)
+        .and_then(|l| l.lines().next())
+        .unwrap_or("");
+    let section = text
+        .get(..line_start)
+        .unwrap_or("")
         .lines()
         .rev()
         .map(str::trim)
@@ -1285,20 +1288,24 @@ const SECRET_NOT_SHOWN: &str = "(a secret, not shown)";
 /// string) is the secret itself. Its message alone never holds a secret's
 /// value: secrets are untagged enums of string or table, whose mismatch the
 /// message names without the value.
+/// Where byte `at` of the configuration is: its line (from 1), the byte
+/// its line starts at, and its column (characters, from 1). Never panics,
+/// whatever `at` is.
+fn position(text: &str, at: usize) -> (usize, usize, usize) {
+    let at = at.min(text.len());
+    let before = text.get(..at).unwrap_or("");
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let column = text.get(line_start..at).map_or(0, |s| s.chars().count()) + 1;
+    (line, line_start, column)
+}
+
 fn syntax_message(text: &str, e: &toml::de::Error) -> String {
     let message = e.message().trim();
     let Some(span) = e.span() else {
         return message.to_string();
     };
-    let at = span.start.min(text.len());
-    let before = text.get(..at).unwrap_or("");
-    let line = before.matches('\n').count() + 1;
-    let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
-    let column = text
-        .get(line_start..at)
-        .map(|s| s.chars().count())
-        .unwrap_or(0)
-        + 1;
+    let (line, line_start, column) = position(text, span.start);
     // The key of that line, when the line is `key = ...` with a plain key.
     let key = text
         .get(line_start..)
