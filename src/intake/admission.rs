@@ -25,6 +25,8 @@ pub enum Verdict {
         text_report: String,
         /// For programs: `NAME.BIF.errors.json`.
         json_report: String,
+        /// What the night's report shows of it ([`Verdict::figures`]).
+        figures: FileFigures,
     },
 }
 
@@ -43,34 +45,7 @@ impl Verdict {
                     .map(|t| t.to_string()),
                 errors: None,
             },
-            Verdict::Reject { json_report, .. } => {
-                let json: serde_json::Value = serde_json::from_str(json_report).unwrap_or_default();
-                let file = &json["files"][0];
-                let errors = file["errors"].as_array().map(Vec::as_slice).unwrap_or(&[]);
-                let mut by_code = serde_json::Map::new();
-                for e in errors {
-                    let code = e["code"].as_str().unwrap_or("unknown").to_string();
-                    let n = by_code.get(&code).and_then(|v| v.as_u64()).unwrap_or(0);
-                    by_code.insert(code, (n + 1).into());
-                }
-                let first: Vec<serde_json::Value> = errors
-                    .iter()
-                    .take(FIRST_ERRORS)
-                    .map(|e| {
-                        serde_json::json!({
-                            "line": e["line"], "field": e["field"], "code": e["code"],
-                            "message": e["message"],
-                        })
-                    })
-                    .collect();
-                FileFigures {
-                    invoices: file["invoices"].as_u64(),
-                    total: file["total_amount"].as_str().map(str::to_string),
-                    errors: Some(serde_json::json!({
-                        "count": errors.len(), "by_code": by_code, "first": first,
-                    })),
-                }
-            }
+            Verdict::Reject { figures, .. } => figures.clone(),
         }
     }
 }
@@ -96,6 +71,36 @@ where
     }
 }
 
+/// A rejected file's figures, from its validation report: invoices read,
+/// their total, and its errors: all of them counted, those the report lists
+/// (the first `max_errors`) counted by code, the first few as they are.
+fn rejected_figures(report: &crate::bif::FileReport) -> FileFigures {
+    let mut by_code = serde_json::Map::new();
+    for e in &report.errors {
+        let code = e.code.to_string();
+        let n = by_code.get(&code).and_then(|v| v.as_u64()).unwrap_or(0);
+        by_code.insert(code, (n + 1).into());
+    }
+    let first: Vec<serde_json::Value> = report
+        .errors
+        .iter()
+        .take(FIRST_ERRORS)
+        .map(|e| {
+            serde_json::json!({
+                "line": e.line, "field": e.field, "code": e.code.to_string(),
+                "message": e.message,
+            })
+        })
+        .collect();
+    FileFigures {
+        invoices: Some(report.invoices),
+        total: Some(report.total_amount.to_string()),
+        errors: Some(serde_json::json!({
+            "count": report.error_count, "by_code": by_code, "first": first,
+        })),
+    }
+}
+
 /// The verdict on a file the checks passed: its invoices, for the account
 /// directory. Should the invoice reader disagree with the checks (a defect of
 /// ours), the file is rejected, so it is set aside where a person sees it and
@@ -118,6 +123,13 @@ pub fn accept(name: &str, bytes: &[u8], layout: &Layout) -> Verdict {
                 }],
             })
             .to_string(),
+            figures: FileFigures {
+                errors: Some(serde_json::json!({
+                    "count": 1, "by_code": {"internal_error": 1},
+                    "first": [{"line": e.line, "field": null, "code": "internal_error", "message": e.message}],
+                })),
+                ..FileFigures::default()
+            },
         },
     }
 }
@@ -155,12 +167,14 @@ impl Admission for ValidatorAdmission {
             return Ok(accept(name, &bytes, &self.layout));
         }
         let text_report = report.render_text();
+        let figures = rejected_figures(&report);
         let all = ValidationReport::new(vec![report], started.elapsed().as_secs_f64());
         let json_report = serde_json::to_string_pretty(&all)
             .unwrap_or_else(|e| format!("{{\"valid\":false,\"error\":\"{e}\"}}"));
         Ok(Verdict::Reject {
             text_report,
             json_report,
+            figures,
         })
     }
 }
@@ -210,6 +224,7 @@ mod tests {
         let Verdict::Reject {
             text_report,
             json_report,
+            ..
         } = admit(&bad_date)
         else {
             panic!("accepted a bad date")
@@ -224,6 +239,25 @@ mod tests {
         assert!(matches!(admit(&other), Verdict::Reject { .. }));
         assert!(matches!(admit("IH|R\n"), Verdict::Reject { .. }));
         assert!(matches!(admit(""), Verdict::Reject { .. }));
+    }
+
+    /// The report counts every error of a rejected file, also those past
+    /// `max_errors`, which its lists leave out.
+    #[test]
+    fn a_rejected_file_counts_all_its_errors() {
+        let mut a = adm();
+        a.options.max_errors = 1;
+        let bad = valid()
+            .replace("11/20/2026", "13/45/2026")
+            .replace("12/10/2026", "14/45/2026");
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("2661_11262026.BIF");
+        std::fs::write(&p, bad).unwrap();
+        let v = a.admit("2661_11262026.BIF", &p).unwrap();
+        let errors = v.figures().errors.unwrap();
+        assert!(errors["count"].as_u64().unwrap() >= 2, "{errors}");
+        assert_eq!(errors["first"].as_array().unwrap().len(), 1, "{errors}");
+        assert_eq!(errors["first"][0]["line"], 2, "{errors}");
     }
 
     #[test]

@@ -648,6 +648,7 @@ fn judge_and_place(
         Verdict::Reject {
             text_report,
             json_report,
+            ..
         } => {
             let q = &opts.quarantine;
             let dest = q.join(&f.name);

@@ -70,6 +70,7 @@ fn reject(name: &str, _: &Path) -> Result<Verdict, crate::Error> {
     Ok(Verdict::Reject {
         text_report: format!("{name}: bad date on line 2\n"),
         json_report: "{\"valid\":false}".into(),
+        figures: Default::default(),
     })
 }
 
