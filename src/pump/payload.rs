@@ -10,18 +10,18 @@
 
 use rusqlite::Connection;
 
-use super::Kind;
 use super::exports::{EventAction, EventRow, PaymentRow};
-use super::ingest::{comment_text, comment_wire, directory_location};
+use super::ingest::{comment_text, comment_wire, directory_location, payment_item};
 use super::rules::{Decision, RuleSettings, paperless, payment};
+use super::{ItemState, Kind};
 use crate::multispeak::{PaymentTransaction, TenderKind, request};
-use crate::store::outbox::DueItem;
+use crate::store::outbox::{DueItem, NewItem};
 
 /// The payload of an item, or why it cannot have one now (its record is
 /// unreadable, or a rule refuses it under the current settings).
 pub fn build(conn: &Connection, item: &DueItem, s: &RuleSettings) -> Result<String, String> {
     match item.kind {
-        Kind::Payment => decided_payment(item, s),
+        Kind::Payment => decided_payment(&Decided::of_due(item), s),
         Kind::Paperless | Kind::Autopay | Kind::Scheduled => {
             let row: EventRow = serde_json::from_str(&item.record)
                 .map_err(|e| format!("the stored event record cannot be read: {e}"))?;
@@ -35,36 +35,77 @@ pub fn build(conn: &Connection, item: &DueItem, s: &RuleSettings) -> Result<Stri
     }
 }
 
+/// A payment's fields as decided at ingest (D2-D4, D6, D7) and kept in
+/// the outbox's columns: what its payload is built from.
+struct Decided<'a> {
+    tender: Option<&'a str>,
+    amount_cents: Option<i64>,
+    transaction_id: &'a str,
+    account_id: &'a str,
+    authorization_code: Option<&'a str>,
+    payment_mode: Option<&'a str>,
+    biller_reference: Option<&'a str>,
+}
+
+impl<'a> Decided<'a> {
+    fn of_due(i: &'a DueItem) -> Decided<'a> {
+        Decided {
+            tender: i.tender.as_deref(),
+            amount_cents: i.amount_cents,
+            transaction_id: &i.match_key,
+            account_id: &i.ms_id,
+            authorization_code: i.auth_code.as_deref(),
+            payment_mode: i.payment_mode.as_deref(),
+            biller_reference: i.biller_ref.as_deref(),
+        }
+    }
+
+    fn of_new(i: &'a NewItem) -> Decided<'a> {
+        Decided {
+            tender: i.tender,
+            amount_cents: i.amount_cents,
+            transaction_id: &i.match_key,
+            account_id: &i.ms_id,
+            authorization_code: i.auth_code.as_deref(),
+            payment_mode: i.payment_mode.as_deref(),
+            biller_reference: i.biller_ref.as_deref(),
+        }
+    }
+}
+
 /// A payment's `paymentTransaction` from the fields decided at ingest
 /// (D2-D4, D6, D7), its amount written per setting 35 (D1).
-fn decided_payment(item: &DueItem, s: &RuleSettings) -> Result<String, String> {
-    let tender = item
+fn decided_payment(d: &Decided<'_>, s: &RuleSettings) -> Result<String, String> {
+    let tender = d
         .tender
-        .as_deref()
         .and_then(|t| TenderKind::ALL.into_iter().find(|k| k.code() == t))
         .ok_or("the payment has no tender")?;
-    let cents = item.amount_cents.ok_or("the payment has no amount")?;
-    if item.match_key.is_empty() {
+    let cents = d.amount_cents.ok_or("the payment has no amount")?;
+    if d.transaction_id.is_empty() {
         return Err("the payment has no transactionId (D4)".into());
     }
     let t = PaymentTransaction {
-        account_number: item.ms_id.clone(),
+        account_number: d.account_id.to_string(),
         tender,
         amount: rust_decimal::Decimal::new(cents, 2),
-        authorization_code: item.auth_code.clone().unwrap_or_default(),
-        payment_mode: item.payment_mode.clone().unwrap_or_default(),
-        transaction_id: item.match_key.clone(),
-        biller_reference: item.biller_ref.clone(),
+        authorization_code: d.authorization_code.unwrap_or_default().to_string(),
+        payment_mode: d.payment_mode.unwrap_or_default().to_string(),
+        transaction_id: d.transaction_id.to_string(),
+        biller_reference: d.biller_reference.map(str::to_string),
     };
     Ok(payment::wire(&t, s.service_version))
 }
 
-/// A payment's `paymentTransaction` (D1-D7) from its export row.
+/// A payment's `paymentTransaction` from its export row, the way the sweep
+/// builds it: the row's outbox item decided at ingest (D2-D4, D6, D7, D11,
+/// D12), then its payload from those columns (D1). `Err` with why when the
+/// rules skip or refuse it.
 pub fn payment(row: &PaymentRow, s: &RuleSettings) -> Result<String, String> {
-    match payment::transaction(row, s) {
-        Decision::Send(t) => Ok(payment::wire(&t, s.service_version)),
-        Decision::Skip(why) | Decision::Reject(why) | Decision::Hold(why) => Err(why),
+    let item = payment_item(row, s);
+    if item.state != ItemState::Pending {
+        return Err(item.reason);
     }
+    decided_payment(&Decided::of_new(&item), s)
 }
 
 /// An event's `customer` (paperless) or `historyComment` (autopay,
