@@ -22,7 +22,6 @@
 //! not a MultiSpeak endpoint, TLS, the layout); `unreachable` 3. The exit
 //! code is the worst ([`ExitCode::worst`]).
 
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -176,12 +175,6 @@ impl StageSummary for DoctorSummary {
             "counts": {"ok": self.checks.len() - self.failed(), "failed": self.failed()},
         })
     }
-}
-
-/// Colour on stdout only for a terminal, and never with `NO_COLOR` set
-/// (no-color.org).
-pub fn color_wanted() -> bool {
-    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
 /// What the checks may be told.

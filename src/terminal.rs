@@ -41,6 +41,14 @@ pub fn stderr_colour() -> bool {
     )
 }
 
+/// The same for data on stdout (doctor's green and red).
+pub fn stdout_colour() -> bool {
+    colour(
+        std::io::stdout().is_terminal(),
+        std::env::var_os("NO_COLOR").as_deref(),
+    )
+}
+
 fn colour(is_terminal: bool, no_color: Option<&std::ffi::OsStr>) -> bool {
     is_terminal && no_color.is_none_or(|v| v.is_empty())
 }

@@ -45,7 +45,9 @@ pub fn run(g: &Globals, args: &Args) -> Result<ExitCode> {
         s.shutdown();
     }
     match args.format {
-        Format::Text => crate::pipeline::print_text(&summary.text_colored(doctor::color_wanted())),
+        Format::Text => {
+            crate::pipeline::print_text(&summary.text_colored(crate::terminal::stdout_colour()))
+        }
         Format::Json => println!("{}", summary.json()),
     }
     Ok(summary.exit_code())
